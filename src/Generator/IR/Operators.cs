@@ -27,8 +27,17 @@ namespace NetQuantGen.IR
         public int PadEnd(int axis) => Pads[Rank + axis];
     }
 
-    /// <summary>Inputs: X, W, optional B.</summary>
-    public sealed record Conv(Window Window, int Group) : Operator
+    /// <summary>
+    /// A Relu or Clip folded into the operator that feeds it: the output is clamped to [Min, Max]
+    /// (infinite bounds for an open side). Quantized code folds it into the requantization clamp.
+    /// </summary>
+    public sealed record FusedClamp(float Min, float Max)
+    {
+        public static FusedClamp Relu { get; } = new(0f, float.PositiveInfinity);
+    }
+
+    /// <summary>Inputs: X, W, optional B. <see cref="Fused"/> is set by activation fusion.</summary>
+    public sealed record Conv(Window Window, int Group, FusedClamp? Fused = null) : Operator
     {
         public override string OpType => "Conv";
     }
@@ -59,7 +68,7 @@ namespace NetQuantGen.IR
     /// Element-wise binary operator with numpy broadcasting. <see cref="LegacyAxis"/> is set for opset 6's
     /// broadcast=1 form, where B aligns with A starting at that axis.
     /// </summary>
-    public sealed record Binary(BinaryKind Kind, int? LegacyAxis = null) : Operator
+    public sealed record Binary(BinaryKind Kind, int? LegacyAxis = null, FusedClamp? Fused = null) : Operator
     {
         public override string OpType => Kind.ToString();
     }
@@ -85,7 +94,7 @@ namespace NetQuantGen.IR
     }
 
     /// <summary>Y = alpha·A'·B' + beta·C. Inputs: A, B, optional C.</summary>
-    public sealed record Gemm(float Alpha, float Beta, bool TransA, bool TransB) : Operator
+    public sealed record Gemm(float Alpha, float Beta, bool TransA, bool TransB, FusedClamp? Fused = null) : Operator
     {
         public override string OpType => "Gemm";
     }

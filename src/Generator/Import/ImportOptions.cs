@@ -10,6 +10,9 @@ namespace NetQuantGen.Import
         /// <summary>Static shapes for inputs with dynamic dimensions, by input name.</summary>
         public IReadOnlyDictionary<string, int[]> InputShapes { get; set; } = new Dictionary<string, int[]>();
 
+        /// <summary>A static shape for the first runtime input, for callers that do not know its name (the attribute's InputShape).</summary>
+        public int[]? FirstInputShape { get; set; }
+
         /// <summary>Inputs whose values are fixed at build time (e.g. a Reshape's shape fed as an input).</summary>
         public IReadOnlyDictionary<string, TensorData> PinnedInputs { get; set; } = new Dictionary<string, TensorData>();
 

@@ -85,7 +85,7 @@ namespace NetQuantGen.Import
                 foreach (var info in g.Input)
                 {
                     if (_values.ContainsKey(info.Name)) continue; // an initializer listed as input (IR < 4): a constant
-                    var input = ReadInput(info);
+                    var input = ReadInput(info, isFirst: inputs.Count == 0);
                     _values[input.Name] = input;
                     if (!input.IsConstant) inputs.Add(input);
                 }
@@ -126,7 +126,7 @@ namespace NetQuantGen.Import
                 return (int)entry.Version;
             }
 
-            private Value ReadInput(ValueInfoProto info)
+            private Value ReadInput(ValueInfoProto info, bool isFirst)
             {
                 if (_options.PinnedInputs.TryGetValue(info.Name, out var pinned))
                     return new Value(info.Name, pinned.Type, pinned.Shape, pinned);
@@ -138,7 +138,7 @@ namespace NetQuantGen.Import
                         $"input '{info.Name}' has ONNX element type {(TensorProto.Types.DataType)tensorType.ElemType}; model inputs must be float32 (or pinned to constant values)");
 
                 var declared = tensorType.Shape?.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : (long?)null).ToArray();
-                _options.InputShapes.TryGetValue(info.Name, out var pin);
+                if (!_options.InputShapes.TryGetValue(info.Name, out var pin) && isFirst) pin = _options.FirstInputShape;
                 if (pin != null)
                 {
                     if (declared != null && (declared.Length != pin.Length || declared.Where((d, i) => d != null && d != pin[i]).Any()))

@@ -1,0 +1,40 @@
+using System.Collections.Generic;
+
+namespace NetQuantGen.Compilation
+{
+    public enum WeightGranularityOption { PerChannel = 0, PerTensor = 1 }
+
+    public enum RangeMethodOption { MinMax = 0, Percentile = 1, Mse = 2, Entropy = 3 }
+
+    /// <summary>
+    /// Every choice the attribute carries, as plain equatable data (the generator must not hold Roslyn
+    /// symbols in its pipeline). Enum values mirror the public enums of NetQuantGen.Attributes.
+    /// </summary>
+    public sealed record CompilationOptions
+    {
+        public string? InputShape { get; init; }
+
+        public int WeightBits { get; init; } = 8;
+
+        public int ActivationBits { get; init; } = 8;
+
+        public WeightGranularityOption WeightGranularity { get; init; } = WeightGranularityOption.PerChannel;
+
+        public RangeMethodOption ActivationRange { get; init; } = RangeMethodOption.MinMax;
+
+        public double Percentile { get; init; } = 99.99;
+
+        /// <summary>Bit flags, as NetQuantGen.QuantizationPasses.</summary>
+        public int Passes { get; init; } = 7;
+
+        /// <summary>The float pass names these flags select, in pipeline order.</summary>
+        public IReadOnlyList<string> PassNames()
+        {
+            var names = new List<string>();
+            if ((Passes & 1) != 0) names.Add("remove-identity");
+            if ((Passes & 2) != 0) names.Add("fold-batchnorm");
+            if ((Passes & 4) != 0) names.Add("fuse-activation");
+            return names;
+        }
+    }
+}
