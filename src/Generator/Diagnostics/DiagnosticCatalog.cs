@@ -45,6 +45,14 @@ namespace NetQuantGen.Diagnostics
             new("NQG0015", "Invalid attribute argument", DiagnosticLevel.Error);
         public static readonly DiagnosticKind ResourceLimit =
             new("NQG0016", "Model exceeds a resource limit", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind MalformedStatistics =
+            new("NQG0017", "Malformed calibration statistics file", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind ClassNotPartial =
+            new("NQG0018", "Class with [QuantizedModel] must be partial", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind UnsupportedTargetClass =
+            new("NQG0019", "Unsupported target class (nested, generic or record)", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind AmbiguousFile =
+            new("NQG0020", "File path matches several AdditionalFiles", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 
@@ -53,7 +61,8 @@ namespace NetQuantGen.Diagnostics
             MissingFile, MalformedModel, UnsupportedOperator, UnsupportedAttribute, UnpinnedDynamicDimension,
             MissingStatistics, StaleStatistics, TensorNameMismatch, AccumulatorOverflow, ShapeMismatch,
             GraphCycle, ExternalDataOutsideModelFolder, UnsupportedDataType, UnsupportedOpset, InvalidOption,
-            ResourceLimit, InternalError,
+            ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
+            InternalError,
         };
     }
 

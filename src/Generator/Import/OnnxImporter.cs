@@ -14,7 +14,11 @@ namespace NetQuantGen.Import
     /// </summary>
     public static class OnnxImporter
     {
-        public const int MinOpset = 6;
+        /// <summary>
+        /// Opsets 1 to 5 are read too: the supported operators kept their meaning since opset 1, and the parser
+        /// rejects the older attribute forms it does not understand (e.g. Reshape's shape attribute).
+        /// </summary>
+        public const int MinOpset = 1;
         public const int MaxOpset = 21;
 
         public static ImportResult Import(byte[] bytes, string modelName, ImportOptions? options = null)

@@ -22,7 +22,7 @@ namespace NetQuantGen.Import
     }
 
     /// <summary>
-    /// Parses ONNX operator attributes into typed IR operators for every opset from 6 to 21, and lifts
+    /// Parses ONNX operator attributes into typed IR operators for every opset from 1 to 21, and lifts
     /// inputs that must be constant (shapes, pads, axes) into operator fields.
     /// </summary>
     internal sealed class OperatorParser

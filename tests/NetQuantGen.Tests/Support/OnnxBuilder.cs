@@ -40,6 +40,13 @@ namespace NetQuantGen.Tests
             return this;
         }
 
+        /// <summary>A UINT8 initializer whose raw_data is <paramref name="raw"/>, byte for byte.</summary>
+        public OnnxBuilder ByteInitializer(string name, byte[] raw)
+        {
+            _graph.Initializer.Add(Uint8Tensor(name, new long[] { raw.Length }, raw));
+            return this;
+        }
+
         public OnnxBuilder IntInitializer(string name, long[] values)
         {
             var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
@@ -74,6 +81,14 @@ namespace NetQuantGen.Tests
             t.Dims.AddRange(dims);
             var raw = new byte[values.Length * 4];
             System.Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
+            t.RawData = ByteString.CopyFrom(raw);
+            return t;
+        }
+
+        public static TensorProto Uint8Tensor(string name, long[] dims, byte[] raw)
+        {
+            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Uint8 };
+            t.Dims.AddRange(dims);
             t.RawData = ByteString.CopyFrom(raw);
             return t;
         }

@@ -29,8 +29,8 @@ namespace NetQuantGen.Reference.Kernels
     }
 
     /// <summary>
-    /// A matrix packed once for <see cref="Gemm"/>: for every depth block of <see cref="Gemm.KC"/>, panels of
-    /// <see cref="Gemm.MR"/> rows (the A side) or <see cref="Gemm.NR"/> columns (the B side), each stored
+    /// A matrix packed once for <see cref="Sgemm"/>: for every depth block of <see cref="Sgemm.KC"/>, panels of
+    /// <see cref="Sgemm.MR"/> rows (the A side) or <see cref="Sgemm.NR"/> columns (the B side), each stored
     /// depth-major and zero-padded to the full panel width. Used for constant weights.
     /// </summary>
     internal sealed class PackedMatrix
@@ -62,12 +62,12 @@ namespace NetQuantGen.Reference.Kernels
         /// <summary>Packs an m×k matrix as the left operand.</summary>
         public static unsafe PackedMatrix PackA(MatrixView a, int m, int k)
         {
-            var packed = new PackedMatrix(new float[Math.Max(1, (m + Gemm.MR - 1) / Gemm.MR * Gemm.MR * k)], m, k, Gemm.MR);
+            var packed = new PackedMatrix(new float[Math.Max(1, (m + Sgemm.MR - 1) / Sgemm.MR * Sgemm.MR * k)], m, k, Sgemm.MR);
             fixed (float* src = a.Data, dst = packed.Data)
-                for (int pc = 0; pc < k; pc += Gemm.KC)
+                for (int pc = 0; pc < k; pc += Sgemm.KC)
                 {
-                    int kc = Math.Min(Gemm.KC, k - pc);
-                    Gemm.PackA(src, a, 0, pc, m, kc, dst + packed.BlockOffset(pc));
+                    int kc = Math.Min(Sgemm.KC, k - pc);
+                    Sgemm.PackA(src, a, 0, pc, m, kc, dst + packed.BlockOffset(pc));
                 }
             return packed;
         }
@@ -75,13 +75,13 @@ namespace NetQuantGen.Reference.Kernels
         /// <summary>Packs a k×n matrix as the right operand.</summary>
         public static unsafe PackedMatrix PackB(MatrixView b, int k, int n)
         {
-            int nr = Gemm.NR;
+            int nr = Sgemm.NR;
             var packed = new PackedMatrix(new float[Math.Max(1, (n + nr - 1) / nr * nr * k)], n, k, nr);
             fixed (float* src = b.Data, dst = packed.Data)
-                for (int pc = 0; pc < k; pc += Gemm.KC)
+                for (int pc = 0; pc < k; pc += Sgemm.KC)
                 {
-                    int kc = Math.Min(Gemm.KC, k - pc);
-                    Gemm.PackB(src, b, pc, 0, kc, n, dst + packed.BlockOffset(pc));
+                    int kc = Math.Min(Sgemm.KC, k - pc);
+                    Sgemm.PackB(src, b, pc, 0, kc, n, dst + packed.BlockOffset(pc));
                 }
             return packed;
         }
@@ -94,7 +94,7 @@ namespace NetQuantGen.Reference.Kernels
     /// register-blocked micro-kernel on <see cref="Vector{T}"/>; matrix-vector products take a separate
     /// memory-bound path. Not thread-safe: the buffers live in the caller's <see cref="Workspace"/>.
     /// </summary>
-    internal static unsafe class Gemm
+    internal static unsafe class Sgemm
     {
         /// <summary>Rows of the micro-kernel.</summary>
         public const int MR = 6;

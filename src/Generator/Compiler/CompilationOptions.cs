@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace NetQuantGen.Compilation
+namespace NetQuantGen.Compiler
 {
     public enum WeightGranularityOption { PerChannel = 0, PerTensor = 1 }
 

@@ -1,0 +1,174 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using NetQuantGen.Diagnostics;
+using NetQuantGen.Calibration;
+using NetQuantGen.Emit;
+using NetQuantGen.Import;
+using NetQuantGen.Passes;
+using NetQuantGen.Quantization;
+
+namespace NetQuantGen.Compiler
+{
+    /// <summary>Where the generated code goes: the user's partial class.</summary>
+    public sealed record TargetClass(string? Namespace, string Name, string Accessibility, bool IsStatic);
+
+    /// <summary>Everything one model compilation reads: files as bytes (the build reads only files), options, target.</summary>
+    public sealed class ModelInput
+    {
+        public ModelInput(string modelFileName, byte[] modelBytes, string? statisticsFileName, byte[]? statisticsBytes, CompilationOptions options, TargetClass target)
+        {
+            ModelFileName = modelFileName;
+            ModelBytes = modelBytes;
+            StatisticsFileName = statisticsFileName;
+            StatisticsBytes = statisticsBytes;
+            Options = options;
+            Target = target;
+        }
+
+        public string ModelFileName { get; }
+
+        public byte[] ModelBytes { get; }
+
+        public string? StatisticsFileName { get; }
+
+        public byte[]? StatisticsBytes { get; }
+
+        public CompilationOptions Options { get; }
+
+        public TargetClass Target { get; }
+    }
+
+    /// <summary>The stages before emission: the float graph after passes and the integer graph, when they could be built.</summary>
+    public sealed class Lowering
+    {
+        public Lowering(string modelSha256, IR.Graph? floatGraph, IntegerIR.IntegerGraph? integerGraph, IReadOnlyList<ModelDiagnostic> diagnostics)
+        {
+            ModelSha256 = modelSha256;
+            FloatGraph = floatGraph;
+            IntegerGraph = integerGraph;
+            Diagnostics = diagnostics;
+        }
+
+        public string ModelSha256 { get; }
+
+        public IR.Graph? FloatGraph { get; }
+
+        public IntegerIR.IntegerGraph? IntegerGraph { get; }
+
+        public IReadOnlyList<ModelDiagnostic> Diagnostics { get; }
+    }
+
+    /// <summary>The generated source (null when an error stopped compilation) and every diagnostic.</summary>
+    public sealed class CompilationResult
+    {
+        public CompilationResult(string? source, IReadOnlyList<ModelDiagnostic> diagnostics)
+        {
+            Source = source;
+            Diagnostics = diagnostics;
+        }
+
+        public string? Source { get; }
+
+        public IReadOnlyList<ModelDiagnostic> Diagnostics { get; }
+    }
+
+    /// <summary>
+    /// The whole compiler behind one call: import → float passes → quantization → integer IR → C#.
+    /// Used by the source generator and by the netquant tool; never throws.
+    /// </summary>
+    public static class ModelCompiler
+    {
+        public static CompilationResult Compile(ModelInput input)
+        {
+            var lowering = Lower(input);
+            var diagnostics = lowering.Diagnostics.ToList();
+            if (lowering.IntegerGraph == null) return new CompilationResult(null, diagnostics);
+            try
+            {
+                var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, Describe(input.Options));
+                return new CompilationResult(ModelEmitter.Emit(lowering.IntegerGraph, input.Target, provenance), diagnostics);
+            }
+            catch (Exception e)
+            {
+                diagnostics.Add(Failure(input, e));
+                return new CompilationResult(null, diagnostics);
+            }
+        }
+
+        /// <summary>Everything up to the integer IR: import, float passes, statistics check, quantization. Never throws.</summary>
+        public static Lowering Lower(ModelInput input)
+        {
+            var diagnostics = new List<ModelDiagnostic>();
+            string modelHash = ModelHash.Sha256Hex(input.ModelBytes);
+            try
+            {
+                var import = OnnxImporter.Import(input.ModelBytes, input.ModelFileName, ImportOptionsFor(input));
+                diagnostics.AddRange(import.Diagnostics);
+                if (import.Graph == null) return new Lowering(modelHash, null, null, diagnostics);
+                var graph = import.Graph;
+                var passes = PassPipeline.FromNames(input.Options.PassNames());
+                passes.Run(graph);
+
+                if (input.StatisticsBytes == null)
+                {
+                    diagnostics.Add(new ModelDiagnostic(DiagnosticCatalog.MissingStatistics,
+                        $"Model '{input.ModelFileName}' has no calibration statistics, so it cannot be quantized; run `netquant calibrate {input.ModelFileName} --data <calibration images> --out {System.IO.Path.ChangeExtension(input.ModelFileName, StatisticsFile.Extension)}` and set Calibration on the attribute."));
+                    return new Lowering(modelHash, graph, null, diagnostics);
+                }
+                string statisticsName = input.StatisticsFileName ?? "statistics";
+                var read = StatisticsFile.Read(input.StatisticsBytes, statisticsName);
+                diagnostics.AddRange(read.Diagnostics);
+                if (read.Statistics == null) return new Lowering(modelHash, graph, null, diagnostics);
+                var mismatches = read.Statistics.CheckAgainst(graph, modelHash, passes.PassNames, statisticsName);
+                diagnostics.AddRange(mismatches);
+                if (mismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
+
+                return new Lowering(modelHash, graph, Quantizer.Run(graph, SettingsFor(input.Options, read.Statistics)), diagnostics);
+            }
+            catch (ModelException e)
+            {
+                diagnostics.Add(e.ToDiagnostic());
+                return new Lowering(modelHash, null, null, diagnostics);
+            }
+            catch (Exception e)
+            {
+                diagnostics.Add(Failure(input, e));
+                return new Lowering(modelHash, null, null, diagnostics);
+            }
+        }
+
+        private static ModelDiagnostic Failure(ModelInput input, Exception e) =>
+            e is ModelException m ? m.ToDiagnostic() : new ModelDiagnostic(DiagnosticCatalog.InternalError,
+                $"Model '{input.ModelFileName}': the compiler failed unexpectedly ({e.GetType().Name}: {e.Message}). Please report this with the model.");
+
+        public static QuantizationSettings SettingsFor(CompilationOptions options, CalibrationStatistics statistics) =>
+            new(name => statistics.TryGet(name, out var t) ? RangeSetting.Choose(t, options.ActivationRange, options.Percentile) : null)
+            {
+                WeightBits = options.WeightBits,
+                Granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
+            };
+
+        /// <summary>One line for the generated header: what quantization this build used.</summary>
+        public static string Describe(CompilationOptions o) =>
+            $"W{o.WeightBits}A{o.ActivationBits}; weights symmetric {(o.WeightGranularity == WeightGranularityOption.PerTensor ? "per-tensor" : "per-channel")}; " +
+            $"activations asymmetric per-tensor, range {o.ActivationRange switch { RangeMethodOption.Percentile => "percentile " + o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture), RangeMethodOption.Mse => "MSE", RangeMethodOption.Entropy => "entropy", _ => "min-max" }}; " +
+            $"passes [{string.Join(", ", o.PassNames())}]";
+
+        /// <summary>Parses the InputShape option ("1,3,224,224"), which pins the model's first input.</summary>
+        public static ImportOptions ImportOptionsFor(ModelInput input)
+        {
+            var options = new ImportOptions();
+            var text = input.Options.InputShape;
+            if (string.IsNullOrWhiteSpace(text)) return options;
+            var parts = text!.Split(',');
+            var dims = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!int.TryParse(parts[i].Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out dims[i]) || dims[i] <= 0)
+                    throw new ModelException(DiagnosticCatalog.InvalidOption,
+                        $"Model '{input.ModelFileName}': InputShape \"{text}\" is not a comma-separated list of positive integers (e.g. \"1,3,224,224\").");
+            options.FirstInputShape = dims;
+            return options;
+        }
+    }
+}

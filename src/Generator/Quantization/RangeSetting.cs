@@ -1,0 +1,104 @@
+using System;
+using NetQuantGen.Calibration;
+using NetQuantGen.Compiler;
+
+namespace NetQuantGen.Quantization
+{
+    /// <summary>
+    /// Chooses the real range an int8 activation covers, from a tensor's calibration histogram:
+    /// min-max, percentile, MSE-optimal clipping, or entropy (KL divergence, TensorRT-style).
+    /// </summary>
+    public static class RangeSetting
+    {
+        private const int Levels = 256;
+
+        public static ActivationRange Choose(TensorStatistics statistics, RangeMethodOption method, double percentile)
+        {
+            var h = statistics.Histogram;
+            var full = new ActivationRange((float)statistics.Min, (float)statistics.Max);
+            if (h.Total == 0 || !(statistics.Max > statistics.Min)) return full;
+            switch (method)
+            {
+                case RangeMethodOption.Percentile:
+                    return new ActivationRange(
+                        statistics.Min < 0 ? (float)h.Percentile(100 - percentile) : full.Min,
+                        statistics.Max > 0 ? (float)h.Percentile(percentile) : full.Max);
+                case RangeMethodOption.Mse:
+                    return BestShrunkRange(h, full, MeanSquaredError);
+                case RangeMethodOption.Entropy:
+                    return BestShrunkRange(h, full, KlDivergence);
+                default:
+                    return full;
+            }
+        }
+
+        /// <summary>
+        /// Grid search over ranges [r·min, r·max] (both ends shrunk by the same factor so real 0 keeps its
+        /// place), scoring each with <paramref name="cost"/>; ties keep the wider range.
+        /// </summary>
+        private static ActivationRange BestShrunkRange(Histogram h, ActivationRange full, Func<Histogram, double, double, double> cost)
+        {
+            double lo = Math.Min(full.Min, 0), hi = Math.Max(full.Max, 0);
+            double bestCost = double.PositiveInfinity, bestRatio = 1;
+            for (int step = 0; step < 200; step++)
+            {
+                double ratio = 1.0 - step * 0.0045; // 1.0 down to ~0.1
+                double c = cost(h, lo * ratio, hi * ratio);
+                if (c < bestCost)
+                {
+                    bestCost = c;
+                    bestRatio = ratio;
+                }
+            }
+            return new ActivationRange((float)(full.Min * bestRatio), (float)(full.Max * bestRatio));
+        }
+
+        /// <summary>Expected squared error: uniform rounding noise Δ²/12 inside the range, squared clipping error outside.</summary>
+        private static double MeanSquaredError(Histogram h, double lo, double hi)
+        {
+            double step = (hi - lo) / (Levels - 1);
+            double error = 0;
+            for (int i = 0; i < h.BinCount; i++)
+            {
+                if (h[i] == 0) continue;
+                double x = h.BinCenter(i);
+                double e = x < lo ? x - lo : x > hi ? x - hi : 0;
+                error += h[i] * (e * e + (e == 0 ? step * step / 12 : 0));
+            }
+            return error / h.Total;
+        }
+
+        /// <summary>
+        /// KL(P‖Q) where P is the histogram clipped to [lo, hi] (outliers folded into the edge bins) and Q
+        /// is P quantized to 256 levels and spread back evenly over the non-empty bins of each level.
+        /// </summary>
+        private static double KlDivergence(Histogram h, double lo, double hi)
+        {
+            int first = Math.Max(0, h.BinOf(lo)), last = Math.Min(h.BinCount - 1, h.BinOf(hi));
+            int bins = last - first + 1;
+            if (bins <= Levels) return double.PositiveInfinity; // too few bins to tell; never preferred to the full range
+            var p = new double[bins];
+            for (int i = 0; i < h.BinCount; i++)
+                p[Math.Min(bins - 1, Math.Max(0, i - first))] += h[i];
+            var q = new double[bins];
+            for (int level = 0; level < Levels; level++)
+            {
+                int start = level * bins / Levels, end = (level + 1) * bins / Levels;
+                double sum = 0;
+                int nonEmpty = 0;
+                for (int i = start; i < end; i++)
+                {
+                    sum += p[i];
+                    if (p[i] > 0) nonEmpty++;
+                }
+                for (int i = start; i < end; i++)
+                    if (p[i] > 0) q[i] = sum / nonEmpty;
+            }
+            double total = 0, kl = 0;
+            foreach (double v in p) total += v;
+            for (int i = 0; i < bins; i++)
+                if (p[i] > 0) kl += p[i] / total * Math.Log(p[i] / q[i]);
+            return kl;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System;
+using System.Linq;
+using NetQuantGen.Compiler;
+using NetQuantGen.IntegerIR;
+using NetQuantGen.Reference;
+using Xunit;
+
+namespace NetQuantGen.Tests.EndToEnd
+{
+    /// <summary>Generated code, compiled and run, against the integer reference executor and the float model.</summary>
+    public class GeneratedCodeTests
+    {
+        private const string ModelName = "residual.onnx";
+
+        private static (ModelInput Input, Lowering Lowering) Compile(CompilationOptions? options = null)
+        {
+            var model = TinyModels.ResidualCnn();
+            var statistics = TinyModels.Calibrate(model, ModelName, TinyModels.RandomInputs(64, 3 * 12 * 12, seed: 1).ToList());
+            var input = new ModelInput(ModelName, model, "residual.calib", statistics, options ?? new CompilationOptions(),
+                new TargetClass("Tests.Generated", "Residual", "public", true));
+            var lowering = ModelCompiler.Lower(input);
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+            return (input, lowering);
+        }
+
+        [Fact]
+        public void GeneratedCodeIsBitIdenticalToTheIntegerReference()
+        {
+            var (input, lowering) = Compile();
+            var result = ModelCompiler.Compile(input);
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            using var generated = new GeneratedModel(result.Source!, "Tests.Generated.Residual");
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            foreach (var sample in TinyModels.RandomInputs(200, 3 * 12 * 12, seed: 2))
+            {
+                var q = IntegerExecutor.Quantize(sample, lowering.IntegerGraph!.Inputs[0].Output);
+                Assert.Equal(reference.RunQuantized(q), generated.Run(q));
+                Assert.Equal(reference.Run(sample), generated.Run(sample));
+            }
+        }
+
+        [Fact]
+        public void QuantizedOutputsStayCloseToTheFloatModel()
+        {
+            var (_, lowering) = Compile();
+            var floatModel = new FloatExecutor(lowering.FloatGraph!);
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            double worst = 0, range = 0;
+            foreach (var sample in TinyModels.RandomInputs(50, 3 * 12 * 12, seed: 3))
+            {
+                var expected = floatModel.Run(sample);
+                var actual = reference.Run(sample);
+                range = Math.Max(range, expected.Max(Math.Abs));
+                worst = Math.Max(worst, expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max());
+            }
+            // Eight layers of int8 rounding: a few percent of the output range, never more.
+            Assert.True(worst < 0.05 * range, $"max abs error {worst} for output range {range}");
+        }
+
+        [Theory]
+        [InlineData(RangeMethodOption.Percentile)]
+        [InlineData(RangeMethodOption.Mse)]
+        [InlineData(RangeMethodOption.Entropy)]
+        public void EveryRangeMethodBuildsBitExactCode(RangeMethodOption method)
+        {
+            var (input, lowering) = Compile(new CompilationOptions { ActivationRange = method });
+            var result = ModelCompiler.Compile(input);
+            using var generated = new GeneratedModel(result.Source!, "Tests.Generated.Residual");
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            foreach (var sample in TinyModels.RandomInputs(20, 3 * 12 * 12, seed: 4))
+                Assert.Equal(reference.Run(sample), generated.Run(sample));
+        }
+
+        [Fact]
+        public void GeneratedSourceIsDeterministic()
+        {
+            var (input, _) = Compile();
+            Assert.Equal(ModelCompiler.Compile(input).Source, ModelCompiler.Compile(input).Source);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace NetQuantGen.Tests
+{
+    /// <summary>
+    /// Compiles generated model source in memory (as dotnet/runtime tests its Regex generator's output),
+    /// loads it into a collectible AssemblyLoadContext and exposes its Run entry points.
+    /// </summary>
+    public sealed class GeneratedModel : IDisposable
+    {
+        private readonly AssemblyLoadContext _context;
+        private readonly Action<float[], float[]> _runFloat;
+        private readonly RunInt8 _runInt8;
+
+        private delegate void RunInt8(ReadOnlySpan<sbyte> input, Span<sbyte> output);
+
+        private delegate void RunFloat(ReadOnlySpan<float> input, Span<float> output);
+
+        public GeneratedModel(string source, string typeName)
+        {
+            var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest));
+            var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+                .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
+                .Select(p => MetadataReference.CreateFromFile(p))
+                .Append(MetadataReference.CreateFromFile(typeof(NetQuantGen.Runtime.WeightData).Assembly.Location))
+                .ToList();
+            var compilation = CSharpCompilation.Create("Generated" + Guid.NewGuid().ToString("N"), new[] { tree }, references,
+                new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, nullableContextOptions: NullableContextOptions.Enable));
+            using var stream = new MemoryStream();
+            var emit = compilation.Emit(stream);
+            var errors = emit.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning || d.IsWarningAsError).ToList();
+            if (!emit.Success || errors.Count > 0)
+            {
+                if (errors.Count == 0) errors = emit.Diagnostics.ToList();
+                throw new InvalidOperationException("Generated code does not compile cleanly:\n" + string.Join("\n", errors.Take(20)));
+            }
+            stream.Position = 0;
+            _context = new AssemblyLoadContext("generated", isCollectible: true);
+            _context.Resolving += (context, name) => name.Name == "NetQuantGen.Runtime" ? typeof(NetQuantGen.Runtime.WeightData).Assembly : null;
+            var type = _context.LoadFromStream(stream).GetType(typeName, throwOnError: true)!;
+            Type = type;
+            var floatRun = (RunFloat)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(Span<float>) })!.CreateDelegate(typeof(RunFloat));
+            _runFloat = (input, output) => floatRun(input, output);
+            _runInt8 = (RunInt8)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<sbyte>), typeof(Span<sbyte>) })!.CreateDelegate(typeof(RunInt8));
+        }
+
+        public Type Type { get; }
+
+        public T Constant<T>(string name) => (T)Type.GetField(name, BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+
+        public float[] Run(float[] input)
+        {
+            var output = new float[Constant<int>("OutputLength")];
+            _runFloat(input, output);
+            return output;
+        }
+
+        public sbyte[] Run(sbyte[] input)
+        {
+            var output = new sbyte[Constant<int>("OutputLength")];
+            _runInt8(input, output);
+            return output;
+        }
+
+        public void Dispose() => _context.Unload();
+    }
+}
