@@ -60,6 +60,24 @@ namespace NetQuantGen.Generator
         FileContent? Calibration,
         EquatableArray<DiagnosticInfo> Diagnostics);
 
-    /// <summary>What the source output adds: the generated source (null after an error) and the diagnostics.</summary>
-    internal sealed record ModelOutput(string HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
+    /// <summary>
+    /// What <see cref="Compiler.ModelCompiler"/> needs, and nothing else: no location, so that moving the
+    /// attribute (typing a line above it) does not compile the model again. <see cref="Blocked"/> when an
+    /// earlier step found an error, in which case the compiler is not run.
+    /// </summary>
+    internal sealed record CompileRequest(
+        string HintName,
+        string ModelFileName,
+        FileContent? Model,
+        string? CalibrationFileName,
+        FileContent? Calibration,
+        CompilationOptions Options,
+        TargetClass Target,
+        bool Blocked);
+
+    /// <summary>The compiler's answer: the source (null after an error) and its diagnostics, not yet located.</summary>
+    internal sealed record CompiledModel(string HintName, string? Source, EquatableArray<ModelDiagnostic> Diagnostics);
+
+    /// <summary>Where a model's diagnostics go, and those found before the compiler ran.</summary>
+    internal sealed record ModelReport(string HintName, LocationInfo? Location, EquatableArray<DiagnosticInfo> Diagnostics);
 }

@@ -10,7 +10,7 @@ namespace NetQuantGen.Generator
     /// <item><see cref="Parser"/>: attribute + class → equatable <see cref="ModelSpec"/> (validated arguments).</item>
     /// <item><see cref="AdditionalFileReader"/>: each .onnx/.calib AdditionalFile → <see cref="FileContent"/> (bytes + SHA-256).</item>
     /// <item><see cref="InputResolver"/>: spec + files + project folder → <see cref="ResolvedModel"/>.</item>
-    /// <item><see cref="CompileStep"/>: <see cref="Compiler.ModelCompiler"/> → source and diagnostics at the attribute.</item>
+    /// <item><see cref="CompileStep"/>: a location-free request → <see cref="Compiler.ModelCompiler"/> → source; diagnostics at the attribute.</item>
     /// </list>
     /// Editing unrelated code leaves every model step cached, so the compiler does not run again.
     /// </summary>
@@ -37,14 +37,23 @@ namespace NetQuantGen.Generator
                 .Select(static (provider, _) => GeneratorSettings.From(provider.GlobalOptions))
                 .WithTrackingName(TrackingNames.Settings);
 
-            var models = specs
+            var resolved = specs
                 .Combine(files.Combine(settings))
                 .Select(static (input, _) => InputResolver.Resolve(input.Left, input.Right.Left, input.Right.Right.ProjectDirectory))
-                .WithTrackingName(TrackingNames.ResolvedModels)
-                .Select(static (resolved, _) => CompileStep.Compile(resolved))
-                .WithTrackingName(TrackingNames.CompiledModels);
+                .WithTrackingName(TrackingNames.ResolvedModels);
 
-            context.RegisterSourceOutput(models, CompileStep.AddOutput);
+            // The compiler sees no location: moving the attribute does not recompile the model.
+            var compiled = resolved
+                .Select(static (model, _) => CompileStep.ToRequest(model))
+                .WithTrackingName(TrackingNames.CompileRequests)
+                .Select(static (request, _) => CompileStep.Compile(request))
+                .WithTrackingName(TrackingNames.CompiledModels);
+            context.RegisterSourceOutput(compiled, CompileStep.AddSource);
+
+            var reports = resolved
+                .Select(static (model, _) => CompileStep.ToReport(model))
+                .WithTrackingName(TrackingNames.Reports);
+            context.RegisterSourceOutput(reports.Collect().Combine(compiled.Collect()), CompileStep.ReportDiagnostics);
         }
     }
 
@@ -66,8 +75,14 @@ namespace NetQuantGen.Generator
         /// <summary>Specs with their files found.</summary>
         public const string ResolvedModels = "NetQuantGen.ResolvedModels";
 
+        /// <summary>What the compiler is given (no location).</summary>
+        public const string CompileRequests = "NetQuantGen.CompileRequests";
+
         /// <summary>The output of <see cref="Compiler.ModelCompiler"/>: the step that must stay cached on unrelated edits.</summary>
         public const string CompiledModels = "NetQuantGen.CompiledModels";
+
+        /// <summary>Each model's attribute location and the diagnostics found before compiling.</summary>
+        public const string Reports = "NetQuantGen.Reports";
     }
 
     /// <summary>The MSBuild properties the generator reads, as equatable data.</summary>

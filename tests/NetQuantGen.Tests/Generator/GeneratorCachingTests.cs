@@ -19,7 +19,7 @@ namespace NetQuantGen.Tests.Generator
         private static readonly string[] ModelSteps =
         {
             TrackingNames.ModelSpecs, TrackingNames.AdditionalFiles, TrackingNames.CollectedFiles,
-            TrackingNames.ResolvedModels, TrackingNames.CompiledModels,
+            TrackingNames.ResolvedModels, TrackingNames.CompileRequests, TrackingNames.CompiledModels, TrackingNames.Reports,
         };
 
         private static GeneratorDriverHarness StartedHarness(out GeneratorRunResult first)
@@ -54,7 +54,7 @@ namespace NetQuantGen.Tests.Generator
             using var harness = StartedHarness(out var first);
             foreach (var step in ModelSteps)
                 Assert.All(GeneratorDriverHarness.StepOutputs(first, step), o => Assert.Equal(IncrementalStepRunReason.New, o.Reason));
-            Assert.Equal(HintName, CompiledModel(first).HintName);
+            Assert.Equal(HintName, CompiledOutput(first).HintName);
             AssertCompiled(first, ModelPath, Sha256(AllBytesModel()));
         }
 
@@ -86,6 +86,27 @@ namespace NetQuantGen.Tests.Generator
             Assert.All(GeneratorDriverHarness.StepOutputs(result, TrackingNames.ModelSpecs),
                 o => Assert.True(o.Reason is IncrementalStepRunReason.Unchanged or IncrementalStepRunReason.Cached, o.Reason.ToString()));
             Assert.All(GeneratorDriverHarness.StepOutputs(result, TrackingNames.CompiledModels), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+        }
+
+        [Fact]
+        public void MovingTheAttributeMovesItsDiagnosticsWithoutRecompiling()
+        {
+            using var harness = new GeneratorDriverHarness();
+            harness.AddFile(ModelPath, AllBytesModel());
+            harness.SetSource("Tiny.cs", Source()); // no statistics: the compiler warns
+            var first = harness.Run();
+            var warning = Assert.Single(first.Diagnostics);
+            Assert.Equal(NetQuantGen.Diagnostics.DiagnosticCatalog.MissingStatistics.Id, warning.Id);
+
+            var tree = harness.SetSource("Tiny.cs", "// two new lines\n// above the attribute\n" + Source());
+            var result = harness.Run();
+            Assert.All(GeneratorDriverHarness.StepOutputs(result, TrackingNames.ModelSpecs), o => Assert.Equal(IncrementalStepRunReason.Modified, o.Reason));
+            Assert.All(GeneratorDriverHarness.StepOutputs(result, TrackingNames.CompileRequests), o => Assert.Equal(IncrementalStepRunReason.Unchanged, o.Reason));
+            Assert.All(GeneratorDriverHarness.StepOutputs(result, TrackingNames.CompiledModels), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+            var moved = Assert.Single(result.Diagnostics);
+            Assert.Equal(warning.Id, moved.Id);
+            Assert.Equal(warning.Location.GetLineSpan().StartLinePosition.Line + 2, moved.Location.GetLineSpan().StartLinePosition.Line);
+            GeneratorDriverHarness.AssertOnAttribute(moved, tree);
         }
 
         [Fact]

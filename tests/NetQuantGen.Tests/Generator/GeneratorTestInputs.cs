@@ -75,8 +75,8 @@ namespace Demo
         }
 
         /// <summary>The model output (hint name, source, diagnostics) of the last run, whatever the compiler did with it.</summary>
-        internal static ModelOutput CompiledModel(GeneratorRunResult result) =>
-            (ModelOutput)Assert.Single(GeneratorDriverHarness.StepOutputs(result, TrackingNames.CompiledModels)).Value;
+        internal static CompiledModel CompiledOutput(GeneratorRunResult result) =>
+            (CompiledModel)Assert.Single(GeneratorDriverHarness.StepOutputs(result, TrackingNames.CompiledModels)).Value;
 
         /// <summary>The file contents the generator read in the last run.</summary>
         internal static FileContent[] FilesRead(GeneratorRunResult result) =>

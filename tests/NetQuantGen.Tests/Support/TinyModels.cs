@@ -57,6 +57,36 @@ namespace NetQuantGen.Tests
                 .Bytes();
         }
 
+        /// <summary>
+        /// Conv(1→2, 3×3) + ReLU → MaxPool → Flatten → Gemm(8→3) on a 1×1×4×4 input, small enough to read
+        /// its generated source. Weights and inputs are multiples of 1/16, so every float sum is exact in
+        /// any order and the statistics (hence the snapshot) are the same on every machine.
+        /// </summary>
+        public static byte[] Snapshot()
+        {
+            float Dyadic(int i, int modulus) => ((i * 7) % modulus - modulus / 2) / 16f;
+            return new OnnxBuilder()
+                .Input("image", 1, 1, 4, 4)
+                .Initializer("conv_w", new long[] { 2, 1, 3, 3 }, Enumerable.Range(0, 18).Select(i => Dyadic(i, 11)).ToArray())
+                .Initializer("conv_b", new long[] { 2 }, new[] { 0.0625f, -0.125f })
+                .Initializer("fc_w", new long[] { 3, 8 }, Enumerable.Range(0, 24).Select(i => Dyadic(i, 13)).ToArray())
+                .Initializer("fc_b", new long[] { 3 }, new[] { 0.25f, 0f, -0.25f })
+                .Node("Conv", new[] { "image", "conv_w", "conv_b" }, new[] { "conv" }, "conv", Ints("pads", 1, 1, 1, 1))
+                .Node("Relu", new[] { "conv" }, new[] { "relu" }, "relu")
+                .Node("MaxPool", new[] { "relu" }, new[] { "pool" }, "pool", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2))
+                .Node("Flatten", new[] { "pool" }, new[] { "flat" }, "flatten")
+                .Node("Gemm", new[] { "flat", "fc_w", "fc_b" }, new[] { "scores" }, "fc", Int("transB", 1))
+                .Output("scores")
+                .Bytes();
+        }
+
+        /// <summary>Inputs that are multiples of 1/16 in [0, 1).</summary>
+        public static IEnumerable<float[]> DyadicInputs(int count, int length)
+        {
+            for (int i = 0; i < count; i++)
+                yield return Enumerable.Range(0, length).Select(j => ((i * 31 + j * 17) % 16) / 16f).ToArray();
+        }
+
         public static IEnumerable<float[]> RandomInputs(int count, int length, int seed)
         {
             var random = new Random(seed);
