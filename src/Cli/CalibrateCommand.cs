@@ -29,6 +29,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("count", "N", "Use the first N samples (default: all)."),
                 new OptionSpec("input-shape", "dims", ModelLoader.InputShapeHelp, Repeatable: true),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
+                new OptionSpec("threads", "N", "Samples run at once, one executor each (default: the processor count, at most 8). The file is identical whatever N."),
             },
             "Images are fitted to the model's input as the sample models expect: pixel/255, zero-padded (centred) to the\n" +
             "input's height and width, a grey channel replicated to the input's channels. Data already shaped like the\n" +
@@ -47,6 +48,12 @@ namespace NetQuantGen.Cli
                 if (!int.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
                     throw new UsageException($"--count '{countText}' is not a positive integer", Spec);
                 count = n;
+            }
+            int threads = Math.Min(Environment.ProcessorCount, 8);
+            if (args.Value("threads") is string threadsText)
+            {
+                if (!int.TryParse(threadsText, NumberStyles.None, CultureInfo.InvariantCulture, out threads) || threads < 1 || threads > 256)
+                    throw new UsageException($"--threads '{threadsText}' is not a number of threads between 1 and 256", Spec);
             }
             var importOptions = ModelLoader.ParseInputShapes(args.Values("input-shape"), Spec);
             var passes = ModelLoader.ParsePasses(args.Value("passes"), Spec);
@@ -112,7 +119,7 @@ namespace NetQuantGen.Cli
                 CalibrationStatistics statistics;
                 try
                 {
-                    var calibrator = new Calibrator(graph);
+                    var calibrator = new Calibrator(graph) { DegreeOfParallelism = threads };
                     statistics = calibrator.Run(() => DataSources.Samples(data, n, input.Shape), metadata, progress.Report, n, cancellation);
                 }
                 catch (ModelException e)

@@ -89,7 +89,6 @@ namespace NetQuantGen.Cli
             }
             catch (OperationCanceledException)
             {
-                stderr.WriteLine();
                 stderr.WriteLine("netquant: cancelled; nothing was written.");
                 return Cancelled;
             }

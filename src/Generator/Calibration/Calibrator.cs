@@ -50,8 +50,11 @@ namespace NetQuantGen.Calibration
     /// observe callback, and nothing of the sample is kept. Two passes over the samples: the first gives
     /// min, max, count, mean and standard deviation (moments merged per sample with Chan et al.'s update),
     /// the second fills histograms of equal-width bins over the now-known [min, max]. The sample source is
-    /// therefore enumerated twice and must give the same samples both times. Results are deterministic:
-    /// samples are folded in order and tensors are listed in graph order.
+    /// therefore enumerated twice and must give the same samples both times. Samples run on
+    /// <see cref="DegreeOfParallelism"/> threads, one executor each, in batches read in order; results are
+    /// deterministic and independent of the thread count: per-sample moments are merged in sample order,
+    /// ranges and histogram counts are exact, and tensors are listed in graph order. One run at a time per
+    /// instance.
     /// </summary>
     public sealed class Calibrator
     {
@@ -104,8 +107,9 @@ namespace NetQuantGen.Calibration
 
         /// <summary>
         /// Runs both passes. <paramref name="samples"/> is called once per pass and must yield the same samples
-        /// each time (input name → flat row-major data). <paramref name="progress"/> is called after every
-        /// sample; <paramref name="expectedCount"/>, when the caller knows it, gives pass 1 a total.
+        /// each time (input name → flat row-major data; the arrays may be reused between samples: each is
+        /// copied before the next is asked for). <paramref name="progress"/> is called after every sample, on
+        /// the calling thread; <paramref name="expectedCount"/>, when the caller knows it, gives pass 1 a total.
         /// </summary>
         public CalibrationStatistics Run(Func<IEnumerable<IReadOnlyDictionary<string, float[]>>> samples, CalibrationMetadata metadata,
             Action<CalibrationProgress>? progress = null, long? expectedCount = null, CancellationToken cancellation = default)
@@ -113,47 +117,47 @@ namespace NetQuantGen.Calibration
             if (samples == null) throw new ArgumentNullException(nameof(samples));
             if (metadata == null) throw new ArgumentNullException(nameof(metadata));
 
-            var executor = new FloatExecutor(_graph);
+            int workerCount = Math.Max(1, DegreeOfParallelism);
+            var workers = new Worker[workerCount];
+            for (int w = 0; w < workerCount; w++) workers[w] = new Worker(this);
             var accumulators = new Accumulator[_tensors.Length];
             for (int i = 0; i < accumulators.Length; i++) accumulators[i] = new Accumulator();
             LastAccumulatorCount = accumulators.Length;
+            LastWorkerCount = workerCount;
 
-            // Pass 1: ranges and moments.
+            // Pass 1: ranges and moments. Workers compute each sample's moments; they are merged here in
+            // sample order, so the result does not depend on the number of workers.
             long count = 0;
-            Action<Value, float[]> observeMoments = (value, data) =>
+            foreach (int batch in Batches(samples(), workers, 0, long.MaxValue, cancellation))
             {
-                if (_index.TryGetValue(value, out int i)) accumulators[i].AddMoments(data, (int)value.ElementCount);
-            };
-            foreach (var sample in samples())
-            {
-                cancellation.ThrowIfCancellationRequested();
-                executor.Run(CheckSample(sample, count), observeMoments);
-                count++;
-                progress?.Invoke(new CalibrationProgress(1, count, expectedCount));
+                RunBatch(workers, batch, pass: 1);
+                for (int w = 0; w < batch; w++)
+                {
+                    for (int i = 0; i < accumulators.Length; i++) accumulators[i].Merge(workers[w].Moments[i]);
+                    count++;
+                    progress?.Invoke(new CalibrationProgress(1, count, expectedCount));
+                }
             }
             if (count == 0) throw new ArgumentException($"Model '{_graph.ModelName}': the calibration data has no samples.", nameof(samples));
 
-            // Pass 2: histograms over [min, max].
+            // Pass 2: histograms over [min, max], one set of bins per worker, summed at the end.
             foreach (var a in accumulators) a.StartHistogram(_binCount);
+            foreach (var worker in workers) worker.StartHistograms(accumulators, _binCount);
             long second = 0;
-            Action<Value, float[]> observeHistogram = (value, data) =>
+            foreach (int batch in Batches(samples(), workers, second, count, cancellation))
             {
-                if (_index.TryGetValue(value, out int i) && !accumulators[i].AddHistogram(data, (int)value.ElementCount))
-                    throw new InvalidOperationException(
-                        $"Model '{_graph.ModelName}': tensor '{value.Name}' has values outside the range seen in the first pass: " +
-                        "the calibration data source gave different samples when enumerated again.");
-            };
-            foreach (var sample in samples())
-            {
-                cancellation.ThrowIfCancellationRequested();
-                if (second == count) { second++; break; }
-                executor.Run(CheckSample(sample, second), observeHistogram);
-                second++;
-                progress?.Invoke(new CalibrationProgress(2, second, count));
+                RunBatch(workers, batch, pass: 2);
+                for (int w = 0; w < batch; w++)
+                {
+                    second++;
+                    progress?.Invoke(new CalibrationProgress(2, second, count));
+                }
             }
-            if (second != count)
+            if (_extraSamples || second != count)
                 throw new InvalidOperationException(
-                    $"Model '{_graph.ModelName}': the calibration data source gave {count} samples in the first pass but {(second > count ? "more" : second.ToString(System.Globalization.CultureInfo.InvariantCulture))} in the second; it must give the same samples each time it is enumerated.");
+                    $"Model '{_graph.ModelName}': the calibration data source gave {count} samples in the first pass but {(_extraSamples ? "more" : second.ToString(System.Globalization.CultureInfo.InvariantCulture))} in the second; it must give the same samples each time it is enumerated.");
+            foreach (var worker in workers)
+                for (int i = 0; i < accumulators.Length; i++) accumulators[i].AddBins(worker.Bins[i]);
 
             var tensors = new List<TensorStatistics>(_tensors.Length);
             for (int i = 0; i < _tensors.Length; i++)
@@ -169,11 +173,123 @@ namespace NetQuantGen.Calibration
                 (ulong)count, metadata.DataDescription, tensors, metadata.Producer);
         }
 
+        /// <summary>
+        /// Threads that run samples at once, each with its own executor (default 1; the netquant tool uses the
+        /// processor count). The statistics are identical whatever the value; memory grows with it, never with
+        /// the number of samples.
+        /// </summary>
+        public int DegreeOfParallelism { get; set; } = 1;
+
         /// <summary>How many accumulators the last run kept (one per tensor, whatever the sample count; for tests).</summary>
         internal int LastAccumulatorCount { get; private set; }
 
+        /// <summary>How many workers (executor + per-tensor scratch) the last run used (for tests).</summary>
+        internal int LastWorkerCount { get; private set; }
+
         /// <summary>The size of one accumulator's state in 8-byte words (fixed: scalars plus the bins; for tests).</summary>
         internal int AccumulatorWords => Accumulator.ScalarWords + _binCount;
+
+        private bool _extraSamples;
+
+        /// <summary>
+        /// Reads samples in order, copying each into the next worker's input buffers, and yields the size of
+        /// every full (or final) batch. Stops after <paramref name="limit"/> samples, noting whether more came.
+        /// </summary>
+        private IEnumerable<int> Batches(IEnumerable<IReadOnlyDictionary<string, float[]>> source, Worker[] workers, long first, long limit,
+            CancellationToken cancellation)
+        {
+            _extraSamples = false;
+            long index = first;
+            int filled = 0;
+            foreach (var sample in source)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                if (index - first == limit)
+                {
+                    _extraSamples = true;
+                    break;
+                }
+                workers[filled++].Load(CheckSample(sample, index++));
+                if (filled == workers.Length)
+                {
+                    yield return filled;
+                    filled = 0;
+                }
+            }
+            if (filled > 0) yield return filled;
+        }
+
+        private static void RunBatch(Worker[] workers, int batch, int pass)
+        {
+            if (batch == 1)
+            {
+                workers[0].Run(pass);
+                return;
+            }
+            try
+            {
+                System.Threading.Tasks.Parallel.For(0, batch, w => workers[w].Run(pass));
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                throw;
+            }
+        }
+
+        /// <summary>One thread's executor, its own copy of the current sample, and per-tensor scratch.</summary>
+        private sealed class Worker
+        {
+            private readonly Calibrator _owner;
+            private readonly FloatExecutor _executor;
+            private readonly Dictionary<string, float[]> _inputs = new(StringComparer.Ordinal);
+            private readonly Action<Value, float[]> _observeMoments;
+            private readonly Action<Value, float[]> _observeHistogram;
+            private Accumulator[] _ranges = Array.Empty<Accumulator>();
+
+            public Worker(Calibrator owner)
+            {
+                _owner = owner;
+                _executor = new FloatExecutor(owner._graph);
+                foreach (var input in owner._graph.Inputs) _inputs[input.Name] = new float[input.ElementCount];
+                Moments = new SampleMoments[owner._tensors.Length];
+                Bins = new ulong[owner._tensors.Length][];
+                _observeMoments = (value, data) =>
+                {
+                    if (_owner._index.TryGetValue(value, out int i)) Moments[i] = SampleMoments.Of(data, (int)value.ElementCount);
+                };
+                _observeHistogram = (value, data) =>
+                {
+                    if (_owner._index.TryGetValue(value, out int i) && !_ranges[i].AddHistogram(Bins[i], data, (int)value.ElementCount))
+                        throw new InvalidOperationException(
+                            $"Model '{_owner._graph.ModelName}': tensor '{value.Name}' has values outside the range seen in the first pass: " +
+                            "the calibration data source gave different samples when enumerated again.");
+                };
+            }
+
+            /// <summary>The moments of each tensor in the last sample run in pass 1.</summary>
+            public SampleMoments[] Moments { get; }
+
+            /// <summary>This worker's histogram counts per tensor in pass 2.</summary>
+            public ulong[][] Bins { get; }
+
+            public void Load(IReadOnlyDictionary<string, float[]> sample)
+            {
+                foreach (var entry in _inputs) Array.Copy(sample[entry.Key], entry.Value, entry.Value.Length);
+            }
+
+            public void StartHistograms(Accumulator[] ranges, int bins)
+            {
+                _ranges = ranges;
+                for (int i = 0; i < Bins.Length; i++) Bins[i] = new ulong[bins];
+            }
+
+            public void Run(int pass)
+            {
+                for (int i = 0; i < Moments.Length; i++) Moments[i] = default;
+                _executor.Run(_inputs, pass == 1 ? _observeMoments : _observeHistogram);
+            }
+        }
 
         private IReadOnlyDictionary<string, float[]> CheckSample(IReadOnlyDictionary<string, float[]> sample, long index)
         {
@@ -201,6 +317,46 @@ namespace NetQuantGen.Calibration
             }
         }
 
+        /// <summary>The finite elements of one tensor in one sample: count, range and moments about their mean.</summary>
+        private struct SampleMoments
+        {
+            public long Count;
+            public long NonFinite;
+            public float Min;
+            public float Max;
+            public double Mean;
+            public double M2;
+
+            public static SampleMoments Of(float[] data, int length)
+            {
+                float min = float.PositiveInfinity, max = float.NegativeInfinity;
+                double sum = 0;
+                long n = 0;
+                for (int i = 0; i < length; i++)
+                {
+                    float x = data[i];
+                    if (float.IsNaN(x) || float.IsInfinity(x)) continue;
+                    if (x < min) min = x;
+                    if (x > max) max = x;
+                    sum += x;
+                    n++;
+                }
+                var result = new SampleMoments { Count = n, NonFinite = length - n, Min = min, Max = max };
+                if (n == 0) return result;
+                double mean = sum / n, m2 = 0;
+                for (int i = 0; i < length; i++)
+                {
+                    float x = data[i];
+                    if (float.IsNaN(x) || float.IsInfinity(x)) continue;
+                    double d = x - mean;
+                    m2 += d * d;
+                }
+                result.Mean = mean;
+                result.M2 = m2;
+                return result;
+            }
+        }
+
         /// <summary>Fixed-size running statistics of one tensor.</summary>
         private sealed class Accumulator
         {
@@ -215,39 +371,18 @@ namespace NetQuantGen.Calibration
             private double _scale;
             private ulong[] _bins = Array.Empty<ulong>();
 
-            public void AddMoments(float[] data, int length)
+            /// <summary>Folds one sample in (Chan et al.'s pairwise update; samples are merged in order).</summary>
+            public void Merge(SampleMoments s)
             {
-                float min = float.PositiveInfinity, max = float.NegativeInfinity;
-                double sum = 0;
-                long n = 0;
-                for (int i = 0; i < length; i++)
-                {
-                    float x = data[i];
-                    if (float.IsNaN(x) || float.IsInfinity(x)) continue;
-                    if (x < min) min = x;
-                    if (x > max) max = x;
-                    sum += x;
-                    n++;
-                }
-                _nonFinite += (ulong)(length - n);
-                if (n == 0) return;
-                if (min < _min) _min = min;
-                if (max > _max) _max = max;
-
-                // This sample's mean and M2 (two-pass, exact enough in double), merged into the running ones.
-                double mean = sum / n, m2 = 0;
-                for (int i = 0; i < length; i++)
-                {
-                    float x = data[i];
-                    if (float.IsNaN(x) || float.IsInfinity(x)) continue;
-                    double d = x - mean;
-                    m2 += d * d;
-                }
-                double before = _count, total = before + n;
-                double delta = mean - _mean;
+                _nonFinite += (ulong)s.NonFinite;
+                if (s.Count == 0) return;
+                if (s.Min < _min) _min = s.Min;
+                if (s.Max > _max) _max = s.Max;
+                double before = _count, n = s.Count, total = before + n;
+                double delta = s.Mean - _mean;
                 _mean += delta * (n / total);
-                _m2 += m2 + delta * delta * (before * n / total);
-                _count += (ulong)n;
+                _m2 += s.M2 + delta * delta * (before * n / total);
+                _count += (ulong)s.Count;
             }
 
             public void StartHistogram(int bins)
@@ -257,10 +392,9 @@ namespace NetQuantGen.Calibration
                 _scale = Histogram.Scale(_min, _max, bins);
             }
 
-            /// <summary>False when an element lies outside [min, max] (the data changed between passes).</summary>
-            public bool AddHistogram(float[] data, int length)
+            /// <summary>Bins a sample's finite elements into <paramref name="bins"/>; false when one lies outside [min, max].</summary>
+            public bool AddHistogram(ulong[] bins, float[] data, int length)
             {
-                var bins = _bins;
                 int n = bins.Length;
                 double min = _min, max = _max, scale = _scale;
                 for (int i = 0; i < length; i++)
@@ -271,6 +405,11 @@ namespace NetQuantGen.Calibration
                     bins[Histogram.BinIndex(x, min, scale, n)]++;
                 }
                 return true;
+            }
+
+            public void AddBins(ulong[] bins)
+            {
+                for (int i = 0; i < bins.Length; i++) _bins[i] += bins[i];
             }
 
             /// <summary>True when pass 2 binned exactly the finite elements pass 1 counted.</summary>

@@ -75,6 +75,9 @@ namespace NetQuantGen.Calibration
             return file.ToByteArray();
         }
 
+        /// <summary>Parses and validates a statistics file whose name is unknown (messages call it "statistics").</summary>
+        public static StatisticsReadResult Read(byte[] bytes) => Read(bytes, "statistics");
+
         /// <summary>Parses and validates a statistics file; <paramref name="fileName"/> names it in messages.</summary>
         public static StatisticsReadResult Read(byte[] bytes, string fileName)
         {

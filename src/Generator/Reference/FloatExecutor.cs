@@ -13,7 +13,7 @@ namespace NetQuantGen.Reference
     /// <remarks>
     /// The constructor plans once: every value gets one buffer (constants use their own data), every node a
     /// kernel bound to those buffers, constant convolution weights are packed, and scratch space is reserved,
-    /// so a run allocates only what it returns. Tensors are row-major (NCHW for images). An instance keeps
+    /// so a run allocates nothing but the copies it returns. Tensors are row-major (NCHW for images). An instance keeps
     /// state between runs and is not thread-safe: use one per thread. The graph must not change after the
     /// executor is built.
     /// </remarks>
@@ -61,7 +61,8 @@ namespace NetQuantGen.Reference
             if (_graph.Inputs.Count != 1 || _graph.Outputs.Count != 1)
                 throw new InvalidOperationException(
                     $"Model '{_graph.ModelName}' has {_graph.Inputs.Count} inputs and {_graph.Outputs.Count} outputs; Run(float[]) needs exactly one of each.");
-            Execute(new Dictionary<string, float[]> { [_graph.Inputs[0].Name] = input }, null);
+            CopyInput(_graph.Inputs[0], input);
+            Compute(null);
             return (float[])_buffers[_graph.Outputs[0]].Clone();
         }
 
@@ -83,12 +84,23 @@ namespace NetQuantGen.Reference
             {
                 if (!inputs.TryGetValue(input.Name, out var data) || data == null)
                     throw new ArgumentException($"Model '{_graph.ModelName}': no data for input '{input.Name}' {Shapes.Format(input.Shape)}.", nameof(inputs));
-                var buffer = _buffers[input];
-                if (data.Length != buffer.Length)
-                    throw new ArgumentException(
-                        $"Model '{_graph.ModelName}': input '{input.Name}' {Shapes.Format(input.Shape)} takes {buffer.Length} floats, got {data.Length}.", nameof(inputs));
-                Array.Copy(data, buffer, buffer.Length);
+                CopyInput(input, data);
             }
+            Compute(observe);
+        }
+
+        private void CopyInput(Value input, float[] data)
+        {
+            if (data == null) throw new ArgumentNullException(nameof(data));
+            var buffer = _buffers[input];
+            if (data.Length != buffer.Length)
+                throw new ArgumentException(
+                    $"Model '{_graph.ModelName}': input '{input.Name}' {Shapes.Format(input.Shape)} takes {buffer.Length} floats, got {data.Length}.", nameof(data));
+            Array.Copy(data, buffer, buffer.Length);
+        }
+
+        private void Compute(Action<Value, float[]>? observe)
+        {
             if (observe != null)
                 foreach (var input in _graph.Inputs)
                     observe(input, _buffers[input]);

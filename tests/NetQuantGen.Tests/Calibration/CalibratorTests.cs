@@ -88,6 +88,18 @@ namespace NetQuantGen.Tests.Calibration
         }
 
         [Fact]
+        public void TheNumberOfThreadsDoesNotChangeTheBytes()
+        {
+            var (graph, passes) = CalibrationTestModels.Prepare(CalibrationTestModels.ConvNet());
+            byte[] With(int threads) => StatisticsFile.Write(new Calibrator(graph) { DegreeOfParallelism = threads }
+                .Run(() => CalibrationTestModels.Samples(37, InputLength), Metadata(passes)));
+            var one = With(1);
+            Assert.Equal(one, With(2));
+            Assert.Equal(one, With(3));
+            Assert.Equal(one, With(8));
+        }
+
+        [Fact]
         public void TensorsAreTheGraphsFloatValuesAfterThePassesInGraphOrder()
         {
             var (graph, passes) = CalibrationTestModels.Prepare(CalibrationTestModels.ConvNet());
@@ -127,8 +139,10 @@ namespace NetQuantGen.Tests.Calibration
             var reused = StatisticsFile.Write(calibrator.Run(() => Reused(500), Metadata(passes)));
             Assert.Equal(fresh, reused);
 
+            int workersFor500 = calibrator.LastWorkerCount;
             calibrator.Run(() => CalibrationTestModels.Samples(5, InputLength), Metadata(passes));
             Assert.Equal(accumulatorsFor500, calibrator.LastAccumulatorCount);
+            Assert.Equal(workersFor500, calibrator.LastWorkerCount);
             Assert.Equal(Calibrator.TensorsOf(graph).Count, calibrator.LastAccumulatorCount);
             Assert.Equal(8 + Histogram.DefaultBinCount, calibrator.AccumulatorWords);
         }

@@ -110,6 +110,19 @@ namespace NetQuantGen.Tests.Generator
         }
 
         [Fact]
+        public void GeneratedSourceCompilesIntoTheUsersClass()
+        {
+            using var harness = new GeneratorDriverHarness();
+            var model = AllBytesModel();
+            harness.AddFile(ModelPath, model);
+            harness.AddFile(CalibrationPath, Statistics(model));
+            harness.SetSource("Tiny.cs", Source(CalibratedArguments));
+            AssertCompiled(harness.Run(), ModelPath, Sha256(model));
+            var errors = harness.OutputCompilation!.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+            Assert.True(errors.Count == 0, string.Join("\n", errors.Take(10)));
+        }
+
+        [Fact]
         public void NoCalibrationGivesNoGeneratorDiagnostic()
         {
             var (result, tree) = Run(Source());

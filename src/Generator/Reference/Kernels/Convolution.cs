@@ -30,6 +30,7 @@ namespace NetQuantGen.Reference.Kernels
         // for the last axis the valid output range per kernel index.
         private readonly int[][] _axisIndex;
         private readonly int[] _lastLo, _lastHi;
+        private readonly int[] _kernelIndex, _outIndex;
 
         public ConvolutionKernel(Conv op, Value x, Value w, Value? bias, Value y, Func<Value, float[]> buffer, Workspace ws)
         {
@@ -72,6 +73,8 @@ namespace NetQuantGen.Reference.Kernels
             _axisIndex = new int[_rank][];
             _lastLo = new int[_kernel[_rank - 1]];
             _lastHi = new int[_kernel[_rank - 1]];
+            _kernelIndex = new int[_rank];
+            _outIndex = new int[_rank];
             BuildTables();
 
             if (_method == Method.Depthwise) return;
@@ -168,8 +171,8 @@ namespace NetQuantGen.Reference.Kernels
             int last = _rank - 1;
             int outLast = _outDims[last], sLast = _strides[last], dLast = _dilations[last], pLast = _padBegin[last];
             int outerCount = _outSpatial / outLast;
-            var k = new int[_rank];
-            var o = new int[_rank];
+            var k = _kernelIndex;
+            var o = _outIndex;
             float* dst = col;
             for (int c = 0; c < _cg; c++)
             {

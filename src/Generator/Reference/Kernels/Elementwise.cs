@@ -122,7 +122,7 @@ namespace NetQuantGen.Reference.Kernels
     {
         private readonly BinaryKind _kind;
         private readonly float[] _a, _b, _y;
-        private readonly int[] _dims, _aStrides, _bStrides;
+        private readonly int[] _dims, _aStrides, _bStrides, _index;
         private readonly int _outer, _inner, _aInner, _bInner;
         private readonly FusedClamp? _fused;
 
@@ -173,12 +173,14 @@ namespace NetQuantGen.Reference.Kernels
             _outer = (int)(y.ElementCount / _inner);
             _aInner = _aStrides[_dims.Length - 1];
             _bInner = _bStrides[_dims.Length - 1];
+            _index = new int[_dims.Length];
         }
 
         public override void Run()
         {
             int last = _dims.Length - 1;
-            var index = new int[_dims.Length];
+            var index = _index;
+            Array.Clear(index, 0, index.Length);
             fixed (float* pa = _a, pb = _b, py = _y)
             {
                 long offA = 0, offB = 0;

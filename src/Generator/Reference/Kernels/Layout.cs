@@ -21,7 +21,7 @@ namespace NetQuantGen.Reference.Kernels
     internal sealed unsafe class TransposeKernel : Kernel
     {
         private readonly float[] _x, _y;
-        private readonly int[] _outDims, _srcStrides;
+        private readonly int[] _outDims, _srcStrides, _index;
 
         public TransposeKernel(Transpose op, Value x, Value y, Func<Value, float[]> buffer)
         {
@@ -32,6 +32,7 @@ namespace NetQuantGen.Reference.Kernels
             _outDims = y.Shape.Length == 0 ? new[] { 1 } : y.Shape;
             _srcStrides = y.Shape.Length == 0 ? new[] { 1 } : new int[perm.Length];
             for (int a = 0; a < perm.Length; a++) _srcStrides[a] = inStrides[perm[a]];
+            _index = new int[_outDims.Length];
         }
 
         public override void Run()
@@ -40,7 +41,8 @@ namespace NetQuantGen.Reference.Kernels
             int inner = _outDims[last], stride = _srcStrides[last];
             if (inner == 0) return;
             int outer = _y.Length / inner;
-            var index = new int[_outDims.Length];
+            var index = _index;
+            Array.Clear(index, 0, index.Length);
             fixed (float* px = _x, py = _y)
             {
                 long src = 0;
@@ -116,7 +118,7 @@ namespace NetQuantGen.Reference.Kernels
         private readonly float[] _x, _y;
         private readonly float _value;
         private readonly int[][] _source;
-        private readonly int[] _outDims, _inStrides;
+        private readonly int[] _outDims, _inStrides, _index;
 
         public PadKernel(Pad op, Value x, Value y, Func<Value, float[]> buffer)
         {
@@ -158,6 +160,7 @@ namespace NetQuantGen.Reference.Kernels
                 }
                 _source[a] = table;
             }
+            _index = new int[_outDims.Length];
         }
 
         public override void Run()
@@ -166,7 +169,8 @@ namespace NetQuantGen.Reference.Kernels
             int inner = _outDims[last];
             if (inner == 0) return;
             int outer = _y.Length / inner;
-            var index = new int[_outDims.Length];
+            var index = _index;
+            Array.Clear(index, 0, index.Length);
             var lastTable = _source[last];
             int lastStride = _inStrides[last];
             fixed (float* px = _x, py = _y)
