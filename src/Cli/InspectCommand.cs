@@ -62,7 +62,7 @@ namespace NetQuantGen.Cli
             foreach (var input in graph.Inputs)
                 w.WriteLine($"Input:  {input.Name} {Shapes.Format(input.Shape)} {Type(input.Type)}{Range(stats, input)}");
             foreach (var o in graph.Outputs)
-                w.WriteLine($"Output: {o.Name} {Shapes.Format(o.Shape)} {Type(o.Type)}");
+                w.WriteLine($"Output: {o.Name} {Shapes.Format(o.Shape)} {Type(o.Type)}{Range(stats, o)}");
             w.WriteLine();
 
             var rows = new List<string[]> { stats == null

@@ -63,6 +63,7 @@ namespace NetQuantGen.Import
                     Arity(node, name, inputs, 5, 5);
                     if (a.Int("spatial", 1) != 1) throw a.Unsupported("spatial", "only spatial=1 is supported");
                     if (a.Int("training_mode", 0) != 0) throw a.Unsupported("training_mode", "only inference mode is supported");
+                    if (_opset < 7 && a.Int("is_test", 0) == 0) throw a.Unsupported("is_test", "before opset 7 is_test defaults to 0 (training mode); only inference mode is supported");
                     result.Operator = new BatchNormalization(a.Float("epsilon", 1e-5f));
                     break;
                 case "Relu":
@@ -157,6 +158,7 @@ namespace NetQuantGen.Import
                 case "Dropout":
                     a.Allow("ratio", "is_test", "seed", "consumed_inputs");
                     Arity(node, name, inputs, 1, 3);
+                    if (_opset < 7 && a.Int("is_test", 0) == 0) throw a.Unsupported("is_test", "before opset 7 is_test defaults to 0 (training mode); only inference mode is supported");
                     if (inputs.Count > 2 && inputs[2] != null && ConstantIntegers(node, name, inputs[2]!, "training_mode").Any(v => v != 0))
                         throw a.Unsupported("training_mode", "only inference mode is supported");
                     result.Operator = new Identity();

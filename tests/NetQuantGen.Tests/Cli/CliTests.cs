@@ -226,6 +226,33 @@ namespace NetQuantGen.Tests.Cli
         }
 
         [Fact]
+        public void CalibrateDecodesPngFoldersThroughSkiaSharp()
+        {
+            using var folder = new TempFolder();
+            var (model, _) = TinyModelAndData(folder);
+            string images = Path.Combine(folder.Path, "png");
+            Directory.CreateDirectory(images);
+            for (int i = 0; i < 3; i++)
+            {
+                using var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(5, 5, SkiaSharp.SKColorType.Gray8));
+                for (int y = 0; y < 5; y++)
+                    for (int x = 0; x < 5; x++)
+                        bitmap.SetPixel(x, y, new SkiaSharp.SKColor((byte)(50 * i + 10 * x), (byte)(50 * i + 10 * x), (byte)(50 * i + 10 * x)));
+                using var data = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+                File.WriteAllBytes(Path.Combine(images, $"{i}.png"), data.ToArray());
+            }
+            string output = Path.Combine(folder.Path, "png.calib");
+            var r = Netquant("calibrate", model, "--data", images, "--out", output);
+            Assert.True(r.ExitCode == 0, r.Error);
+            var stats = StatisticsFile.Read(File.ReadAllBytes(output), "png.calib").Statistics!;
+            Assert.Equal(3UL, stats.SampleCount);
+            Assert.Contains("png/: 3 images (.png)", stats.DataDescription);
+            var input = stats["input"];
+            Assert.Equal(0.0, input.Min);
+            Assert.Equal((double)(140 / 255f), input.Max); // 50·2 + 10·4: the brightest pixel of the last image
+        }
+
+        [Fact]
         public void DataProblemsAreErrorsAndWriteNothing()
         {
             using var folder = new TempFolder();

@@ -1,0 +1,77 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
+using NetQuantGen.Compiler;
+using NetQuantGen.IntegerIR;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NetQuantGen.Tests.EndToEnd
+{
+    /// <summary>The sample models compiled with their committed statistics: bit-exact generated code, W8A8 accuracy.</summary>
+    public class SampleModelQuantizationTests
+    {
+        private readonly ITestOutputHelper _output;
+
+        public SampleModelQuantizationTests(ITestOutputHelper output) => _output = output;
+
+        public static IEnumerable<object[]> Models => SampleData.Models.Select(m => new object[] { m });
+
+        private static (ModelInput Input, Lowering Lowering) Lower(string model)
+        {
+            var input = new ModelInput(model + ".onnx", File.ReadAllBytes(SampleData.OnnxPath(model)), model + ".calib",
+                File.ReadAllBytes(SampleData.StatisticsPath(model)), new CompilationOptions { InputShape = SampleData.InputShapeOption(model) },
+                new TargetClass("Samples", "Model", "public", true));
+            var lowering = ModelCompiler.Lower(input);
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+            return (input, lowering);
+        }
+
+        [Theory]
+        [MemberData(nameof(Models))]
+        public void GeneratedCodeIsBitIdenticalToTheIntegerReferenceOnTestImages(string model)
+        {
+            const int count = 1000;
+            var (input, lowering) = Lower(model);
+            var result = ModelCompiler.Compile(input);
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            using var generated = new GeneratedModel(result.Source!, "Samples.Model");
+            var inputs = SampleData.TestInputs(model, count);
+            var quantizedInput = lowering.IntegerGraph!.Inputs[0].Output;
+            int mismatches = 0;
+            Parallel.For(0, 2, part =>
+            {
+                var reference = new IntegerExecutor(lowering.IntegerGraph!);
+                for (int i = part; i < count; i += 2)
+                {
+                    var q = IntegerExecutor.Quantize(inputs[i], quantizedInput);
+                    if (!reference.RunQuantized(q).SequenceEqual(generated.Run(q))) System.Threading.Interlocked.Increment(ref mismatches);
+                }
+            });
+            Assert.Equal(0, mismatches);
+        }
+
+        [Theory]
+        [MemberData(nameof(Models))]
+        public void W8A8PerChannelTop1IsWithinHalfAPointOfFp32(string model)
+        {
+            const int count = 10_000;
+            var (_, lowering) = Lower(model);
+            var inputs = SampleData.TestInputs(model, count);
+            var labels = SampleData.TestLabels;
+            int correct = 0;
+            Parallel.For(0, 2, part =>
+            {
+                var reference = new IntegerExecutor(lowering.IntegerGraph!);
+                int mine = 0;
+                for (int i = part; i < count; i += 2)
+                    if (SampleData.ArgMax(reference.Run(inputs[i])) == labels[i]) mine++;
+                System.Threading.Interlocked.Add(ref correct, mine);
+            });
+            double int8 = correct / (double)count, fp32 = SampleData.PyTorchTop1(model);
+            _output.WriteLine($"{model}: INT8 W8A8 per-channel top-1 {int8:P2}, FP32 {fp32:P2}");
+            Assert.True(int8 >= fp32 - 0.005, $"{model}: INT8 top-1 {int8:P2} is more than 0.5 points below FP32 {fp32:P2}");
+        }
+    }
+}
