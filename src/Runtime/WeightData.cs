@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Runtime.InteropServices;
 
@@ -16,6 +17,22 @@ namespace NetQuantGen.Runtime
             var status = Base64.DecodeFromUtf8(base64Utf8, MemoryMarshal.AsBytes(values.AsSpan()), out _, out int written);
             if (status != System.Buffers.OperationStatus.Done || written != length)
                 throw new InvalidOperationException("Corrupt baked weights: the generated code and the runtime library do not match.");
+            return values;
+        }
+
+        /// <summary>Decodes <paramref name="length"/> float32 values stored as base64 of their little-endian bytes (FLOAT32 builds).</summary>
+        public static float[] DecodeFloats(ReadOnlySpan<byte> base64Utf8, int length)
+        {
+            var values = new float[length];
+            var bytes = MemoryMarshal.AsBytes(values.AsSpan());
+            var status = Base64.DecodeFromUtf8(base64Utf8, bytes, out _, out int written);
+            if (status != System.Buffers.OperationStatus.Done || written != bytes.Length)
+                throw new InvalidOperationException("Corrupt baked weights: the generated code and the runtime library do not match.");
+            if (!BitConverter.IsLittleEndian)
+            {
+                var words = MemoryMarshal.Cast<float, int>(values.AsSpan());
+                BinaryPrimitives.ReverseEndianness(words, words);
+            }
             return values;
         }
     }

@@ -83,9 +83,16 @@ namespace NetQuantGen.Compiler
         {
             var lowering = Lower(input);
             var diagnostics = lowering.Diagnostics.ToList();
-            if (lowering.IntegerGraph == null) return new CompilationResult(null, diagnostics);
+            bool floatBuild = input.StatisticsBytes == null && lowering.FloatGraph != null && !diagnostics.Any(d => d.Kind.Level == DiagnosticLevel.Error);
+            if (lowering.IntegerGraph == null && !floatBuild) return new CompilationResult(null, diagnostics);
             try
             {
+                if (lowering.IntegerGraph == null)
+                {
+                    // No statistics: the model still builds, in FLOAT32, and the NQG0006 warning (and the header) say how to calibrate.
+                    var floatProvenance = new Provenance(input.ModelFileName, lowering.ModelSha256, null, $"passes [{string.Join(", ", input.Options.PassNames())}]");
+                    return new CompilationResult(FloatModelEmitter.Emit(lowering.FloatGraph!, input.Target, floatProvenance, HowToCalibrate(input)), diagnostics);
+                }
                 var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, Describe(input.Options));
                 return new CompilationResult(ModelEmitter.Emit(lowering.IntegerGraph, input.Target, provenance), diagnostics);
             }
@@ -96,7 +103,11 @@ namespace NetQuantGen.Compiler
             }
         }
 
-        /// <summary>Everything up to the integer IR: import, float passes, statistics check, quantization. Never throws.</summary>
+        /// <summary>
+        /// Everything up to the integer IR: import, float passes, statistics check, quantization. Never throws.
+        /// Without statistics the float graph is set, the integer graph is null and NQG0006 (a warning) says
+        /// the model builds in FLOAT32 and how to calibrate it.
+        /// </summary>
         public static Lowering Lower(ModelInput input)
         {
             var diagnostics = new List<ModelDiagnostic>();
@@ -113,7 +124,7 @@ namespace NetQuantGen.Compiler
                 if (input.StatisticsBytes == null)
                 {
                     diagnostics.Add(new ModelDiagnostic(DiagnosticCatalog.MissingStatistics,
-                        $"Model '{input.ModelFileName}' has no calibration statistics, so it cannot be quantized; run `netquant calibrate {input.ModelFileName} --data <calibration images> --out {System.IO.Path.ChangeExtension(input.ModelFileName, StatisticsFile.Extension)}` and set Calibration on the attribute."));
+                        $"Model '{input.ModelFileName}' has no calibration statistics, so it was built in FLOAT32 (not quantized). {HowToCalibrate(input)}"));
                     return new Lowering(modelHash, graph, null, diagnostics);
                 }
                 string statisticsName = input.StatisticsFileName ?? "statistics";
@@ -136,6 +147,23 @@ namespace NetQuantGen.Compiler
                 diagnostics.Add(Failure(input, e));
                 return new Lowering(modelHash, null, null, diagnostics);
             }
+        }
+
+        /// <summary>
+        /// The sentence that tells a user of a FLOAT32 build how to get the INT8 one: the <c>netquant calibrate</c>
+        /// command line for this model (with its input shape and float passes) and the Calibration argument to set.
+        /// </summary>
+        public static string HowToCalibrate(ModelInput input)
+        {
+            string statistics = System.IO.Path.ChangeExtension(input.ModelFileName, StatisticsFile.Extension);
+            var command = new System.Text.StringBuilder("netquant calibrate ").Append(input.ModelFileName);
+            if (!string.IsNullOrWhiteSpace(input.Options.InputShape))
+                command.Append(" --input-shape ").Append(input.Options.InputShape!.Replace(" ", ""));
+            var passes = input.Options.PassNames();
+            if (!passes.SequenceEqual(PassPipeline.DefaultOrder))
+                command.Append(" --passes ").Append(passes.Count == 0 ? "none" : string.Join(",", passes));
+            command.Append(" --data <calibration images> --out ").Append(statistics);
+            return $"To build INT8, run `{command}` and set Calibration = \"{statistics}\" on the [QuantizedModel] attribute.";
         }
 
         private static ModelDiagnostic Failure(ModelInput input, Exception e) =>

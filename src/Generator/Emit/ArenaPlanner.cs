@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using NetQuantGen.IntegerIR;
@@ -5,60 +6,91 @@ using NetQuantGen.IntegerIR;
 namespace NetQuantGen.Emit
 {
     /// <summary>
-    /// Places every int8 tensor in one activation arena: tensors whose lifetimes overlap never share bytes.
-    /// Greedy first-fit, largest tensors first, deterministic.
+    /// Places tensors in one activation arena: tensors whose lifetimes overlap never share elements.
+    /// Greedy first-fit, largest tensors first, deterministic. It knows tensors only through the steps that
+    /// touch them and their lengths, so the INT8 emitter (sbyte arena) and the FLOAT32 emitter (float arena)
+    /// share it.
     /// </summary>
-    public sealed class ArenaPlan
+    /// <typeparam name="TTensor">The emitter's tensor (a <see cref="QTensor"/>, an IR value), compared by reference.</typeparam>
+    public sealed class ArenaPlan<TTensor> where TTensor : class
     {
-        private readonly Dictionary<QTensor, int> _offsets;
+        private readonly Dictionary<TTensor, int> _offsets;
 
-        private ArenaPlan(Dictionary<QTensor, int> offsets, int size)
+        private ArenaPlan(Dictionary<TTensor, int> offsets, int size)
         {
             _offsets = offsets;
             Size = size;
         }
 
+        /// <summary>Arena length in elements, a multiple of the alignment.</summary>
         public int Size { get; }
 
-        public int OffsetOf(QTensor tensor) => _offsets[tensor];
+        /// <summary>Where a tensor starts, in elements.</summary>
+        public int OffsetOf(TTensor tensor) => _offsets[tensor];
 
-        public static ArenaPlan Create(IntegerGraph graph)
+        /// <param name="steps">The program in execution order: for every step, the tensors it reads or writes. A tensor lives from its first step to its last.</param>
+        /// <param name="length">A tensor's length in elements.</param>
+        /// <param name="alignment">Every offset (and the size) is a multiple of this many elements (a power of two), for the SIMD kernels.</param>
+        public static ArenaPlan<TTensor> Create(IEnumerable<IEnumerable<TTensor>> steps, Func<TTensor, int> length, int alignment)
         {
-            // Lifetime in steps: step 0 quantizes the inputs, step i+1 runs operation i, the last step dequantizes.
-            var first = new Dictionary<QTensor, int>();
-            var last = new Dictionary<QTensor, int>();
-            void Touch(QTensor t, int step)
+            if (alignment <= 0 || (alignment & (alignment - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(alignment));
+            var first = new Dictionary<TTensor, int>();
+            var last = new Dictionary<TTensor, int>();
+            int step = 0;
+            foreach (var tensors in steps)
             {
-                if (!first.ContainsKey(t)) first[t] = step;
-                last[t] = step;
+                foreach (var t in tensors)
+                {
+                    if (!first.ContainsKey(t)) first[t] = step;
+                    last[t] = step;
+                }
+                step++;
             }
-            foreach (var input in graph.Inputs) Touch(input.Output, 0);
-            for (int i = 0; i < graph.Operations.Count; i++)
-            {
-                foreach (var t in graph.Operations[i].Inputs) Touch(t, i + 1);
-                Touch(graph.Operations[i].Output, i + 1);
-            }
-            foreach (var output in graph.Outputs) Touch(output.Input, graph.Operations.Count + 1);
 
-            var placed = new List<(QTensor Tensor, int Offset)>();
-            var offsets = new Dictionary<QTensor, int>();
+            int mask = alignment - 1;
+            var placed = new List<(TTensor Tensor, int Offset)>();
+            var offsets = new Dictionary<TTensor, int>();
             int size = 0;
-            foreach (var tensor in first.Keys.OrderByDescending(t => t.Length).ThenBy(t => first[t]))
+            foreach (var tensor in first.Keys.OrderByDescending(length).ThenBy(t => first[t]))
             {
                 var conflicts = placed
                     .Where(p => first[p.Tensor] <= last[tensor] && first[tensor] <= last[p.Tensor])
                     .OrderBy(p => p.Offset)
                     .ToList();
-                // Lowest 32-byte-aligned offset (for the SIMD kernels) that overlaps no live tensor.
-                int offset = 0;
+                // Lowest aligned offset that overlaps no live tensor.
+                int offset = 0, tensorLength = length(tensor);
                 foreach (var (other, otherOffset) in conflicts)
-                    if (otherOffset < offset + tensor.Length && offset < otherOffset + other.Length)
-                        offset = (otherOffset + other.Length + 31) & ~31;
+                    if (otherOffset < offset + tensorLength && offset < otherOffset + length(other))
+                        offset = (otherOffset + length(other) + mask) & ~mask;
                 placed.Add((tensor, offset));
                 offsets[tensor] = offset;
-                size = System.Math.Max(size, offset + tensor.Length);
+                size = Math.Max(size, offset + tensorLength);
             }
-            return new ArenaPlan(offsets, (size + 31) & ~31);
+            return new ArenaPlan<TTensor>(offsets, (size + mask) & ~mask);
+        }
+    }
+
+    /// <summary>The INT8 emitter's arena: one byte per int8 tensor element, 32-byte aligned.</summary>
+    public sealed class ArenaPlan
+    {
+        private readonly ArenaPlan<QTensor> _plan;
+
+        private ArenaPlan(ArenaPlan<QTensor> plan) => _plan = plan;
+
+        /// <summary>Arena size in bytes.</summary>
+        public int Size => _plan.Size;
+
+        public int OffsetOf(QTensor tensor) => _plan.OffsetOf(tensor);
+
+        public static ArenaPlan Create(IntegerGraph graph) => new(ArenaPlan<QTensor>.Create(Steps(graph), t => t.Length, alignment: 32));
+
+        /// <summary>Step 0 quantizes the inputs, step i+1 runs operation i, the last step dequantizes.</summary>
+        private static IEnumerable<IEnumerable<QTensor>> Steps(IntegerGraph graph)
+        {
+            yield return graph.Inputs.Select(i => i.Output);
+            foreach (var op in graph.Operations)
+                yield return op.Inputs.Append(op.Output);
+            yield return graph.Outputs.Select(o => o.Input);
         }
     }
 }

@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using NetQuantGen.IntegerIR;
 using NetQuantGen.IR;
@@ -8,90 +9,40 @@ namespace NetQuantGen.Emit
     /// <summary>
     /// Emits one method per integer operation, with every shape, stride and loop bound as a constant and
     /// requantization parameters as literals. Each method carries a comment with its ONNX node, shapes,
-    /// scales and zero-points. The arithmetic is exactly that of <see cref="IntegerExecutor"/>.
+    /// scales and zero-points. Convolutions call the exact runtime kernels with weights packed at build
+    /// time; the other layers are plain loops. Tensors are laid out as <see cref="Layouts"/> says; the
+    /// arithmetic is exactly that of <see cref="IntegerExecutor"/>.
     /// </summary>
     public static class LayerEmitter
     {
+        public const string Signature = "(Span<sbyte> arena, Span<short> scratch)";
+
         public static void Emit(SourceWriter w, QOperation op, string name, ArenaPlan arena)
         {
             w.Line($"// {op.Kind} from ONNX node '{op.Source}'");
             foreach (var input in op.Inputs)
                 w.Line($"//   in  '{input.Name}' {Shapes.Format(input.Shape)} scale {Float(input.Scale)} zero-point {Int(input.ZeroPoint)}");
             w.Line($"//   out '{op.Output.Name}' {Shapes.Format(op.Output.Shape)} scale {Float(op.Output.Scale)} zero-point {Int(op.Output.ZeroPoint)}");
-            using (w.Block($"private static void {name}(Span<sbyte> arena)"))
+            using (w.Block($"private static void {name}{Signature}"))
             {
                 for (int i = 0; i < op.Inputs.Count; i++)
                     w.Line($"ReadOnlySpan<sbyte> {InputName(op, i)} = arena.Slice({Int(arena.OffsetOf(op.Inputs[i]))}, {Int(op.Inputs[i].Length)});");
                 w.Line($"Span<sbyte> y = arena.Slice({Int(arena.OffsetOf(op.Output))}, {Int(op.Output.Length)});");
                 switch (op)
                 {
-                    case QConvolution conv: Convolution(w, conv, name); break;
+                    case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name); break;
                     case QAdd add: Add(w, add); break;
                     case QPool pool: Pool(w, pool); break;
                     case QConcat concat: Concat(w, concat); break;
                     case QMove move: Move(w, move); break;
                     case QPad pad: Pad(w, pad); break;
                     case QLookup lookup: Lookup(w, lookup); break;
-                    default: throw new System.NotSupportedException(op.GetType().Name);
+                    default: throw new NotSupportedException(op.GetType().Name);
                 }
             }
         }
 
         private static string InputName(QOperation op, int index) => op.Inputs.Count == 1 ? "x" : $"x{index}";
-
-        private static void Convolution(SourceWriter w, QConvolution c, string name)
-        {
-            var win = c.Window;
-            int inH = c.Input.Shape.Length > 2 ? c.Input.Shape[2] : 1, inW = c.Input.Shape.Length > 3 ? c.Input.Shape[3] : 1;
-            int outH = c.Output.Shape.Length > 2 ? c.Output.Shape[2] : 1, outW = c.Output.Shape.Length > 3 ? c.Output.Shape[3] : 1;
-            var multipliers = c.Requantization.Select(r => r.Multiplier).ToArray();
-            var shifts = c.Requantization.Select(r => r.Shift).ToArray();
-            w.Line($"// weights {Shapes.Format(c.WeightShape)} int8 symmetric, scales {Float(c.WeightScales.Min())} .. {Float(c.WeightScales.Max())}; group {Int(c.Group)}");
-            w.Line($"// stride {Int(win.Strides[0])}x{Int(win.Strides[1])}, dilation {Int(win.Dilations[0])}x{Int(win.Dilations[1])}, pads (top {Int(win.PadBegin(0))}, left {Int(win.PadBegin(1))}, bottom {Int(win.PadEnd(0))}, right {Int(win.PadEnd(1))})");
-            w.Line($"// acc = bias[m] + sum w·(x − {Int(c.Input.ZeroPoint)}); y = clamp({Int(c.Output.ZeroPoint)} + acc·M[m], {Int(c.ClampMin)}, {Int(c.ClampMax)}); M = multiplier·2^(shift−31)");
-            w.Line($"const int Batch = {Int(c.Input.Shape[0])}, InChannels = {Int(c.Input.Shape[1])}, InH = {Int(inH)}, InW = {Int(inW)};");
-            w.Line($"const int OutChannels = {Int(c.OutputChannels)}, OutH = {Int(outH)}, OutW = {Int(outW)};");
-            w.Line($"const int GroupIn = {Int(c.InputChannelsPerGroup)}, GroupOut = {Int(c.OutputChannels / c.Group)}, KH = {Int(c.KernelHeight)}, KW = {Int(c.KernelWidth)};");
-            w.Line($"const int StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])}, PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
-            w.Line($"const int InputZeroPoint = {Int(c.Input.ZeroPoint)}, OutputZeroPoint = {Int(c.Output.ZeroPoint)}, ClampMin = {Int(c.ClampMin)}, ClampMax = {Int(c.ClampMax)};");
-            w.Line($"ReadOnlySpan<sbyte> weights = BakedWeights.{name};");
-            w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(c.Bias)} }};");
-            w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(multipliers)} }};");
-            w.Line($"ReadOnlySpan<int> shift = new int[] {{ {Ints(shifts)} }};");
-            using (w.Block("for (int n = 0; n < Batch; n++)"))
-            using (w.Block("for (int m = 0; m < OutChannels; m++)"))
-            {
-                w.Line("int firstChannel = m / GroupOut * GroupIn;");
-                using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
-                {
-                    w.Line("int iy0 = oy * StrideH - PadTop;");
-                    w.Line("// Kernel rows that land inside the input; padding holds real 0, i.e. x − z_in = 0.");
-                    w.Line("int kyBegin = iy0 < 0 ? (-iy0 + DilationH - 1) / DilationH : 0;");
-                    w.Line("int kyEnd = Math.Min(KH, (InH - iy0 + DilationH - 1) / DilationH);");
-                    using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
-                    {
-                        w.Line("int ix0 = ox * StrideW - PadLeft;");
-                        w.Line("int kxBegin = ix0 < 0 ? (-ix0 + DilationW - 1) / DilationW : 0;");
-                        w.Line("int kxEnd = Math.Min(KW, (InW - ix0 + DilationW - 1) / DilationW);");
-                        w.Line("int acc = bias[m];");
-                        using (w.Block("for (int ci = 0; ci < GroupIn; ci++)"))
-                        {
-                            w.Line("int plane = (n * InChannels + firstChannel + ci) * InH;");
-                            w.Line("int kernel = (m * GroupIn + ci) * KH;");
-                            using (w.Block("for (int ky = kyBegin; ky < kyEnd; ky++)"))
-                            {
-                                w.Line("int row = (plane + iy0 + ky * DilationH) * InW + ix0;");
-                                w.Line("int weightRow = (kernel + ky) * KW;");
-                                using (w.Block("for (int kx = kxBegin; kx < kxEnd; kx++)"))
-                                    w.Line("acc += weights[weightRow + kx] * (x[row + kx * DilationW] - InputZeroPoint);");
-                            }
-                        }
-                        w.Line("int v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], shift[m]);");
-                        w.Line("y[((n * OutChannels + m) * OutH + oy) * OutW + ox] = (sbyte)Math.Clamp(v, ClampMin, ClampMax);");
-                    }
-                }
-            }
-        }
 
         private static void Add(SourceWriter w, QAdd add)
         {
@@ -108,58 +59,68 @@ namespace NetQuantGen.Emit
             }
         }
 
+        /// <summary>Pooling over channels-last planes: the window is walked once per output pixel, channels innermost.</summary>
         private static void Pool(SourceWriter w, QPool p)
         {
             var win = p.Window;
             bool average = p.Pool == PoolKind.Average;
+            int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
             w.Line(average
-                ? $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including padding (real 0 = zero-point)" : "valid part of the window")}"
+                ? $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including explicit padding (real 0 = the zero-point)" : "valid part of the window")}"
                 : "// max over the valid part of the window");
-            w.Line($"const int Planes = {Int(p.Input.Shape[0] * p.Input.Shape[1])}, InH = {Int(p.Input.Shape[2])}, InW = {Int(p.Input.Shape[3])}, OutH = {Int(p.Output.Shape[2])}, OutW = {Int(p.Output.Shape[3])};");
+            w.Line($"const int Batch = {Int(n)}, Channels = {Int(c)}, InH = {Int(inH)}, InW = {Int(inW)}, OutH = {Int(p.Output.Shape[2])}, OutW = {Int(p.Output.Shape[3])};");
             w.Line($"const int KH = {Int(win.KernelShape[0])}, KW = {Int(win.KernelShape[1])}, StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])};");
-            w.Line($"const int PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))}, PadBottom = {Int(win.PadEnd(0))}, PadRight = {Int(win.PadEnd(1))};");
-            using (w.Block("for (int plane = 0; plane < Planes; plane++)"))
+            w.Line($"const int PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
+            if (average)
+            {
+                w.Line($"const int PadBottom = {Int(win.PadEnd(0))}, PadRight = {Int(win.PadEnd(1))};");
+                w.Line("Span<int> sum = stackalloc int[Channels];");
+            }
+            using (w.Block("for (int n = 0; n < Batch; n++)"))
             using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
             using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
             {
-                w.Line("int max = sbyte.MinValue, sum = 0, count = 0, padded = 0;");
+                w.Line("Span<sbyte> pixel = y.Slice(((n * OutH + oy) * OutW + ox) * Channels, Channels);");
+                w.Line(average ? "sum.Clear();" : "pixel.Fill(sbyte.MinValue);");
+                if (average) w.Line("int count = 0, padded = 0;");
                 using (w.Block("for (int ky = 0; ky < KH; ky++)"))
+                using (w.Block("for (int kx = 0; kx < KW; kx++)"))
                 {
-                    w.Line("int iy = oy * StrideH - PadTop + ky * DilationH;");
-                    using (w.Block("for (int kx = 0; kx < KW; kx++)"))
+                    w.Line("int iy = oy * StrideH - PadTop + ky * DilationH, ix = ox * StrideW - PadLeft + kx * DilationW;");
+                    using (w.Block("if (iy < 0 || iy >= InH || ix < 0 || ix >= InW)"))
                     {
-                        w.Line("int ix = ox * StrideW - PadLeft + kx * DilationW;");
-                        using (w.Block("if (iy < 0 || iy >= InH || ix < 0 || ix >= InW)"))
-                        {
-                            w.Line("if (iy < InH + PadBottom && ix < InW + PadRight) padded++;");
-                            w.Line("continue;");
-                        }
-                        w.Line("int v = x[(plane * InH + iy) * InW + ix];");
-                        w.Line("if (v > max) max = v;");
-                        w.Line("sum += v;");
+                        // Explicit padding counts toward count_include_pad; the ceil_mode overhang never does.
+                        if (average) w.Line("if (iy < InH + PadBottom && ix < InW + PadRight) padded++;");
+                        w.Line("continue;");
+                    }
+                    w.Line("ReadOnlySpan<sbyte> source = x.Slice(((n * InH + iy) * InW + ix) * Channels, Channels);");
+                    if (average)
+                    {
                         w.Line("count++;");
+                        w.Line("for (int ch = 0; ch < Channels; ch++) sum[ch] += source[ch];");
                     }
+                    else
+                        w.Line("for (int ch = 0; ch < Channels; ch++) if (source[ch] > pixel[ch]) pixel[ch] = source[ch];");
                 }
-                if (!average)
-                    w.Line("y[(plane * OutH + oy) * OutW + ox] = (sbyte)max;");
-                else
+                if (average)
                 {
-                    if (p.CountIncludePad)
+                    if (p.CountIncludePad) w.Line("count += padded;");
+                    using (w.Block("for (int ch = 0; ch < Channels; ch++)"))
                     {
-                        w.Line($"sum += padded * {Int(p.Input.ZeroPoint)}; // padding is real 0, the zero-point");
-                        w.Line("count += padded;");
+                        w.Line(p.CountIncludePad ? $"int total = sum[ch] + padded * {Int(p.Input.ZeroPoint)}; // padding is real 0, the zero-point" : "int total = sum[ch];");
+                        w.Line("pixel[ch] = (sbyte)(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
                     }
-                    w.Line("y[(plane * OutH + oy) * OutW + ox] = (sbyte)(sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count);");
                 }
             }
         }
 
         private static void Concat(SourceWriter w, QConcat concat)
         {
-            var shape = concat.Output.Shape;
-            int outer = (int)Shapes.ElementCount(shape.Take(concat.Axis).ToArray());
-            int inner = (int)Shapes.ElementCount(shape.Skip(concat.Axis + 1).ToArray());
-            int outBlock = shape[concat.Axis] * inner, offset = 0;
+            var memory = Layouts.MemoryShape(concat.Output.Shape);
+            int axis = Layouts.MemoryAxis(concat.Output.Shape, concat.Axis);
+            int outer = (int)Shapes.ElementCount(memory.Take(axis).ToArray());
+            int inner = (int)Shapes.ElementCount(memory.Skip(axis + 1).ToArray());
+            int outBlock = memory[axis] * inner, offset = 0;
             for (int k = 0; k < concat.Inputs.Count; k++)
             {
                 var input = concat.Inputs[k];
@@ -167,7 +128,7 @@ namespace NetQuantGen.Emit
                 int block = input.Shape[concat.Axis] * inner;
                 w.Line(rq.Multiplier == 0
                     ? $"// input {Int(k)}: same scale and zero-point, copied"
-                    : $"// input {Int(k)}: requantized, z_out + M·(q − {Int(input.ZeroPoint)}), M = {Int(rq.Multiplier)}·2^({Int(rq.Shift)}−31)");
+                    : $"// input {Int(k)}: requantized, z_out + M·(q − z_in), M = {Int(rq.Multiplier)}·2^({Int(rq.Shift)}−31)");
                 using (w.Block($"for (int o = 0; o < {Int(outer)}; o++)"))
                 {
                     if (rq.Multiplier == 0)
@@ -182,37 +143,40 @@ namespace NetQuantGen.Emit
 
         private static void Move(SourceWriter w, QMove move)
         {
-            if (move.Permutation == null)
+            if (move.Permutation != null)
+            {
+                w.Line($"// transpose with perm [{Ints(move.Permutation)}]");
+                var inStrides = Layouts.Strides(move.Input.Shape);
+                var source = Enumerable.Range(0, move.Output.Shape.Length).Select(d => inStrides[move.Permutation[d]]).ToArray();
+                StridedLoops(w, move.Output.Shape, (Layouts.Strides(move.Output.Shape), "y", true), (source, "x", false), (target, from) => $"{target} = {from};");
+                return;
+            }
+            if (Layouts.IsRowMajor(move.Input) && Layouts.IsRowMajor(move.Output))
             {
                 w.Line("// same bytes, new shape");
                 w.Line("x.CopyTo(y);");
                 return;
             }
-            var inStrides = Shapes.Strides(move.Input.Shape);
-            var outShape = move.Output.Shape;
-            w.Line($"// transpose with perm [{Ints(move.Permutation)}]");
-            string source = string.Join(" + ", Enumerable.Range(0, outShape.Length).Select(d => $"i{d} * {Int(inStrides[move.Permutation[d]])}"));
-            for (int d = 0; d < outShape.Length; d++) w.Open($"for (int i{d} = 0; i{d} < {Int(outShape[d])}; i{d}++)");
-            w.Line($"y[{Flat(outShape)}] = x[{source}];");
-            for (int d = 0; d < outShape.Length; d++) w.Close();
+            // A reshape keeps the logical row-major order; memory order differs where a side is channels-last.
+            w.Line("// reshape across layouts: element i of the logical row-major order, placed in each side's memory order");
+            using (w.Block($"for (int i = 0; i < {Int(move.Output.Length)}; i++)"))
+                w.Line($"y[{MemoryIndex(move.Output.Shape, "i")}] = x[{MemoryIndex(move.Input.Shape, "i")}];");
         }
 
         private static void Pad(SourceWriter w, QPad pad)
         {
             var inShape = pad.Input.Shape;
-            var outShape = pad.Output.Shape;
-            var inStrides = Shapes.Strides(inShape);
+            var outStrides = Layouts.Strides(pad.Output.Shape);
             int rank = inShape.Length;
+            int offset = Enumerable.Range(0, rank).Sum(d => pad.Pads[d] * outStrides[d]);
             w.Line($"// constant padding with {Int(pad.Value)}; pads [{Ints(pad.Pads)}]");
             w.Line($"y.Fill({Int(pad.Value)});");
-            for (int d = 0; d < rank; d++)
-            {
-                int begin = System.Math.Max(0, pad.Pads[d]);
-                int end = System.Math.Min(outShape[d], inShape[d] + pad.Pads[d]);
-                w.Open($"for (int i{d} = {Int(begin)}; i{d} < {Int(end)}; i{d}++)");
-            }
-            string source = string.Join(" + ", Enumerable.Range(0, rank).Select(d => $"(i{d} - {Int(pad.Pads[d])}) * {Int(inStrides[d])}"));
-            w.Line($"y[{Flat(outShape)}] = x[{source}];");
+            // Loop over the input elements that survive (negative pads crop).
+            var begins = Enumerable.Range(0, rank).Select(d => Math.Max(0, -pad.Pads[d])).ToArray();
+            var ends = Enumerable.Range(0, rank).Select(d => Math.Min(inShape[d], pad.Output.Shape[d] - pad.Pads[d])).ToArray();
+            var inStrides = Layouts.Strides(inShape);
+            for (int d = 0; d < rank; d++) w.Open($"for (int i{d} = {Int(begins[d])}; i{d} < {Int(ends[d])}; i{d}++)");
+            w.Line($"y[{Int(offset)} + {Offset(outStrides)}] = x[{Offset(inStrides)}];");
             for (int d = 0; d < rank; d++) w.Close();
         }
 
@@ -224,11 +188,27 @@ namespace NetQuantGen.Emit
                 w.Line("y[i] = table[x[i] + 128];");
         }
 
-        /// <summary>Row-major flat index over loop variables i0..i(r−1).</summary>
-        private static string Flat(int[] shape)
+        /// <summary>
+        /// Nested loops i0..i(r−1) over a logical shape, with the memory offsets of a target and a source
+        /// (strides per logical axis); <paramref name="statement"/> makes the body from the two element expressions.
+        /// </summary>
+        public static void StridedLoops(SourceWriter w, int[] shape, (int[] Strides, string Name, bool IsTarget) target,
+            (int[] Strides, string Name, bool IsTarget) source, Func<string, string, string> statement)
         {
-            var strides = Shapes.Strides(shape);
-            return string.Join(" + ", Enumerable.Range(0, shape.Length).Select(d => $"i{d} * {Int(strides[d])}"));
+            for (int d = 0; d < shape.Length; d++) w.Open($"for (int i{d} = 0; i{d} < {Int(shape[d])}; i{d}++)");
+            w.Line(statement($"{target.Name}[{Offset(target.Strides)}]", $"{source.Name}[{Offset(source.Strides)}]"));
+            for (int d = 0; d < shape.Length; d++) w.Close();
+        }
+
+        private static string Offset(int[] strides) =>
+            strides.Length == 0 ? "0" : string.Join(" + ", strides.Select((s, d) => $"i{d} * {Int(s)}"));
+
+        /// <summary>The memory index of logical row-major element <paramref name="i"/> (an expression).</summary>
+        private static string MemoryIndex(int[] shape, string i)
+        {
+            if (Layouts.IsRowMajor(shape)) return i;
+            int c = shape[1], hw = shape[2] * shape[3], chw = c * hw;
+            return $"{i} / {Int(chw)} * {Int(chw)} + {i} % {Int(hw)} * {Int(c)} + {i} / {Int(hw)} % {Int(c)}";
         }
     }
 }

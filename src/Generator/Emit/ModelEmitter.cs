@@ -35,6 +35,7 @@ namespace NetQuantGen.Emit
             w.Line();
             w.Line("using System;");
             w.Line("using NetQuantGen.Runtime;");
+            w.Line("using NetQuantGen.Runtime.Kernels;");
             w.Line();
             bool hasNamespace = !string.IsNullOrEmpty(target.Namespace);
             if (hasNamespace) w.Open($"namespace {target.Namespace}");
@@ -76,14 +77,20 @@ namespace NetQuantGen.Emit
             w.Line($"public const int OutputZeroPoint = {SourceWriter.Int(output.ZeroPoint)};");
             w.Line($"public static ReadOnlySpan<int> InputShape => new int[] {{ {SourceWriter.Ints(input.Shape)} }};");
             w.Line($"public static ReadOnlySpan<int> OutputShape => new int[] {{ {SourceWriter.Ints(output.Shape)} }};");
+            w.Line("/// <summary>int16 elements of the per-thread convolution scratch (a widened input), planned at build time.</summary>");
+            w.Line($"public const int ScratchLength = {SourceWriter.Int(ScratchLength(graph))};");
             w.Line();
             w.Line("[ThreadStatic] private static sbyte[]? t_arena;");
+            w.Line("[ThreadStatic] private static short[]? t_scratch;");
         }
 
         private static void EmitEntryPoints(SourceWriter w, IntegerGraph graph, ArenaPlan arena, QTensor input, QTensor output)
         {
-            string inputSlice = $"arena.Slice({SourceWriter.Int(arena.OffsetOf(input))}, InputLength)";
-            string outputSlice = $"arena.Slice({SourceWriter.Int(arena.OffsetOf(output))}, OutputLength)";
+            var inputMemory = (Layouts.Strides(input.Shape), "q", true);
+            var inputLogical = (Shapes.Strides(input.Shape), "input", false);
+            var outputMemory = (Layouts.Strides(output.Shape), "result", false);
+            var outputLogical = (Shapes.Strides(output.Shape), "output", true);
+            string layout = Layouts.IsRowMajor(input) ? "" : " (channels-last inside: rank-4 tensors are stored NHWC)";
             w.Line();
             w.Line("/// <summary>Runs the model: float input, integer-only inference, float output. Thread-safe; allocates nothing after a thread's first call.</summary>");
             using (w.Block("public static void Run(ReadOnlySpan<float> input, Span<float> output)"))
@@ -91,44 +98,61 @@ namespace NetQuantGen.Emit
                 w.Line("Guard.Length(input.Length, InputLength, nameof(input));");
                 w.Line("Guard.Length(output.Length, OutputLength, nameof(output));");
                 w.Line("Span<sbyte> arena = t_arena ??= new sbyte[ArenaBytes];");
-                w.Line($"Span<sbyte> q = {inputSlice};");
-                using (w.Block("for (int i = 0; i < InputLength; i++)"))
-                    w.Line("q[i] = (sbyte)FixedPoint.Quantize(input[i], InputScale, InputZeroPoint, -128, 127);");
-                w.Line("RunLayers(arena);");
-                w.Line($"ReadOnlySpan<sbyte> result = {outputSlice};");
-                using (w.Block("for (int i = 0; i < OutputLength; i++)"))
-                    w.Line("output[i] = (result[i] - OutputZeroPoint) * OutputScale;");
+                w.Line($"Span<sbyte> q = arena.Slice({SourceWriter.Int(arena.OffsetOf(input))}, InputLength);");
+                w.Line($"// quantize: round half to even, saturate (ONNX QuantizeLinear){layout}");
+                LayerEmitter.StridedLoops(w, input.Shape, inputMemory, inputLogical,
+                    (target, source) => $"{target} = (sbyte)FixedPoint.Quantize({source}, InputScale, InputZeroPoint, -128, 127);");
+                w.Line("RunLayers(arena, t_scratch ??= new short[ScratchLength]);");
+                w.Line($"ReadOnlySpan<sbyte> result = arena.Slice({SourceWriter.Int(arena.OffsetOf(output))}, OutputLength);");
+                w.Line("// dequantize: (q − z)·s in float32");
+                LayerEmitter.StridedLoops(w, output.Shape, outputLogical, outputMemory,
+                    (target, source) => $"{target} = ({source} - OutputZeroPoint) * OutputScale;");
             }
             w.Line();
-            w.Line("/// <summary>Runs the model on int8 data already quantized with InputScale/InputZeroPoint; the output uses OutputScale/OutputZeroPoint.</summary>");
+            w.Line("/// <summary>Runs the model on int8 data (row-major, as ONNX) quantized with InputScale/InputZeroPoint; the output uses OutputScale/OutputZeroPoint.</summary>");
             using (w.Block("public static void Run(ReadOnlySpan<sbyte> input, Span<sbyte> output)"))
             {
                 w.Line("Guard.Length(input.Length, InputLength, nameof(input));");
                 w.Line("Guard.Length(output.Length, OutputLength, nameof(output));");
                 w.Line("Span<sbyte> arena = t_arena ??= new sbyte[ArenaBytes];");
-                w.Line($"input.CopyTo({inputSlice});");
-                w.Line("RunLayers(arena);");
-                w.Line($"{outputSlice}.CopyTo(output);");
+                w.Line($"Span<sbyte> q = arena.Slice({SourceWriter.Int(arena.OffsetOf(input))}, InputLength);");
+                LayerEmitter.StridedLoops(w, input.Shape, inputMemory, inputLogical, (target, source) => $"{target} = {source};");
+                w.Line("RunLayers(arena, t_scratch ??= new short[ScratchLength]);");
+                w.Line($"ReadOnlySpan<sbyte> result = arena.Slice({SourceWriter.Int(arena.OffsetOf(output))}, OutputLength);");
+                LayerEmitter.StridedLoops(w, output.Shape, outputLogical, outputMemory, (target, source) => $"{target} = {source};");
             }
             w.Line();
-            using (w.Block("private static void RunLayers(Span<sbyte> arena)"))
+            using (w.Block($"private static void RunLayers{LayerEmitter.Signature}"))
                 for (int i = 0; i < graph.Operations.Count; i++)
-                    w.Line($"{LayerName(graph.Operations[i], i)}(arena);");
+                    w.Line($"{LayerName(graph.Operations[i], i)}(arena, scratch);");
         }
+
+        private static int ScratchLength(IntegerGraph graph) =>
+            graph.Operations.OfType<QConvolution>().Select(ConvolutionEmitter.ScratchLength).DefaultIfEmpty(0).Max();
 
         private static void EmitWeights(SourceWriter w, IntegerGraph graph)
         {
-            w.Line("// Baked int8 weights, base64 in UTF-8 literals (stored as RVA data), decoded once on first use.");
+            w.Line("// Baked weights, packed at build time in the layout each kernel reads; base64 in UTF-8 literals (RVA data), decoded once on first use.");
             using (w.Block("private static class BakedWeights"))
                 for (int i = 0; i < graph.Operations.Count; i++)
                     if (graph.Operations[i] is QConvolution conv)
-                        w.Line($"internal static readonly sbyte[] {LayerName(conv, i)} = WeightData.DecodeSBytes(\"{Base64(conv.Weights)}\"u8, {SourceWriter.Int(conv.Weights.Length)});");
+                    {
+                        var packed = ConvolutionEmitter.PackedWeights(conv);
+                        w.Line($"internal static readonly int[] {LayerName(conv, i)} = PackedWeights.DecodeInt32(\"{Base64(packed)}\"u8, {SourceWriter.Int(packed.Length)});");
+                    }
         }
 
-        private static string Base64(sbyte[] values)
+        /// <summary>Little-endian int32 words, base64.</summary>
+        private static string Base64(int[] values)
         {
-            var bytes = new byte[values.Length];
-            Buffer.BlockCopy(values, 0, bytes, 0, values.Length);
+            var bytes = new byte[4 * values.Length];
+            for (int i = 0; i < values.Length; i++)
+            {
+                bytes[4 * i] = (byte)values[i];
+                bytes[4 * i + 1] = (byte)(values[i] >> 8);
+                bytes[4 * i + 2] = (byte)(values[i] >> 16);
+                bytes[4 * i + 3] = (byte)(values[i] >> 24);
+            }
             return Convert.ToBase64String(bytes);
         }
     }

@@ -3,6 +3,7 @@ using System.Linq;
 using NetQuantGen.Compiler;
 using NetQuantGen.IntegerIR;
 using NetQuantGen.Reference;
+using NetQuantGen.Runtime.Kernels;
 using Xunit;
 
 namespace NetQuantGen.Tests.EndToEnd
@@ -23,9 +24,19 @@ namespace NetQuantGen.Tests.EndToEnd
             return (input, lowering);
         }
 
-        [Fact]
-        public void GeneratedCodeIsBitIdenticalToTheIntegerReference()
+        public static TheoryData<KernelPath> SupportedPaths()
         {
+            var paths = new TheoryData<KernelPath>();
+            foreach (KernelPath path in Enum.GetValues(typeof(KernelPath)))
+                if (KernelPaths.IsSupported(path)) paths.Add(path);
+            return paths;
+        }
+
+        [Theory]
+        [MemberData(nameof(SupportedPaths))]
+        public void GeneratedCodeIsBitIdenticalToTheIntegerReferenceOnEveryKernelPath(KernelPath path)
+        {
+            using var pinned = KernelPathScope.Use(path);
             var (input, lowering) = Compile();
             var result = ModelCompiler.Compile(input);
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));

@@ -10,13 +10,14 @@ namespace NetQuantGen.Tests
 {
     /// <summary>
     /// Compiles generated model source in memory (as dotnet/runtime tests its Regex generator's output),
-    /// loads it into a collectible AssemblyLoadContext and exposes its Run entry points.
+    /// loads it into a collectible AssemblyLoadContext and exposes its Run entry points (the int8 one only when
+    /// the build has it: a FLOAT32 build has none).
     /// </summary>
     public sealed class GeneratedModel : IDisposable
     {
         private readonly AssemblyLoadContext _context;
         private readonly Action<float[], float[]> _runFloat;
-        private readonly RunInt8 _runInt8;
+        private readonly RunInt8? _runInt8;
 
         private delegate void RunInt8(ReadOnlySpan<sbyte> input, Span<sbyte> output);
 
@@ -47,7 +48,7 @@ namespace NetQuantGen.Tests
             Type = type;
             var floatRun = (RunFloat)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(Span<float>) })!.CreateDelegate(typeof(RunFloat));
             _runFloat = (input, output) => floatRun(input, output);
-            _runInt8 = (RunInt8)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<sbyte>), typeof(Span<sbyte>) })!.CreateDelegate(typeof(RunInt8));
+            _runInt8 = (RunInt8?)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<sbyte>), typeof(Span<sbyte>) })?.CreateDelegate(typeof(RunInt8));
         }
 
         public Type Type { get; }
@@ -63,6 +64,7 @@ namespace NetQuantGen.Tests
 
         public sbyte[] Run(sbyte[] input)
         {
+            if (_runInt8 == null) throw new InvalidOperationException($"{Type.FullName} has no int8 Run overload (a FLOAT32 build).");
             var output = new sbyte[Constant<int>("OutputLength")];
             _runInt8(input, output);
             return output;

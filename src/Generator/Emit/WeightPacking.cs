@@ -1,0 +1,59 @@
+using System;
+using NetQuantGen.IntegerIR;
+
+namespace NetQuantGen.Emit
+{
+    /// <summary>
+    /// Lays a convolution's int8 weights out the way the runtime kernels read them, at build time, so Run
+    /// never packs anything. Mirrors NetQuantGen.Runtime.Kernels.ConvolutionGeometry.
+    /// </summary>
+    public static class WeightPacking
+    {
+        public const int BlockChannels = 16;
+
+        public static int PaddedChannels(int channels) => (channels + BlockChannels - 1) / BlockChannels * BlockChannels;
+
+        /// <summary>Dense: [block][tap][channel pair][16 output channels], each int32 = (w[c even] low, w[c odd] high) as int16.</summary>
+        public static int[] Dense(QConvolution c)
+        {
+            int m = c.OutputChannels, channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth;
+            int pairs = (channels + 1) / 2, blocks = PaddedChannels(m) / BlockChannels;
+            var packed = new int[blocks * taps * pairs * BlockChannels];
+            for (int block = 0; block < blocks; block++)
+                for (int t = 0; t < taps; t++)
+                    for (int pair = 0; pair < pairs; pair++)
+                        for (int lane = 0; lane < BlockChannels; lane++)
+                        {
+                            int output = block * BlockChannels + lane;
+                            int low = Weight(c, output, 2 * pair, t), high = Weight(c, output, 2 * pair + 1, t);
+                            packed[((block * taps + t) * pairs + pair) * BlockChannels + lane] = (ushort)(short)low | high << 16;
+                        }
+            return packed;
+        }
+
+        /// <summary>Depthwise: [tap][channel], channels padded to a whole block.</summary>
+        public static int[] Depthwise(QConvolution c)
+        {
+            int m = c.OutputChannels, taps = c.KernelHeight * c.KernelWidth, padded = PaddedChannels(m);
+            var packed = new int[taps * padded];
+            for (int t = 0; t < taps; t++)
+                for (int channel = 0; channel < m; channel++)
+                    packed[t * padded + channel] = Weight(c, channel, 0, t);
+            return packed;
+        }
+
+        /// <summary>Per-channel values padded with zeros to a whole block.</summary>
+        public static int[] Padded(int[] values)
+        {
+            var padded = new int[PaddedChannels(values.Length)];
+            Array.Copy(values, padded, values.Length);
+            return padded;
+        }
+
+        private static int Weight(QConvolution c, int output, int channel, int tap)
+        {
+            if (output >= c.OutputChannels || channel >= c.InputChannelsPerGroup) return 0;
+            return c.Weights[(output * c.InputChannelsPerGroup + channel) * c.KernelHeight * c.KernelWidth + tap];
+        }
+    }
+}

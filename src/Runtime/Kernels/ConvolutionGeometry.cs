@@ -1,0 +1,39 @@
+namespace NetQuantGen.Runtime.Kernels
+{
+    /// <summary>
+    /// The build-time constants of one int8 convolution, channels-last (NHWC). Generated code passes them as
+    /// literals. Weights, bias and requantization arrays are padded to <see cref="ChannelBlocks"/>·16 channels.
+    /// </summary>
+    public readonly record struct ConvolutionGeometry(
+        int InHeight, int InWidth, int InChannels,
+        int OutHeight, int OutWidth, int OutChannels,
+        int KernelHeight, int KernelWidth,
+        int StrideHeight, int StrideWidth, int DilationHeight, int DilationWidth,
+        int PadTop, int PadLeft,
+        int InputZeroPoint, int OutputZeroPoint, int ClampMin, int ClampMax)
+    {
+        /// <summary>Output channels are computed sixteen at a time (two AVX2 vectors of int32).</summary>
+        public const int BlockChannels = 16;
+
+        public int ChannelBlocks => (OutChannels + BlockChannels - 1) / BlockChannels;
+
+        public int Taps => KernelHeight * KernelWidth;
+
+        /// <summary>Input channels taken two at a time (int16 pairs for the multiply-add of adjacent pairs).</summary>
+        public int ChannelPairs => (InChannels + 1) / 2;
+
+        public int OutputPixels => OutHeight * OutWidth;
+
+        /// <summary>Packed weights of a dense convolution: [block][tap][channel pair][16 channels] int32 pairs.</summary>
+        public int DenseWeightLength => ChannelBlocks * Taps * ChannelPairs * BlockChannels;
+
+        /// <summary>Packed weights of a depthwise convolution: [tap][channel] int32, channels padded to blocks.</summary>
+        public int DepthwiseWeightLength => Taps * ChannelBlocks * BlockChannels;
+
+        /// <summary>int16 elements per pixel in the widened input: even for dense, a whole block for depthwise.</summary>
+        public int WideStride(bool depthwise) => depthwise ? ChannelBlocks * BlockChannels : 2 * ChannelPairs;
+
+        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read.</summary>
+        public int ScratchLength(bool depthwise) => (InHeight * InWidth + 1) * WideStride(depthwise);
+    }
+}
