@@ -118,6 +118,8 @@ namespace NetQuantGen.Cli
             options.ReadExternalData = ReadRange;
             var import = OnnxImporter.Import(bytes, fileName, options);
             foreach (var d in import.Diagnostics) output.Diagnostic(path, d);
+            if (import.Diagnostics.Any(d => d.Kind == DiagnosticCatalog.UnpinnedDynamicDimension))
+                output.Error.WriteLine("netquant: note: on the command line, pin dynamic dimensions with --input-shape (e.g. --input-shape 1,3,32,32).");
             if (import.Graph == null) return null;
 
             try

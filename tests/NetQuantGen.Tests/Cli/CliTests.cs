@@ -119,6 +119,7 @@ namespace NetQuantGen.Tests.Cli
             var r = Netquant("inspect", model);
             Assert.Equal(1, r.ExitCode);
             Assert.Contains("error NQG0005: ", r.Error);
+            Assert.Contains("--input-shape", r.Error);
             r = Netquant("inspect", model, "--input-shape", "1,1,28,28");
             Assert.Equal(0, r.ExitCode);
             Assert.Contains("Input:  x [1x1x28x28] float32", r.Out);

@@ -1,3 +1,4 @@
+using NetQuantGen.Cli;
 using System;
 using System.Collections.Generic;
 using System.IO;

@@ -6,10 +6,11 @@ using System.Runtime.Loader;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 
-namespace NetQuantGen.Tests
+namespace NetQuantGen.Cli
 {
     /// <summary>
-    /// Compiles generated model source in memory (as dotnet/runtime tests its Regex generator's output),
+    /// Compiles generated model source in memory (as dotnet/runtime tests its Regex generator's output) — for
+    /// tests and measurements that need many builds of a model without a project per build —
     /// loads it into a collectible AssemblyLoadContext and exposes its Run entry points (the int8 one only when
     /// the build has it: a FLOAT32 build has none).
     /// </summary>
