@@ -22,7 +22,7 @@ namespace NetQuantGen.Cli
 
         private delegate void RunInt8(ReadOnlySpan<sbyte> input, Span<sbyte> output);
 
-        private delegate void RunFloat(ReadOnlySpan<float> input, Span<float> output);
+        public delegate void FloatRun(ReadOnlySpan<float> input, Span<float> output);
 
         public GeneratedModel(string source, string typeName)
         {
@@ -47,12 +47,16 @@ namespace NetQuantGen.Cli
             _context.Resolving += (context, name) => name.Name == "NetQuantGen.Runtime" ? typeof(NetQuantGen.Runtime.WeightData).Assembly : null;
             var type = _context.LoadFromStream(stream).GetType(typeName, throwOnError: true)!;
             Type = type;
-            var floatRun = (RunFloat)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(Span<float>) })!.CreateDelegate(typeof(RunFloat));
+            var floatRun = (FloatRun)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<float>), typeof(Span<float>) })!.CreateDelegate(typeof(FloatRun));
+            FloatEntryPoint = floatRun;
             _runFloat = (input, output) => floatRun(input, output);
             _runInt8 = (RunInt8?)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<sbyte>), typeof(Span<sbyte>) })?.CreateDelegate(typeof(RunInt8));
         }
 
         public Type Type { get; }
+
+        /// <summary>The generated float Run method itself, for callers that measure it (no wrapper allocations).</summary>
+        public FloatRun FloatEntryPoint { get; private set; } = null!;
 
         public T Constant<T>(string name) => (T)Type.GetField(name, BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
 
