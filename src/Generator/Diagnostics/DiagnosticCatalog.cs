@@ -24,7 +24,7 @@ namespace NetQuantGen.Diagnostics
         public static readonly DiagnosticKind UnpinnedDynamicDimension =
             new("NQG0005", "Dynamic dimension is not pinned", DiagnosticLevel.Error);
         public static readonly DiagnosticKind MissingStatistics =
-            new("NQG0006", "No calibration statistics", DiagnosticLevel.Warning);
+            new("NQG0006", "No calibration statistics: the model is built in FLOAT32", DiagnosticLevel.Warning);
         public static readonly DiagnosticKind StaleStatistics =
             new("NQG0007", "Calibration statistics are stale", DiagnosticLevel.Error);
         public static readonly DiagnosticKind TensorNameMismatch =
