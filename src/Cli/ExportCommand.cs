@@ -27,6 +27,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("qdq", null, "Write QuantizeLinear/DequantizeLinear (QDQ) format, the only format so far.", Required: true),
                 new OptionSpec("stats", "file.calib", "The statistics file from 'netquant calibrate' (the build's Calibration argument).", Required: true),
                 new OptionSpec("out", "file.onnx", "The model to write (default: the model's path with .qdq.onnx). Written atomically."),
+                new OptionSpec("activations", "type", "int8 (default: exactly our zero-points) or uint8 (the same quantization with zero-point + 128: what ONNX Runtime's x86 kernels run; it then fuses residual networks entirely)."),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape (the statistics must have been computed at the same shape)."),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
                 new OptionSpec("weight-bits", "N", "Weight width, 2 to 8 (default 8), as the attribute's WeightBits."),
@@ -46,6 +47,12 @@ namespace NetQuantGen.Cli
             string statsPath = args.Value("stats")!;
             string outPath = args.Value("out") ?? DefaultOutput(modelPath);
             var options = ParseOptions(args);
+            var activations = args.Value("activations") switch
+            {
+                null or "int8" => QdqActivationType.Int8,
+                "uint8" => QdqActivationType.UInt8,
+                string other => throw new UsageException($"--activations '{other}' is not int8 or uint8", Spec),
+            };
             string? inputName = null;
             if (args.Value("input-shape") is string shapeText)
             {
@@ -66,7 +73,7 @@ namespace NetQuantGen.Cli
 
             var input = new ModelInput(Path.GetFileName(modelPath), modelBytes, Path.GetFileName(statsPath), statsBytes, options,
                 new TargetClass(null, "Model", "public", true));
-            var result = QdqExporter.Export(input, CliApp.Producer);
+            var result = QdqExporter.Export(input, new QdqExportOptions { Activations = activations, Producer = CliApp.Producer });
             foreach (var d in result.Diagnostics) output.Diagnostic(IsAboutStatistics(d) ? statsPath : modelPath, d);
             if (!result.Succeeded) return CliApp.Failure;
             if (inputName != null && result.Lowering!.FloatGraph!.Inputs[0].Name != inputName)

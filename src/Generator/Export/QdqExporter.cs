@@ -43,6 +43,29 @@ namespace NetQuantGen.Export
             $"float operators: {string.Join(", ", FloatOperators.Select(p => $"{p.Value} {p.Key}"))}";
     }
 
+    /// <summary>The element type of the exported activations.</summary>
+    public enum QdqActivationType
+    {
+        /// <summary>int8 with our zero-points, exactly as the integer graph holds them (the default).</summary>
+        Int8,
+
+        /// <summary>
+        /// uint8 with zero-point + 128: the same real values, rounding and saturation, one to one (q + 128).
+        /// ONNX Runtime on x86 computes int8 QDQ models as uint8 × int8 anyway and converts a Q/DQ pair itself
+        /// only when the tensor has a single consumer; exporting uint8 lets it fuse residual networks entirely.
+        /// </summary>
+        UInt8,
+    }
+
+    /// <summary>How to export.</summary>
+    public sealed record QdqExportOptions
+    {
+        public QdqActivationType Activations { get; init; } = QdqActivationType.Int8;
+
+        /// <summary>The producer_name written into the model.</summary>
+        public string Producer { get; init; } = "NetQuantGen";
+    }
+
     /// <summary>Provenance written into the exported model's doc string and metadata.</summary>
     public sealed record QdqExportInfo(string ModelFileName, string ModelSha256, string? StatisticsFileName, string Quantization, string Producer);
 
@@ -55,7 +78,9 @@ namespace NetQuantGen.Export
     /// pairs stand the float operators of the graph after the float passes, a fused Relu/Clip again as its
     /// own node after the Conv/Gemm/Add it was folded into (ONNX Runtime removes it into the following
     /// QuantizeLinear when it is a no-op there, which it is whenever the integer clamp is).
-    /// Pure: bytes in, bytes out, no file I/O; never throws out of <see cref="Export(ModelInput, string)"/>.
+    /// Activations are int8 by default; <see cref="QdqActivationType.UInt8"/> writes the same quantization as
+    /// uint8 (zero-point + 128), the form ONNX Runtime's x86 kernels run and fuse everywhere.
+    /// Pure: bytes in, bytes out, no file I/O; never throws out of <see cref="Export(ModelInput, QdqExportOptions)"/>.
     /// </summary>
     public static class QdqExporter
     {
@@ -65,8 +90,9 @@ namespace NetQuantGen.Export
         public const long IrVersion = 7;
 
         /// <summary>Lowers the model exactly as the generator does (same options, same statistics) and exports it.</summary>
-        public static QdqExportResult Export(ModelInput input, string producer = "NetQuantGen")
+        public static QdqExportResult Export(ModelInput input, QdqExportOptions? options = null)
         {
+            options ??= new QdqExportOptions();
             var diagnostics = new List<ModelDiagnostic>();
             if (input.StatisticsBytes == null)
             {
@@ -80,8 +106,8 @@ namespace NetQuantGen.Export
                 return new QdqExportResult(null, lowering, null, diagnostics);
             try
             {
-                var info = new QdqExportInfo(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, ModelCompiler.Describe(input.Options), producer);
-                var model = Build(lowering.FloatGraph, lowering.IntegerGraph, info);
+                var info = new QdqExportInfo(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, ModelCompiler.Describe(input.Options), options.Producer);
+                var model = Build(lowering.FloatGraph, lowering.IntegerGraph, info, options.Activations);
                 return new QdqExportResult(model.ToByteArray(), lowering, Summarize(model), diagnostics);
             }
             catch (ModelException e)
@@ -101,12 +127,12 @@ namespace NetQuantGen.Export
         /// quantized from (one integer operation per float node, in the same order). Throws
         /// <see cref="ModelException"/> for what has no opset-13 form.
         /// </summary>
-        public static ModelProto Build(Graph floatGraph, IntegerGraph integerGraph, QdqExportInfo info)
+        public static ModelProto Build(Graph floatGraph, IntegerGraph integerGraph, QdqExportInfo info, QdqActivationType activations = QdqActivationType.Int8)
         {
             if (floatGraph.Nodes.Count != integerGraph.Operations.Count)
                 throw new ModelException(DiagnosticCatalog.InternalError,
                     $"Model '{info.ModelFileName}': the integer graph has {integerGraph.Operations.Count} operations for {floatGraph.Nodes.Count} float nodes; the QDQ export needs one per node.");
-            var writer = new Writer(floatGraph, integerGraph, info);
+            var writer = new Writer(floatGraph, integerGraph, info, activations);
             return writer.Write();
         }
 
@@ -132,9 +158,11 @@ namespace NetQuantGen.Export
             private readonly HashSet<string> _used = new(StringComparer.Ordinal);
             private readonly Dictionary<QTensor, string> _dequantized = new();
             private readonly HashSet<string> _graphOutputs;
+            private readonly QdqActivationType _activations;
 
-            public Writer(Graph floatGraph, IntegerGraph integerGraph, QdqExportInfo info)
+            public Writer(Graph floatGraph, IntegerGraph integerGraph, QdqExportInfo info, QdqActivationType activations)
             {
+                _activations = activations;
                 _floatGraph = floatGraph;
                 _integerGraph = integerGraph;
                 _info = info;
@@ -146,7 +174,9 @@ namespace NetQuantGen.Export
             public ModelProto Write()
             {
                 _graph.Name = string.IsNullOrEmpty(_floatGraph.ModelName) ? "model" : _floatGraph.ModelName;
-                _graph.DocString = "Quantized by NetQuantGen: int8 activations (per tensor), int8 weights (symmetric, per output channel), int32 biases.";
+                _graph.DocString = _activations == QdqActivationType.UInt8
+                    ? "Quantized by NetQuantGen: int8 activations (per tensor) stored as uint8 with zero-point + 128, int8 weights (symmetric, per output channel), int32 biases."
+                    : "Quantized by NetQuantGen: int8 activations (per tensor), int8 weights (symmetric, per output channel), int32 biases.";
 
                 foreach (var input in _integerGraph.Inputs)
                 {
@@ -187,7 +217,8 @@ namespace NetQuantGen.Export
                     ProducerVersion = typeof(QdqExporter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
                     Domain = "",
                     ModelVersion = 1,
-                    DocString = $"QDQ export of {_info.ModelFileName} (sha256 {_info.ModelSha256}) with statistics {_info.StatisticsFileName ?? "(none)"}: {_info.Quantization}.",
+                    DocString = $"QDQ export of {_info.ModelFileName} (sha256 {_info.ModelSha256}) with statistics {_info.StatisticsFileName ?? "(none)"}: {_info.Quantization}" +
+                        (_activations == QdqActivationType.UInt8 ? "; activations as uint8 (zero-point + 128)." : "."),
                     Graph = _graph,
                 };
                 model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
@@ -196,6 +227,7 @@ namespace NetQuantGen.Export
                 if (_info.StatisticsFileName != null)
                     model.MetadataProps.Add(new StringStringEntryProto { Key = "netquantgen.statistics", Value = _info.StatisticsFileName });
                 model.MetadataProps.Add(new StringStringEntryProto { Key = "netquantgen.quantization", Value = _info.Quantization });
+                model.MetadataProps.Add(new StringStringEntryProto { Key = "netquantgen.activations", Value = _activations == QdqActivationType.UInt8 ? "uint8 (zero-point + 128)" : "int8" });
                 return model;
             }
 
@@ -387,7 +419,9 @@ namespace NetQuantGen.Export
             private void QuantizeDequantize(QTensor tensor, string floatName)
             {
                 string scale = FloatScalar(tensor.Name + "_scale", tensor.Scale);
-                string zeroPoint = Int8Scalar(tensor.Name + "_zero_point", tensor.ZeroPoint);
+                string zeroPoint = _activations == QdqActivationType.UInt8
+                    ? AddInitializer(tensor.Name + "_zero_point", TensorProto.Types.DataType.Uint8, Array.Empty<long>(), new[] { (byte)(tensor.ZeroPoint + 128) })
+                    : Int8Scalar(tensor.Name + "_zero_point", tensor.ZeroPoint);
                 string quantized = Unique(tensor.Name + "_quantized");
                 string dequantized = _graphOutputs.Contains(tensor.Name) && !_dequantized.Values.Contains(tensor.Name) ? Claim(tensor.Name) : Unique(tensor.Name + "_dequantized");
                 _graph.Node.Add(Node("QuantizeLinear", Unique(tensor.Name + "_QuantizeLinear"), new[] { floatName, scale, zeroPoint }, quantized));
