@@ -24,6 +24,7 @@ namespace NetQuantGen.Cli
             (CalibrateCommand.Spec, (Func<ParsedArguments, Output, CancellationToken, int>)CalibrateCommand.Run),
             (InspectCommand.Spec, InspectCommand.Run),
             (ExportCommand.Spec, ExportCommand.Run),
+            (ProfileCommand.Spec, ProfileCommand.Run),
         };
 
         /// <summary>"netquant 1.0.0" (assembly version only, so files it writes do not change with every commit).</summary>

@@ -1,0 +1,99 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Threading;
+using NetQuantGen.Compiler;
+using NetQuantGen.Emit;
+using NetQuantGen.IntegerIR;
+
+namespace NetQuantGen.Cli
+{
+    /// <summary>
+    /// `netquant profile`: builds the model as the generator would, compiles the generated code in memory and
+    /// times every layer method on this machine: where the time goes and how close each layer is to the int8 peak.
+    /// </summary>
+    internal static class ProfileCommand
+    {
+        public static readonly CommandSpec Spec = new(
+            "profile",
+            "Time each layer of the generated INT8 code on this machine (ms, share, GMAC/s, % of the int8 peak).",
+            "Compiles the model exactly as the build does (default options), loads the generated code in memory and runs each layer method many times on one thread. Prints one line per layer: time, share of the total, MACs, GMAC/s and the percentage of the int8 peak given with --peak.",
+            new[] { new PositionalSpec("model.onnx", "The ONNX model.") },
+            new[]
+            {
+                new OptionSpec("stats", "file.calib", "The statistics file from 'netquant calibrate'.", Required: true),
+                new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape."),
+                new OptionSpec("runs", "N", "Timed runs of each layer (default 50)."),
+                new OptionSpec("peak", "GMAC/s", "The machine's int8 peak for one core (default 90: 32 int8 MACs per cycle at 2.8 GHz)."),
+            },
+            "Example:\n  netquant profile samples/models/resnet18.onnx --stats samples/models/resnet18_224.calib --input-shape 1,3,224,224");
+
+        private delegate void Layer(Span<sbyte> arena, Span<short> scratch);
+
+        public static int Run(ParsedArguments args, Output output, CancellationToken cancellation)
+        {
+            string modelPath = args.Positionals[0], statsPath = args.Value("stats")!;
+            int runs = Number(args.Value("runs"), 50, "runs");
+            double peak = Number(args.Value("peak"), 90, "peak");
+            byte[] model, statistics;
+            try
+            {
+                model = File.ReadAllBytes(modelPath);
+                statistics = File.ReadAllBytes(statsPath);
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                output.Fail(modelPath, e.Message);
+                return CliApp.Failure;
+            }
+            var input = new ModelInput(Path.GetFileName(modelPath), model, Path.GetFileName(statsPath), statistics,
+                new CompilationOptions { InputShape = args.Value("input-shape") }, new TargetClass("Profile", "Model", "public", true));
+            var lowering = ModelCompiler.Lower(input);
+            var result = ModelCompiler.Compile(input);
+            foreach (var d in result.Diagnostics) output.Diagnostic(modelPath, d);
+            if (result.Source == null || lowering.IntegerGraph == null) return CliApp.Failure;
+
+            using var generated = new GeneratedModel(result.Source, "Profile.Model");
+            var sample = new float[generated.Constant<int>("InputLength")];
+            var logits = new float[generated.Constant<int>("OutputLength")];
+            generated.FloatEntryPoint(sample, logits); // allocates this thread's arena and scratch, decodes the weights
+            var arena = (sbyte[])generated.Type.GetField("t_arena", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
+            var scratch = (short[])generated.Type.GetField("t_scratch", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
+
+            var operations = lowering.IntegerGraph.Operations;
+            var rows = new List<(string Name, string Source, double Ms, long Macs)>();
+            for (int i = 0; i < operations.Count; i++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                string name = ModelEmitter.LayerName(operations[i], i);
+                var layer = (Layer)generated.Type.GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate(typeof(Layer));
+                layer(arena, scratch);
+                var clock = Stopwatch.StartNew();
+                for (int r = 0; r < runs; r++) layer(arena, scratch);
+                rows.Add((name, operations[i].Source, clock.Elapsed.TotalMilliseconds / runs, operations[i] is QConvolution c ? c.MacCount : 0));
+            }
+            var whole = Stopwatch.StartNew();
+            for (int r = 0; r < runs; r++) generated.FloatEntryPoint(sample, logits);
+            double runMs = whole.Elapsed.TotalMilliseconds / runs;
+
+            double total = rows.Sum(r => r.Ms);
+            var w = output.Out;
+            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}: Run {1:F3} ms ({2:F1} GMAC/s over {3:N0} MACs); sum of layers {4:F3} ms; kernel path {5}",
+                input.ModelFileName, runMs, lowering.IntegerGraph.MacCount / runMs / 1e6, lowering.IntegerGraph.MacCount, total, Runtime.Kernels.KernelPaths.Current));
+            w.WriteLine($"{"layer",-28} {"ONNX node",-28} {"ms",9} {"share",6} {"MACs",13} {"GMAC/s",7} {"% peak",7}");
+            foreach (var (name, source, ms, macs) in rows)
+                w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-28} {1,-28} {2,9:F4} {3,5:F1}% {4,13:N0} {5,7:F1} {6,6:F1}%",
+                    name, source.Length > 28 ? source.Substring(0, 27) + "…" : source, ms, 100 * ms / total, macs,
+                    macs == 0 ? 0 : macs / ms / 1e6, macs == 0 ? 0 : 100 * macs / ms / 1e6 / peak));
+            return CliApp.Success;
+        }
+
+        private static int Number(string? text, int fallback, string option) => text == null ? fallback
+            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v
+            : throw new UsageException($"--{option} '{text}' is not a positive whole number", Spec);
+    }
+}
