@@ -17,34 +17,31 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>A dense (group 1) convolution or a fully connected layer (1×1 on a 1×1 image).</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g)
-        {
-            int stride = g.WideStride(depthwise: false);
-            Widen(x, scratch, g, stride);
-            fixed (short* wide = scratch)
-            fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
-            fixed (sbyte* output = y)
-            {
-                var r = new Requantizer(b, m, ls, rs, g);
-                if (KernelPaths.Current == KernelPath.Vector256) DenseAvx2(wide, w, output, r, g, stride);
-                else DenseScalar(wide, (short*)w, output, r, g, stride);
-            }
-        }
+            in ConvolutionGeometry g) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise: false);
 
         /// <summary>A depthwise convolution (group = input channels = output channels).</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g)
+            in ConvolutionGeometry g) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise: true);
+
+        private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, bool depthwise)
         {
-            int stride = g.WideStride(depthwise: true);
+            int stride = g.WideStride(depthwise);
             Widen(x, scratch, g, stride);
+            bool vector = KernelPaths.Current == KernelPath.Vector256;
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (sbyte* output = y)
             {
                 var r = new Requantizer(b, m, ls, rs, g);
-                if (KernelPaths.Current == KernelPath.Vector256) DepthwiseAvx2(wide, w, output, r, g, stride);
-                else DepthwiseScalar(wide, w, output, r, g, stride);
+                if (depthwise && vector) DepthwiseAvx2(wide, w, output, r, g, stride);
+                else if (depthwise) DepthwiseScalar(wide, w, output, r, g, stride);
+                else if (vector) DenseAvx2(wide, w, output, r, g, stride);
+                else DenseScalar(wide, (short*)w, output, r, g, stride);
             }
         }
 
