@@ -75,6 +75,8 @@ namespace NetQuantGen.Cli
                 new TargetClass(null, "Model", "public", true));
             var result = QdqExporter.Export(input, new QdqExportOptions { Activations = activations, Producer = CliApp.Producer });
             foreach (var d in result.Diagnostics) output.Diagnostic(IsAboutStatistics(d) ? statsPath : modelPath, d);
+            if (result.Diagnostics.Any(d => d.Kind == DiagnosticCatalog.UnpinnedDynamicDimension))
+                output.Error.WriteLine("netquant: note: pin dynamic dimensions with --input-shape, as the statistics were (e.g. --input-shape 1,3,32,32).");
             if (!result.Succeeded) return CliApp.Failure;
             if (inputName != null && result.Lowering!.FloatGraph!.Inputs[0].Name != inputName)
             {

@@ -69,17 +69,21 @@ namespace NetQuantGen.Quantization
         }
 
         /// <summary>
-        /// KL(P‖Q) where P is the histogram clipped to [lo, hi] (outliers folded into the edge bins) and Q
-        /// is P quantized to 256 levels and spread back evenly over the non-empty bins of each level.
+        /// KL(P‖Q) as TensorRT's entropy calibration scores a clipping range: P is the histogram restricted to
+        /// [lo, hi] with the clipped outliers folded into the edge bins; Q is the in-range histogram alone,
+        /// quantized to 256 levels and spread back evenly over each level's non-empty bins. Outliers raise P at
+        /// the edges where Q cannot follow, so clipping too much costs.
         /// </summary>
         private static double KlDivergence(Histogram h, double lo, double hi)
         {
             int first = Math.Max(0, h.BinOf(lo)), last = Math.Min(h.BinCount - 1, h.BinOf(hi));
             int bins = last - first + 1;
             if (bins <= Levels) return double.PositiveInfinity; // too few bins to tell; never preferred to the full range
-            var p = new double[bins];
-            for (int i = 0; i < h.BinCount; i++)
-                p[Math.Min(bins - 1, Math.Max(0, i - first))] += h[i];
+            var inRange = new double[bins];
+            for (int i = 0; i < bins; i++) inRange[i] = h[first + i];
+            var p = (double[])inRange.Clone();
+            for (int i = 0; i < first; i++) p[0] += h[i];
+            for (int i = last + 1; i < h.BinCount; i++) p[bins - 1] += h[i];
             var q = new double[bins];
             for (int level = 0; level < Levels; level++)
             {
@@ -88,16 +92,26 @@ namespace NetQuantGen.Quantization
                 int nonEmpty = 0;
                 for (int i = start; i < end; i++)
                 {
-                    sum += p[i];
-                    if (p[i] > 0) nonEmpty++;
+                    sum += inRange[i];
+                    if (inRange[i] > 0) nonEmpty++;
                 }
                 for (int i = start; i < end; i++)
-                    if (p[i] > 0) q[i] = sum / nonEmpty;
+                    if (inRange[i] > 0) q[i] = sum / nonEmpty;
             }
-            double total = 0, kl = 0;
-            foreach (double v in p) total += v;
+            double totalP = 0, totalQ = 0;
             for (int i = 0; i < bins; i++)
-                if (p[i] > 0) kl += p[i] / total * Math.Log(p[i] / q[i]);
+            {
+                totalP += p[i];
+                totalQ += q[i];
+            }
+            if (totalQ == 0) return double.PositiveInfinity;
+            double kl = 0;
+            for (int i = 0; i < bins; i++)
+            {
+                if (p[i] == 0) continue;
+                double pi = p[i] / totalP, qi = Math.Max(q[i] / totalQ, 1e-12); // smoothing: P mass where Q has none
+                kl += pi * Math.Log(pi / qi);
+            }
             return kl;
         }
     }
