@@ -31,8 +31,8 @@ namespace NetQuantGen.Runtime.Kernels
             in ConvolutionGeometry g, bool depthwise)
         {
             int stride = g.WideStride(depthwise);
-            Widen(x, scratch, g, stride);
             bool vector = KernelPaths.Current == KernelPath.Vector256;
+            Widen(x, scratch, g, stride, vector);
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (sbyte* output = y)
@@ -46,13 +46,13 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>x − z_in as int16, one pixel every <paramref name="stride"/> elements, padding channels and the trailing zero pixel 0.</summary>
-        private static void Widen(ReadOnlySpan<sbyte> x, Span<short> wide, in ConvolutionGeometry g, int stride)
+        private static void Widen(ReadOnlySpan<sbyte> x, Span<short> wide, in ConvolutionGeometry g, int stride, bool vector)
         {
             int pixels = g.InHeight * g.InWidth, channels = g.InChannels, zero = g.InputZeroPoint;
             if (stride == channels)
             {
                 int n = pixels * channels, i = 0;
-                if (KernelPaths.Current == KernelPath.Vector256)
+                if (vector)
                 {
                     var z = Vector256.Create((short)zero);
                     fixed (sbyte* source = x)

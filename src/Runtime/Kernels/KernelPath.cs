@@ -11,14 +11,26 @@ namespace NetQuantGen.Runtime.Kernels
     }
 
     /// <summary>
-    /// Which path generated code runs. The best the machine supports by default; tests pin one (all paths are
-    /// exact integer arithmetic, so they must agree bit for bit). NETQUANTGEN_KERNEL_PATH=scalar|vector256 overrides it.
+    /// Which path generated code runs. The best the machine supports by default (NETQUANTGEN_KERNEL_PATH=scalar|vector256
+    /// overrides it for the process); tests pin one for their own thread with <see cref="UseOnThisThread"/> (all paths
+    /// are exact integer arithmetic, so they must agree bit for bit).
     /// </summary>
     public static class KernelPaths
     {
+        private static readonly KernelPath ProcessDefault = FromEnvironment() ?? Best;
+
+        [ThreadStatic] private static KernelPath? t_pinned;
+
         public static KernelPath Best => Avx2.IsSupported ? KernelPath.Vector256 : KernelPath.Scalar;
 
-        public static KernelPath Current { get; set; } = FromEnvironment() ?? Best;
+        public static KernelPath Current => t_pinned ?? ProcessDefault;
+
+        /// <summary>Pins the path for calls on the current thread (null returns to the process default).</summary>
+        public static void UseOnThisThread(KernelPath? path)
+        {
+            if (path is KernelPath p && !IsSupported(p)) throw new PlatformNotSupportedException($"Kernel path {p} is not supported on this machine.");
+            t_pinned = path;
+        }
 
         public static bool IsSupported(KernelPath path) => path switch
         {
