@@ -43,7 +43,9 @@ namespace NetQuantGen.Cli
                 throw new InvalidOperationException("Generated code does not compile cleanly:\n" + string.Join("\n", errors.Take(20)));
             }
             stream.Position = 0;
-            _context = new AssemblyLoadContext("generated", isCollectible: true);
+            // Not collectible: unloading an assembly whose [ThreadStatic] arenas thread-pool threads still hold crashed the
+            // test host (AccessViolation in a later model's first layer); the memory of a few test models is cheap.
+            _context = new AssemblyLoadContext("generated", isCollectible: false);
             _context.Resolving += (context, name) => name.Name == "NetQuantGen.Runtime" ? typeof(NetQuantGen.Runtime.WeightData).Assembly : null;
             var type = _context.LoadFromStream(stream).GetType(typeName, throwOnError: true)!;
             Type = type;
@@ -75,6 +77,6 @@ namespace NetQuantGen.Cli
             return output;
         }
 
-        public void Dispose() => _context.Unload();
+        public void Dispose() { } // see the constructor: the context is kept for the life of the process
     }
 }
