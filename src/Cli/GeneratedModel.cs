@@ -11,7 +11,7 @@ namespace NetQuantGen.Cli
     /// <summary>
     /// Compiles generated model source in memory (as dotnet/runtime tests its Regex generator's output) — for
     /// tests and measurements that need many builds of a model without a project per build —
-    /// loads it into a collectible AssemblyLoadContext and exposes its Run entry points (the int8 one only when
+    /// loads it into its own AssemblyLoadContext and exposes its Run entry points (the int8 one only when
     /// the build has it: a FLOAT32 build has none).
     /// </summary>
     public sealed class GeneratedModel : IDisposable
