@@ -87,7 +87,9 @@ namespace NetQuantGen.Tests.EndToEnd
         public void GeneratedSourceIsDeterministic()
         {
             var (input, _) = Compile();
-            Assert.Equal(ModelCompiler.Compile(input).Source, ModelCompiler.Compile(input).Source);
+            string? first = ModelCompiler.Compile(input).Source, second = ModelCompiler.Compile(input).Source;
+            Assert.NotNull(first);
+            Assert.Equal(first, second); // two independent compilations of the same inputs
         }
     }
 }
