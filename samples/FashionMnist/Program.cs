@@ -14,6 +14,8 @@ namespace FashionMnist
     /// Evaluates the three sample models on the Fashion-MNIST test set: FP32 in ONNX Runtime (one thread) and the
     /// generated INT8 code, each timed over the same images, single-threaded.
     /// Usage: dotnet run -c Release --project samples/FashionMnist [-- --count N]
+    /// With <c>--check N</c> it prints only what must not change between builds (JIT or NativeAOT): the kernel path,
+    /// and per model the top-1 count and a SHA-256 of every logit's bits over the first N images.
     /// </summary>
     public static class Program
     {
@@ -23,6 +25,7 @@ namespace FashionMnist
 
         public static int Main(string[] args)
         {
+            if (args.Length == 2 && args[0] == "--check") return Check(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
             int count = args.Length == 2 && args[0] == "--count" ? int.Parse(args[1]) : 10_000;
             string folder = AppContext.BaseDirectory;
             var images = IdxFile.Read(Path.Combine(folder, "data", "t10k-images-idx3-ubyte.gz"));
@@ -48,6 +51,33 @@ namespace FashionMnist
                 string recorded = pytorch.TryGetProperty(Path.GetFileNameWithoutExtension(model.OnnxFile), out var entry)
                     ? $"{100 * entry.GetProperty("fp32_top1").GetDouble():F2}%" : "n/a";
                 Console.WriteLine($"{model.Name,-18} {recorded,12} {fp32,8:F2}% {int8,7:F2}% {int8 - fp32,9:+0.00;-0.00} {1000 * fp32Seconds / count,8:F3} {1000 * int8Seconds / count,8:F3} {fp32Seconds / int8Seconds,13:F2}x");
+            }
+            return 0;
+        }
+
+        private static int Check(int count)
+        {
+            string folder = AppContext.BaseDirectory;
+            var images = IdxFile.Read(Path.Combine(folder, "data", "t10k-images-idx3-ubyte.gz"));
+            var labels = IdxFile.ReadLabels(Path.Combine(folder, "data", "t10k-labels-idx1-ubyte.gz"));
+            Console.WriteLine($"kernel path: {NetQuantGen.Runtime.Kernels.KernelPaths.Current}; AVX2: {System.Runtime.Intrinsics.X86.Avx2.IsSupported}; Vector256 accelerated: {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}");
+            foreach (var (name, shape, run, length) in new (string, int[], Int8Model, int)[]
+            {
+                ("SmallCnn", SmallCnn.InputShape.ToArray(), SmallCnn.Run, SmallCnn.OutputLength),
+                ("MobileNetV2Small", MobileNetV2Small.InputShape.ToArray(), MobileNetV2Small.Run, MobileNetV2Small.OutputLength),
+                ("ResNet18", ResNet18.InputShape.ToArray(), ResNet18.Run, ResNet18.OutputLength),
+            })
+            {
+                var output = new float[length];
+                using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+                int correct = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    run(InputPreprocessing.FitImage(images.ItemBytes(i), shape), output);
+                    if (ArgMax(output) == labels[i]) correct++;
+                    hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(output.AsSpan()));
+                }
+                Console.WriteLine($"{name}: {correct}/{count} correct, logits SHA-256 {Convert.ToHexString(hash.GetHashAndReset())}");
             }
             return 0;
         }

@@ -87,7 +87,7 @@ namespace NetQuantGen.Tests.Generator
 ");
             string configuration = typeof(QuantizedModelGenerator).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
             var watch = Stopwatch.StartNew();
-            var (exitCode, log) = Dotnet(folder.Path, "build", "Tiny.csproj", "-c", configuration, "-p:BuildProjectReferences=false",
+            var (exitCode, log) = DotnetCli.Run(folder.Path, "build", "Tiny.csproj", "-c", configuration, "-p:BuildProjectReferences=false",
                 "-p:UseSharedCompilation=false", "--disable-build-servers", "-nodeReuse:false", "-nologo");
             _output.WriteLine($"dotnet build took {watch.Elapsed.TotalSeconds:F1} s, exit code {exitCode}");
             _output.WriteLine(log);
@@ -109,36 +109,6 @@ namespace NetQuantGen.Tests.Generator
         {
             var obj = Path.Combine(projectFolder, "obj");
             return Directory.Exists(obj) ? Directory.EnumerateFiles(obj, hintName, SearchOption.AllDirectories).FirstOrDefault() : null;
-        }
-
-        /// <summary>Runs the dotnet CLI in a clean environment (none of the test host's MSBuild variables), with a time limit.</summary>
-        private static (int ExitCode, string Log) Dotnet(string workingDirectory, params string[] arguments)
-        {
-            var start = new ProcessStartInfo("dotnet")
-            {
-                WorkingDirectory = workingDirectory,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var argument in arguments) start.ArgumentList.Add(argument);
-            foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("MSBuild", StringComparison.Ordinal)).ToList())
-                start.Environment.Remove(key);
-            start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-            start.Environment["DOTNET_NOLOGO"] = "1";
-            start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
-            start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit((int)TimeSpan.FromMinutes(5).TotalMilliseconds))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException("dotnet build of the temp project took more than 5 minutes:\n" + stdout.Result + stderr.Result);
-            }
-            process.WaitForExit();
-            return (process.ExitCode, stdout.Result + stderr.Result);
         }
     }
 }
