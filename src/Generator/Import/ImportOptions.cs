@@ -24,5 +24,22 @@ namespace NetQuantGen.Import
 
         /// <summary>The folder that holds the model; external-data locations must stay inside it.</summary>
         public string? ModelDirectory { get; set; }
+
+        /// <summary>
+        /// Most bytes the declared initializers and Constant tensors may hold together, checked from the declared
+        /// dimensions before any tensor is read (a hostile file can declare 2^40 elements in a few bytes).
+        /// The default, 1 GiB, is far above what a model whose weights are baked into an assembly can use.
+        /// </summary>
+        public long MaxTensorBytes { get; set; } = DefaultMaxTensorBytes;
+
+        /// <summary>Most nodes a graph may have (the generated code has a method per layer).</summary>
+        public int MaxNodes { get; set; } = DefaultMaxNodes;
+
+        /// <summary>Longest chain of nodes from an input to an output.</summary>
+        public int MaxGraphDepth { get; set; } = DefaultMaxGraphDepth;
+
+        public const long DefaultMaxTensorBytes = 1L << 30;
+        public const int DefaultMaxNodes = 20_000;
+        public const int DefaultMaxGraphDepth = 5_000;
     }
 }

@@ -75,6 +75,7 @@ namespace NetQuantGen.Import
                     throw Error(DiagnosticCatalog.MalformedModel, "the file parses as protobuf but holds no ONNX graph (truncated, or not an ONNX model)");
                 int opset = ReadOpset(model);
                 var g = model.Graph;
+                CheckDeclaredSize(g);
 
                 foreach (var init in g.Initializer)
                 {
@@ -117,7 +118,44 @@ namespace NetQuantGen.Import
 
                 var graph = new Graph(_model, inputs, outputs, nodes);
                 ShapeInference.Run(graph);
+                CheckActivationSize(graph);
                 return graph;
+            }
+
+            /// <summary>
+            /// Resource limits that need only the parsed protobuf, checked before any tensor is allocated: node count
+            /// and the bytes every initializer and Constant tensor declares (from its dimensions, not its data).
+            /// </summary>
+            private void CheckDeclaredSize(GraphProto g)
+            {
+                if (g.Node.Count > _options.MaxNodes)
+                    throw Error(DiagnosticCatalog.ResourceLimit, $"the graph has {g.Node.Count} nodes, more than the limit of {_options.MaxNodes}");
+                long total = 0;
+                var tensors = g.Initializer.Select(t => (t, $"initializer '{t.Name}'"))
+                    .Concat(g.Node.SelectMany(n => n.Attribute.Where(a => a.T != null).Select(a => (a.T, $"attribute '{a.Name}' of node '{n.Name}' ({n.OpType})"))));
+                foreach (var (tensor, what) in tensors)
+                {
+                    long bytes = TensorReader.DeclaredBytes(tensor)
+                        ?? throw Error(DiagnosticCatalog.ResourceLimit, $"{what} declares dimensions {string.Join("x", tensor.Dims)}, more than {TensorReader.MaxElements} elements");
+                    total += bytes;
+                    if (total > _options.MaxTensorBytes)
+                        throw Error(DiagnosticCatalog.ResourceLimit,
+                            $"the declared initializers and constants need more than {_options.MaxTensorBytes} bytes (reached at {what}, {string.Join("x", tensor.Dims)}); raise ImportOptions.MaxTensorBytes if the model really is that large");
+                }
+            }
+
+            /// <summary>The float activations the inferred shapes imply (what calibration and the float executor allocate) against the same byte limit.</summary>
+            private void CheckActivationSize(Graph graph)
+            {
+                long total = graph.Inputs.Sum(v => v.ElementCount * 4);
+                foreach (var node in graph.Nodes)
+                    foreach (var output in node.Outputs)
+                    {
+                        total += output.ElementCount * 4;
+                        if (total > _options.MaxTensorBytes)
+                            throw Error(DiagnosticCatalog.ResourceLimit,
+                                $"the activations need more than {_options.MaxTensorBytes} bytes as float32 (reached at node '{node.Name}', output {Shapes.Format(output.Shape)}); pin a smaller InputShape");
+                    }
             }
 
             private int ReadOpset(ModelProto model)
@@ -205,15 +243,22 @@ namespace NetQuantGen.Import
                 }
                 // A min-heap on the original index keeps the file's order wherever it is already valid.
                 var ready = new SortedSet<int>(Enumerable.Range(0, g.Node.Count).Where(i => pending[i] == 0));
+                var depth = new int[g.Node.Count]; // nodes on the longest path ending at each node
                 int emitted = 0;
                 while (ready.Count > 0)
                 {
                     int i = ready.Min;
                     ready.Remove(i);
                     emitted++;
+                    if (++depth[i] > _options.MaxGraphDepth)
+                        throw Error(DiagnosticCatalog.ResourceLimit,
+                            $"node '{NodeLabel(g.Node[i], i)}' ({g.Node[i].OpType}) lies {depth[i]} nodes deep, more than the limit of {_options.MaxGraphDepth}");
                     yield return g.Node[i];
                     foreach (int d in dependents[i])
+                    {
+                        depth[d] = Math.Max(depth[d], depth[i]);
                         if (--pending[d] == 0) ready.Add(d);
+                    }
                 }
                 if (emitted < g.Node.Count)
                 {

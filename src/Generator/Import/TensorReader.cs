@@ -43,14 +43,8 @@ namespace NetQuantGen.Import
                     $"Model '{_modelName}': {what} has ONNX data type {(TensorProto.Types.DataType)tensor.DataType}; NetQuantGen reads float32, int8, uint8, int32, int64 and bool tensors.");
             if (tensor.Dims.Any(d => d < 0))
                 throw Malformed($"{what} has a negative dimension");
-            long count = 1;
-            foreach (long d in tensor.Dims)
-            {
-                count *= d;
-                if (count > MaxElements)
-                    throw new ModelException(DiagnosticCatalog.ResourceLimit,
-                        $"Model '{_modelName}': {what} declares {string.Join("x", tensor.Dims)} elements, more than the limit of {MaxElements}.");
-            }
+            long count = DeclaredElements(tensor) ?? throw new ModelException(DiagnosticCatalog.ResourceLimit,
+                $"Model '{_modelName}': {what} declares {string.Join("x", tensor.Dims)} elements, more than the limit of {MaxElements}.");
             int[] shape = tensor.Dims.Select(d => (int)d).ToArray();
             int n = (int)count;
 
@@ -73,6 +67,26 @@ namespace NetQuantGen.Import
                     return TensorData.FromIntegers(type, shape, tensor.Int32Data.Select(v => (long)v).ToArray());
             }
         }
+
+        /// <summary>
+        /// The element count the dimensions declare, or null above <see cref="MaxElements"/> (checked before each
+        /// multiplication, so 2^32 x 2^32 cannot wrap around to a small number). Dimensions must be non-negative.
+        /// </summary>
+        public static long? DeclaredElements(TensorProto tensor)
+        {
+            long count = 1;
+            foreach (long d in tensor.Dims)
+            {
+                if (d == 0) return 0;
+                if (d > MaxElements || count > MaxElements / d) return null;
+                count *= d;
+            }
+            return count;
+        }
+
+        /// <summary>Bytes the tensor declares (elements × element size), or null when it is over the element limit or of an unknown type.</summary>
+        public static long? DeclaredBytes(TensorProto tensor) =>
+            tensor.Dims.Any(d => d < 0) || ToElementType(tensor.DataType) is not ElementType type ? 0 : DeclaredElements(tensor) * ByteSize(type);
 
         private static int ByteSize(ElementType type) => type switch
         {
@@ -124,6 +138,8 @@ namespace NetQuantGen.Import
                         throw Malformed($"{what} has an invalid external-data length '{entry.Value}'");
                 }
             }
+            if (length != expectedBytes)
+                throw Malformed($"{what} declares {expectedBytes} bytes but its external data claims {length}");
             if (string.IsNullOrEmpty(location))
                 throw Malformed($"{what} is stored externally but names no location");
             if (_options.ModelDirectory == null || _options.ReadExternalData == null)

@@ -91,5 +91,39 @@ namespace NetQuantGen.Tests.EndToEnd
             Assert.NotNull(first);
             Assert.Equal(first, second); // two independent compilations of the same inputs
         }
+
+        /// <summary>
+        /// The compiler runs inside the user's build, under the user's culture: decimal commas (de-DE, fr-FR), the
+        /// U+2212 minus sign (sv-SE) and the dotless i (tr-TR) must not reach the INT8 or the FLOAT32 source.
+        /// The test project does not use invariant globalization, so these cultures are real here.
+        /// </summary>
+        [Theory]
+        [InlineData("de-DE")]
+        [InlineData("fr-FR")]
+        [InlineData("sv-SE")]
+        [InlineData("tr-TR")]
+        public void GeneratedSourceIsTheSameUnderEveryCulture(string cultureName)
+        {
+            var (input, _) = Compile();
+            var floatInput = new ModelInput(input.ModelFileName, input.ModelBytes, null, null, input.Options, input.Target);
+            string? int8 = ModelCompiler.Compile(input).Source, float32 = ModelCompiler.Compile(floatInput).Source;
+            Assert.NotNull(int8);
+            Assert.NotNull(float32);
+
+            var culture = new System.Globalization.CultureInfo(cultureName);
+            var saved = (System.Globalization.CultureInfo.CurrentCulture, System.Globalization.CultureInfo.CurrentUICulture);
+            try
+            {
+                System.Globalization.CultureInfo.CurrentCulture = culture;
+                System.Globalization.CultureInfo.CurrentUICulture = culture;
+                Assert.NotEqual("-1.5", (-1.5).ToString()); // the culture is really in effect (not invariant globalization)
+                Assert.Equal(int8, ModelCompiler.Compile(input).Source);
+                Assert.Equal(float32, ModelCompiler.Compile(floatInput).Source);
+            }
+            finally
+            {
+                (System.Globalization.CultureInfo.CurrentCulture, System.Globalization.CultureInfo.CurrentUICulture) = saved;
+            }
+        }
     }
 }
