@@ -42,10 +42,21 @@ namespace NetQuantGen.Tests.Fuzzing
             };
         });
 
-        public sealed record FuzzCase(int SeedIndex, bool WithStatistics, Mutation[] Mutations)
+        public sealed record FuzzCase(int SeedIndex, bool WithStatistics, Mutation[] Mutations, CompilationOptions? Options)
         {
-            public override string ToString() => $"seed model #{SeedIndex}, statistics {WithStatistics}, mutations [{string.Join(", ", Mutations.AsEnumerable())}]";
+            public override string ToString() =>
+                $"seed model #{SeedIndex}, statistics {WithStatistics}, mutations [{string.Join(", ", Mutations.AsEnumerable())}], options {Options?.ToString() ?? "default"}";
         }
+
+        /// <summary>Attribute arguments as a user could write them, valid or not (the parser's checks are bypassed here on purpose).</summary>
+        private static readonly Gen<CompilationOptions> Options =
+            Gen.Select(Gen.OneOf<string?>(null, "1,1,28,28", "1,3,12,12", "1,1,4,4", "0", "-1,1", "1,,2", "99999999999", "1,1,46341,46341", "1, 1, 28, 28"),
+                Gen.Int[-1, 17], Gen.Enum<WeightGranularityOption>(), Gen.Enum<RangeMethodOption>(),
+                Gen.OneOf(99.99, 50.0, 100.0, 0.0, -1.0, 101.0, double.NaN), Gen.Int[0, 7],
+                (shape, bits, granularity, range, percentile, passes) => new CompilationOptions
+                {
+                    InputShape = shape, WeightBits = bits, WeightGranularity = granularity, ActivationRange = range, Percentile = percentile, Passes = passes,
+                });
 
         private static readonly Gen<long> Values = Gen.Frequency(
             (3, Gen.Int[0, ModelMutator.InterestingValues.Length - 1].Select(i => ModelMutator.InterestingValues[i])),
@@ -56,7 +67,8 @@ namespace NetQuantGen.Tests.Fuzzing
             Gen.Select(Gen.Enum<MutationKind>(), Gen.Int[0, 1 << 20], Gen.Int[0, 1 << 20], Values, (kind, target, index, value) => new Mutation(kind, target, index, value));
 
         private static readonly Gen<FuzzCase> Cases =
-            Gen.Select(Gen.Int[0, 2], Gen.Bool, Mutations.Array[1, 4], (seed, statistics, mutations) => new FuzzCase(seed, statistics, mutations));
+            Gen.Select(Gen.Int[0, 2], Gen.Bool, Mutations.Array[1, 4], Gen.Frequency((3, Gen.Const((CompilationOptions?)null)), (1, Options.Select(o => (CompilationOptions?)o))),
+                (seed, statistics, mutations, options) => new FuzzCase(seed, statistics, mutations, options));
 
         [Fact]
         public void MutatedModelsEndInSourceOrADiagnosticNeverAnEscape()
@@ -96,7 +108,7 @@ namespace NetQuantGen.Tests.Fuzzing
                 return "not mutable"; // cannot happen for the seeds; kept so a broken seed reads clearly
             }
             var input = new ModelInput(seed.Name, model, statistics == null ? null : "fuzz.calib", statistics,
-                new CompilationOptions { InputShape = seed.InputShape }, new TargetClass("Fuzz", "Model", "public", true));
+                c.Options ?? new CompilationOptions { InputShape = seed.InputShape }, new TargetClass("Fuzz", "Model", "public", true));
             long allocated = 0;
             var work = Task.Factory.StartNew(() =>
             {

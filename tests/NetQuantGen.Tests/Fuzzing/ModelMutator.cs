@@ -11,8 +11,8 @@ namespace NetQuantGen.Tests.Fuzzing
     public enum MutationKind
     {
         FlipByte, TruncateBytes, InsertBytes,
-        InitializerDim, InitializerAddDim, InitializerDataType, InitializerRawLength, InitializerDropData, InitializerPoisonFloats, RemoveInitializer,
-        InputDim, InputDimParam, InputElementType, InputDropShape,
+        InitializerDim, InitializerAddDim, InitializerSetDims, InitializerDataType, InitializerRawLength, InitializerDropData, InitializerPoisonFloats, RemoveInitializer,
+        InputDim, InputSetDims, InputDimParam, InputElementType, InputDropShape,
         NodeRewireInput, NodeMissingInput, NodeDropInput, RemoveNode, DuplicateNode, NodeOpType, NodeExtraOutput,
         AttributeInts, AttributeInt, AttributeFloat, AttributeType, AttributeAdd, AttributeRemove,
         RemoveOutput, RenameOutput, Opset, DeepChain,
@@ -98,6 +98,14 @@ namespace NetQuantGen.Tests.Fuzzing
                 case MutationKind.InitializerAddDim when Initializer(g, m) is { } t:
                     t.Dims.Add(v);
                     break;
+                case MutationKind.InitializerSetDims when Initializer(g, m) is { } t:
+                    t.Dims.Clear();
+                    t.Dims.Add(SomeValues(m.Index, v));
+                    break;
+                case MutationKind.InputSetDims when Input(g, m) is { Type.TensorType: { } tt }:
+                    tt.Shape = new TensorShapeProto();
+                    foreach (long d in SomeValues(m.Index, v)) tt.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+                    break;
                 case MutationKind.InitializerDataType when Initializer(g, m) is { } t:
                     t.DataType = (int)((ulong)v % 24);
                     break;
@@ -155,7 +163,7 @@ namespace NetQuantGen.Tests.Fuzzing
                 case MutationKind.AttributeInts when Attribute(g, m) is { } a:
                     a.Type = AttributeProto.Types.AttributeType.Ints;
                     a.Ints.Clear();
-                    for (int k = 0; k < (m.Index & 7); k++) a.Ints.Add(k == 0 ? v : InterestingValues[Pick((int)(v >> k) + k, InterestingValues.Length)]);
+                    a.Ints.Add(SomeValues(m.Index, v));
                     break;
                 case MutationKind.AttributeInt when Attribute(g, m) is { } a:
                     a.Type = AttributeProto.Types.AttributeType.Int;
@@ -191,11 +199,19 @@ namespace NetQuantGen.Tests.Fuzzing
                     int chain = (int)Math.Min(Math.Abs(v % 200_000), 200_000);
                     string previous = g.Output[0].Name;
                     for (int k = 0; k < chain; k++)
-                        g.Node.Add(new NodeProto { OpType = "Relu", Input = { previous }, Output = { previous = $"chain_{k}" } });
+                    {
+                        string next = $"chain_{k}";
+                        g.Node.Add(new NodeProto { OpType = "Relu", Input = { previous }, Output = { next } });
+                        previous = next;
+                    }
                     g.Output[0].Name = previous;
                     break;
             }
         }
+
+        /// <summary>0 to 4 values: <paramref name="first"/>, then interesting values picked by <paramref name="index"/>.</summary>
+        private static IEnumerable<long> SomeValues(int index, long first) =>
+            Enumerable.Range(0, index & 3).Select(k => k == 0 ? first : InterestingValues[Pick((index >> (2 + 5 * k)) & 31, InterestingValues.Length)]);
 
         private static void PoisonFloats(TensorProto t, int index, long value)
         {
