@@ -44,6 +44,12 @@ namespace NetQuantGen
 
         /// <summary>The float passes run before quantization.</summary>
         public QuantizationPasses Passes { get; set; } = QuantizationPasses.Default;
+
+        /// <summary>
+        /// Largest model accepted, in MiB: the initializers and constants together, and the float activations together
+        /// (checked from the declared shapes before anything is allocated; NQG0016 above it).
+        /// </summary>
+        public int MaxTensorMegabytes { get; set; } = 1024;
     }
 
     public enum WeightGranularity

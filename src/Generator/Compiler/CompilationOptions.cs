@@ -27,6 +27,9 @@ namespace NetQuantGen.Compiler
         /// <summary>Bit flags, as NetQuantGen.QuantizationPasses.</summary>
         public int Passes { get; init; } = 7;
 
+        /// <summary>The attribute's MaxTensorMegabytes: the import's byte limit for tensors (see ImportOptions.MaxTensorBytes).</summary>
+        public int MaxTensorMegabytes { get; init; } = (int)(Import.ImportOptions.DefaultMaxTensorBytes >> 20);
+
         /// <summary>The float pass names these flags select, in pipeline order.</summary>
         public IReadOnlyList<string> PassNames()
         {

@@ -186,7 +186,7 @@ namespace NetQuantGen.Compiler
         /// <summary>Parses the InputShape option ("1,3,224,224"), which pins the model's first input.</summary>
         public static ImportOptions ImportOptionsFor(ModelInput input)
         {
-            var options = new ImportOptions();
+            var options = new ImportOptions { MaxTensorBytes = Math.Max(1L, input.Options.MaxTensorMegabytes) << 20 };
             var text = input.Options.InputShape;
             if (string.IsNullOrWhiteSpace(text)) return options;
             var parts = text!.Split(',');

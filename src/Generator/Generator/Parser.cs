@@ -100,6 +100,12 @@ namespace NetQuantGen.Generator
                         if (CheckFlags(value, pair.Key, Invalid, out int passes))
                             options = options with { Passes = passes };
                         break;
+                    case "MaxTensorMegabytes":
+                        int megabytes = value.Value is int mb ? mb : 0;
+                        if (megabytes < 1)
+                            Invalid(pair.Key, $"MaxTensorMegabytes is {megabytes}; it must be at least 1 (the default is 1024).");
+                        options = options with { MaxTensorMegabytes = megabytes };
+                        break;
                     case "Percentile":
                         double percentile = value.Value is double p ? p : double.NaN;
                         if (!(percentile > 50 && percentile <= 100))

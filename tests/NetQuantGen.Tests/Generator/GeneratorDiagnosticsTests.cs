@@ -206,6 +206,7 @@ namespace NetQuantGen.Tests.Generator
         [InlineData("Passes = (QuantizationPasses)64", "Passes is 64")]
         [InlineData("Percentile = 20.0", "Percentile is 20")]
         [InlineData("Percentile = 100.5", "Percentile is 100.5")]
+        [InlineData("MaxTensorMegabytes = 0", "MaxTensorMegabytes is 0")]
         [InlineData("Calibration = \"\"", "Calibration is empty")]
         [InlineData("Calibration = \"models/tiny.json\"", "does not end in .calib")]
         public void OtherInvalidArguments(string argument, string expected)
@@ -226,7 +227,7 @@ namespace NetQuantGen.Tests.Generator
         {
             var (result, _) = Run(Source($"\"{ModelPath}\", InputShape = \"1,2,5,5\", WeightBits = 4, ActivationBits = 8, " +
                 "WeightGranularity = WeightGranularity.PerTensor, ActivationRange = RangeMethod.Percentile, Percentile = 99.9, " +
-                "Passes = QuantizationPasses.FoldBatchNorm | QuantizationPasses.RemoveIdentity"));
+                "Passes = QuantizationPasses.FoldBatchNorm | QuantizationPasses.RemoveIdentity, MaxTensorMegabytes = 64"));
             var spec = (ModelSpec)Assert.Single(GeneratorDriverHarness.StepOutputs(result, TrackingNames.ModelSpecs)).Value;
             Assert.Empty(spec.Diagnostics);
             Assert.Equal(new NetQuantGen.Compiler.CompilationOptions
@@ -238,6 +239,7 @@ namespace NetQuantGen.Tests.Generator
                 ActivationRange = NetQuantGen.Compiler.RangeMethodOption.Percentile,
                 Percentile = 99.9,
                 Passes = 3,
+                MaxTensorMegabytes = 64,
             }, spec.Options);
             Assert.Equal(("Demo", "Tiny", "public", true), (spec.Namespace, spec.ClassName, spec.Accessibility, spec.IsStatic));
             Assert.Equal(HintName, spec.HintName);

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using Google.Protobuf;
+using NetQuantGen.Compiler;
 using NetQuantGen.Diagnostics;
 using NetQuantGen.Import;
 using NetQuantGen.Onnx.Proto;
@@ -106,6 +107,22 @@ namespace NetQuantGen.Tests.Import
         {
             var d = RefusedWithinAllocationBound(ReluChain(4), new ImportOptions { MaxTensorBytes = 4 * 4 * 64 });
             Assert.Contains("activations", d.Message);
+        }
+
+        [Fact]
+        public void TheAttributesMaxTensorMegabytesSetsTheCompilersLimit()
+        {
+            // 2 MiB of weights: over a 1 MiB limit, well under the default.
+            var big = new OnnxBuilder().Input("x", 1, 512 * 1024).Initializer("w", new long[] { 1, 512 * 1024 }, new float[512 * 1024])
+                .Node("Add", new[] { "x", "w" }, new[] { "y" }, "add").Output("y").Bytes();
+            ModelInput Input(CompilationOptions options) =>
+                new(ModelName, big, null, null, options, new TargetClass(null, "Big", "public", true));
+            var limited = ModelCompiler.Compile(Input(new CompilationOptions { MaxTensorMegabytes = 1 }));
+            Assert.Null(limited.Source);
+            Assert.Contains(limited.Diagnostics, d => d.Id == DiagnosticCatalog.ResourceLimit.Id);
+            var unlimited = ModelCompiler.Compile(Input(new CompilationOptions()));
+            Assert.DoesNotContain(unlimited.Diagnostics, d => d.Id == DiagnosticCatalog.ResourceLimit.Id);
+            Assert.NotNull(unlimited.Source);
         }
 
         /// <summary>x[1,64] → Relu × <paramref name="length"/>.</summary>
