@@ -71,6 +71,8 @@ namespace NetQuantGen.Import
             public QdqModel Run()
             {
                 foreach (var init in _graph.Initializer) _constants[init.Name] = init;
+                for (int i = 0; i < _graph.Node.Count; i++)
+                    if (string.IsNullOrEmpty(_graph.Node[i].Name)) _graph.Node[i].Name = $"{_graph.Node[i].OpType}_{i.ToString(CultureInfo.InvariantCulture)}"; // as the importer labels them
                 foreach (var node in _graph.Node)
                 {
                     _names.UnionWith(node.Output);
