@@ -69,6 +69,37 @@ namespace NetQuantGen.Tests.EndToEnd
         }
 
         /// <summary>
+        /// QAT against PTQ of the same float model at the same weight bit-width (W8A8, W4A8; per-channel min-max
+        /// from the committed statistics), on the same 1,000 test images through the integer reference.
+        /// </summary>
+        [Theory]
+        [InlineData("small_cnn_qat", 8)]
+        [InlineData("small_cnn_qat_w4", 4)]
+        public void QatIsAtLeastAsAccurateAsPtqAtTheSameBitWidth(string model, int weightBits)
+        {
+            var qat = ModelCompiler.Lower(QdqImportTests.QuantizedInput(model + ".onnx", File.ReadAllBytes(Repository.SampleModel(model + ".onnx")))).IntegerGraph!;
+            var ptq = ModelCompiler.Lower(new ModelInput("small_cnn.onnx", File.ReadAllBytes(SampleData.OnnxPath("small_cnn")), "small_cnn.calib",
+                File.ReadAllBytes(SampleData.StatisticsPath("small_cnn")), new CompilationOptions { WeightBits = weightBits }, new TargetClass(null, "Model", "public", true))).IntegerGraph!;
+            double qatTop1 = Top1(qat), ptqTop1 = Top1(ptq);
+            _output.WriteLine($"W{weightBits}A8 on the first {Count} test images: QAT {qatTop1:P1}, PTQ (min-max, per-channel) {ptqTop1:P1}");
+            Assert.True(qatTop1 >= ptqTop1 - 0.005, $"QAT {qatTop1:P1} is below PTQ {ptqTop1:P1}");
+        }
+
+        private static double Top1(IntegerGraph graph)
+        {
+            var inputs = SampleData.TestInputs("small_cnn", Count);
+            var labels = SampleData.TestLabels;
+            int correct = 0;
+            Parallel.For(0, 2, part =>
+            {
+                var executor = new IntegerExecutor(graph);
+                for (int i = part; i < Count; i += 2)
+                    if (SampleData.ArgMax(executor.Run(inputs[i])) == labels[i]) System.Threading.Interlocked.Increment(ref correct);
+            });
+            return correct / (double)Count;
+        }
+
+        /// <summary>
         /// ONNX Runtime runs the very QDQ file; it requantizes in float (one rounding), we per DESIGN §3
         /// (gemmlowp, two roundings), so logits may differ by a step in places; the classes agree.
         /// </summary>
