@@ -26,9 +26,22 @@ namespace NetQuantGen.Compiler
                 diagnostics.Add(new ModelDiagnostic(DiagnosticCatalog.QuantizedModelIgnoresSettings,
                     $"Model '{input.ModelFileName}' is already quantized (QuantizeLinear/DequantizeLinear or QOperator nodes), so it keeps its own scales, zero-points and weights; ignored: {string.Join("; ", ignored)}."));
 
+            CheckFusableActivations(graph, model, input.ModelFileName);
             PassPipeline.FromNames(QdqLowering.Passes).Run(graph);
             var integerGraph = Quantizer.Run(graph, QdqLowering.Settings(model, input.ModelFileName));
             return new Lowering(modelHash, graph, integerGraph, diagnostics) { Quantization = QdqLowering.Describe(model) };
+        }
+
+        /// <summary>
+        /// Activation fusion folds a Relu/Clip into the clamp of the operator before it, which quantizes once, at
+        /// the activation's output: exact only when a quantization between the two (if any) is the same.
+        /// </summary>
+        private static void CheckFusableActivations(Graph graph, QdqModel model, string modelName)
+        {
+            foreach (var node in graph.Nodes.Where(n => n.Op is Activation { Kind: ActivationKind.Relu } || n.Op is Clip))
+                if (model.Activations.TryGetValue(node.Input(0).Name, out var before) && model.Activations.TryGetValue(node.Output.Name, out var after) && before != after)
+                    throw new ModelException(DiagnosticCatalog.UnsupportedQuantization,
+                        $"Model '{modelName}': node '{node.Name}' ({node.Op.OpType}) reads '{node.Input(0).Name}' quantized with scale {before.Scale:R}, zero-point {before.ZeroPoint} and writes '{node.Output.Name}' quantized with scale {after.Scale:R}, zero-point {after.ZeroPoint}; the integer path folds the activation into the operator before it, so quantize both tensors alike (or only the activation's output).");
         }
     }
 }

@@ -317,6 +317,26 @@ namespace NetQuantGen.Tests.Import
         }
 
         [Fact]
+        public void AReluBetweenTwoDifferentQuantizationsIsRejected()
+        {
+            // Conv → Q/DQ (scale 2s) → Relu → Q/DQ (s): fusing the Relu into the Conv would skip the first rounding.
+            var m = SmallCnnQdq();
+            var conv = m.Graph.Node.First(n => n.OpType == "Conv");
+            var relu = m.Graph.Node.First(n => n.Input[0] == conv.Output[0]);
+            var after = m.Graph.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == relu.Output[0]);
+            var scale = new TensorProto(Initializer(m, after.Input[1])) { Name = "pre_relu_scale" };
+            SetFloats(scale, Floats(scale)[0] * 2);
+            m.Graph.Initializer.Add(scale);
+            var q = new NodeProto { OpType = "QuantizeLinear", Name = "pre_relu_Q", Input = { conv.Output[0], scale.Name, after.Input[2] }, Output = { "pre_relu_q" } };
+            var dq = new NodeProto { OpType = "DequantizeLinear", Name = "pre_relu_DQ", Input = { "pre_relu_q", scale.Name, after.Input[2] }, Output = { "pre_relu_dq" } };
+            relu.Input[0] = "pre_relu_dq";
+            int at = m.Graph.Node.IndexOf(relu);
+            m.Graph.Node.Insert(at, dq);
+            m.Graph.Node.Insert(at, q);
+            AssertRejected(m, "NQG0052", relu.Name, "quantize both tensors alike");
+        }
+
+        [Fact]
         public void StatisticsGivenForAQuantizedModelAreIgnoredWithAWarning()
         {
             var exported = Export("small_cnn", QdqActivationType.UInt8);
