@@ -350,6 +350,49 @@ namespace NetQuantGen.Tests.Import
             AssertSameIntegerGraph(exported.Lowering!.IntegerGraph!, lowering.IntegerGraph!);
         }
 
+        // ------------------------------------------------------------ equivalent encodings
+
+        /// <summary>
+        /// The same quantization written differently gives the same integer graph: uint8 weights with zero-point
+        /// 128 instead of int8 with 0; Gemm with B stored [K, N] (transB = 0) and per-column scales on axis 1.
+        /// </summary>
+        [Theory]
+        [InlineData("uint8 weights")]
+        [InlineData("Gemm transB=0")]
+        public void EquivalentEncodingsOfTheWeightsGiveTheSameIntegerGraph(string encoding)
+        {
+            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            var m = ModelProto.Parser.ParseFrom(exported.Model);
+            foreach (var op in m.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm").ToList())
+            {
+                var dq = m.Graph.Node.Single(n => n.Output[0] == op.Input[1]);
+                var w = Initializer(m, dq.Input[0]);
+                var zp = Initializer(m, dq.Input[2]);
+                var raw = w.RawData.ToByteArray();
+                if (encoding == "uint8 weights")
+                {
+                    w.RawData = ByteString.CopyFrom(raw.Select(b => (byte)((sbyte)b + 128)).ToArray());
+                    w.DataType = (int)TensorProto.Types.DataType.Uint8;
+                    zp.RawData = ByteString.CopyFrom(Enumerable.Repeat((byte)128, zp.RawData.Length).ToArray());
+                    zp.DataType = (int)TensorProto.Types.DataType.Uint8;
+                }
+                else if (op.OpType == "Gemm")
+                {
+                    int n = (int)w.Dims[0], k = (int)w.Dims[1];
+                    var transposed = new byte[raw.Length];
+                    for (int o = 0; o < n; o++)
+                        for (int i = 0; i < k; i++)
+                            transposed[i * n + o] = raw[o * k + i];
+                    w.RawData = ByteString.CopyFrom(transposed);
+                    w.Dims.Clear();
+                    w.Dims.Add(new long[] { k, n });
+                    dq.Attribute.Single(a => a.Name == "axis").I = 1;
+                    op.Attribute.Single(a => a.Name == "transB").I = 0;
+                }
+            }
+            AssertSameIntegerGraph(exported.Lowering!.IntegerGraph!, Reimport(m.ToByteArray(), "small_cnn.reencoded.onnx"));
+        }
+
         // ------------------------------------------------------------ QOperator form
 
         /// <summary>
