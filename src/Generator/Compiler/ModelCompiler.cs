@@ -57,6 +57,9 @@ namespace NetQuantGen.Compiler
         public IntegerIR.IntegerGraph? IntegerGraph { get; }
 
         public IReadOnlyList<ModelDiagnostic> Diagnostics { get; }
+
+        /// <summary>What quantization the integer graph follows when it is not the options' (a quantized model's own), for the generated header.</summary>
+        public string? Quantization { get; init; }
     }
 
     /// <summary>The generated source (null when an error stopped compilation) and every diagnostic.</summary>
@@ -93,7 +96,7 @@ namespace NetQuantGen.Compiler
                     var floatProvenance = new Provenance(input.ModelFileName, lowering.ModelSha256, null, $"passes [{string.Join(", ", input.Options.PassNames())}]");
                     return new CompilationResult(FloatModelEmitter.Emit(lowering.FloatGraph!, input.Target, floatProvenance, HowToCalibrate(input)), diagnostics);
                 }
-                var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, Describe(input.Options));
+                var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, lowering.Quantization ?? Describe(input.Options));
                 return new CompilationResult(ModelEmitter.Emit(lowering.IntegerGraph, input.Target, provenance), diagnostics);
             }
             catch (Exception e)
@@ -114,10 +117,13 @@ namespace NetQuantGen.Compiler
             string modelHash = ModelHash.Sha256Hex(input.ModelBytes);
             try
             {
-                var import = OnnxImporter.Import(input.ModelBytes, input.ModelFileName, ImportOptionsFor(input));
+                // A quantized model (QDQ or QOperator) is read as its float graph plus the quantization it prescribes.
+                var quantized = QdqModelReader.Read(input.ModelBytes, input.ModelFileName, ImportOptionsFor(input));
+                var import = OnnxImporter.Import(quantized?.FloatModel ?? input.ModelBytes, input.ModelFileName, ImportOptionsFor(input));
                 diagnostics.AddRange(import.Diagnostics);
                 if (import.Graph == null) return new Lowering(modelHash, null, null, diagnostics);
                 var graph = import.Graph;
+                if (quantized != null) return QuantizedModelLowering.Lower(input, modelHash, graph, quantized, diagnostics);
                 var passes = PassPipeline.FromNames(input.Options.PassNames());
                 passes.Run(graph);
 

@@ -53,6 +53,14 @@ namespace NetQuantGen.Diagnostics
             new("NQG0019", "Unsupported target class (nested, generic or record)", DiagnosticLevel.Error);
         public static readonly DiagnosticKind AmbiguousFile =
             new("NQG0020", "File path matches several AdditionalFiles", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind InvalidQuantizationParameters =
+            new("NQG0050", "Invalid quantization parameters in a quantized model", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind InconsistentQuantization =
+            new("NQG0051", "Inconsistent quantization parameters in a quantized model", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind UnsupportedQuantization =
+            new("NQG0052", "Unsupported quantization in a quantized model", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind QuantizedModelIgnoresSettings =
+            new("NQG0053", "A quantized model keeps its own quantization: statistics and weight-changing options are ignored", DiagnosticLevel.Warning);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 
@@ -62,6 +70,7 @@ namespace NetQuantGen.Diagnostics
             MissingStatistics, StaleStatistics, TensorNameMismatch, AccumulatorOverflow, ShapeMismatch,
             GraphCycle, ExternalDataOutsideModelFolder, UnsupportedDataType, UnsupportedOpset, InvalidOption,
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
+            InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
             InternalError,
         };
     }

@@ -18,7 +18,19 @@ namespace NetQuantGen.Quantization
         public int WeightBits { get; init; } = 8;
 
         public WeightGranularity Granularity { get; init; } = WeightGranularity.PerChannel;
+
+        /// <summary>Scale and zero-point a quantized (QDQ) model prescribes for a value, by name; used before any range.</summary>
+        public Func<string, (float Scale, int ZeroPoint)?>? GivenActivation { get; init; }
+
+        /// <summary>Integer weights (and bias) a quantized model prescribes for a Conv/Gemm/MatMul node, given its quantized input.</summary>
+        public Func<IR.Node, IntegerIR.QTensor, GivenWeights?>? GivenWeights { get; init; }
+
+        /// <summary>The error for a value that has neither a given quantization nor a range; null for the statistics message.</summary>
+        public Func<IR.Value, IR.Node?, Diagnostics.ModelException>? MissingRange { get; init; }
     }
+
+    /// <summary>Weights in the integer layout [M, C/group, kH, kW] (Gemm/MatMul: [N, K, 1, 1]) with a scale per output channel; Bias null to quantize the float bias.</summary>
+    public sealed record GivenWeights(sbyte[] Values, float[] Scales, int[]? Bias);
 
     /// <summary>A real-valued range that an int8 activation must cover.</summary>
     public readonly record struct ActivationRange(float Min, float Max);

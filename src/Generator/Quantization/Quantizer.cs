@@ -88,14 +88,15 @@ namespace NetQuantGen.Quantization
             var input = TensorOf(node.Input(0), node);
             var output = FromRange(node.Output, node);
             int m = weightData.Shape[0];
-            var (weights, weightScales) = WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBits, _settings.Granularity);
+            var given = _settings.GivenWeights?.Invoke(node, input);
+            var (weights, weightScales) = given != null ? (given.Values, given.Scales) : WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBits, _settings.Granularity);
             var floatBias = biasData?.ToFloats() ?? new float[m];
             var bias = new int[m];
             var requantization = new Requantization[m];
             for (int c = 0; c < m; c++)
             {
                 double accumulatorScale = (double)input.Scale * weightScales[c];
-                bias[c] = (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, Math.Round(floatBias[c] / accumulatorScale, MidpointRounding.ToEven)));
+                bias[c] = given?.Bias != null ? given.Bias[c] : (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, Math.Round(floatBias[c] / accumulatorScale, MidpointRounding.ToEven)));
                 requantization[c] = Requantization.FromReal(accumulatorScale / output.Scale);
             }
             int clampMin = ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint);
@@ -240,14 +241,20 @@ namespace NetQuantGen.Quantization
         {
             var input = TensorOf(node.Input(0), node);
             var output = new QTensor(node.Output.Name, node.Output.Shape, input.Scale, input.ZeroPoint);
+            var given = _settings.GivenActivation?.Invoke(node.Output.Name);
+            if (given != null && given.Value != (input.Scale, input.ZeroPoint))
+                throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
+                    $"Model '{_graph.ModelName}': node '{node.Name}' ({node.Op.OpType}) keeps its input's scale {input.Scale:R} and zero-point {input.ZeroPoint}, but the model quantizes its output '{node.Output.Name}' with scale {given.Value.Scale:R} and zero-point {given.Value.ZeroPoint}; quantize both with the same parameters.");
             _tensors[node.Output] = output;
             return output;
         }
 
         private QTensor FromRange(Value value, Node? node)
         {
+            var given = _settings.GivenActivation?.Invoke(value.Name);
+            if (given != null) return _tensors[value] = new QTensor(value.Name, value.Shape, given.Value.Scale, given.Value.ZeroPoint);
             var range = _settings.RangeOf(value.Name)
-                ?? throw new ModelException(DiagnosticCatalog.TensorNameMismatch,
+                ?? throw _settings.MissingRange?.Invoke(value, node) ?? new ModelException(DiagnosticCatalog.TensorNameMismatch,
                     $"Model '{_graph.ModelName}': the statistics have no range for tensor '{value.Name}'{(node != null ? $" (output of node '{node.Name}')" : "")}; re-run netquant calibrate on this model with the same passes.");
             var (scale, zeroPoint) = ActivationQuantizer.Parameters(range);
             var tensor = new QTensor(value.Name, value.Shape, scale, zeroPoint);

@@ -1,0 +1,127 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using NetQuantGen.Diagnostics;
+using NetQuantGen.Import;
+using NetQuantGen.IntegerIR;
+using NetQuantGen.IR;
+using NetQuantGen.Passes;
+
+namespace NetQuantGen.Quantization
+{
+    /// <summary>
+    /// Quantization settings that take every scale, zero-point and integer weight from a quantized ONNX model
+    /// (<see cref="QdqModel"/>) instead of calibration statistics, so the existing <see cref="Quantizer"/>
+    /// builds the integer graph the model prescribes. What stays DESIGN §3's: the requantization arithmetic
+    /// (the multiplier M = s_in·s_w/s_out as a fixed-point M0 and shift, gemmlowp rounding), the integer Add
+    /// and the pooling rounding; the model's parameters are honoured exactly, its float requantization is
+    /// reproduced to within the ±1 step DESIGN §3 documents.
+    /// <list type="bullet">
+    /// <item>uint8 activations become the int8 values q − 128 with zero-point z − 128: the same real values, one to one.</item>
+    /// <item>Weights must be symmetric: int8 with zero-point 0, or uint8 with zero-point 128 (exactly int8 q − 128).
+    /// Other zero-points are refused (NQG0052): the integer convolution takes symmetric weights, and folding
+    /// z_w·Σx into the accumulator would need a per-position input sum the kernels do not compute.</item>
+    /// <item>A given int32 bias is used as is when its scale is s_in·s_w[c] (relative difference ≤ 1e-6),
+    /// else NQG0051; a float bias is rounded to int32 at s_in·s_w[c] as in our own quantization.</item>
+    /// </list>
+    /// </summary>
+    public static class QdqLowering
+    {
+        /// <summary>The float passes that leave weights alone; passes that rewrite weights would invalidate the model's integers.</summary>
+        public static readonly string[] Passes = { RemoveIdentities.PassName, FuseActivations.PassName };
+
+        public const double BiasScaleTolerance = 1e-6;
+
+        public static QuantizationSettings Settings(QdqModel model, string modelName) =>
+            new(_ => null)
+            {
+                GivenActivation = name => model.Activations.TryGetValue(name, out var p) ? p : null,
+                GivenWeights = (node, input) => WeightsOf(model, modelName, node, input),
+                MissingRange = (value, node) => new ModelException(DiagnosticCatalog.UnsupportedQuantization,
+                    $"Model '{modelName}': tensor '{value.Name}'{(node != null ? $" (output of node '{node.Name}', {node.Op.OpType})" : " (a model input)")} has no QuantizeLinear; in a quantized model every activation the integer path computes needs a QuantizeLinear/DequantizeLinear pair (scale and zero-point)."),
+            };
+
+        /// <summary>One line for the generated header.</summary>
+        public static string Describe(QdqModel model) =>
+            $"quantization from the model (QDQ): {string.Join("/", model.ActivationTypes)} activations per tensor as given, weights and biases as given; requantization per DESIGN §3";
+
+        private static GivenWeights? WeightsOf(QdqModel model, string modelName, Node node, QTensor input)
+        {
+            var weightValue = node.Input(1);
+            if (!model.Constants.TryGetValue(weightValue.Name, out var w)) return null; // float weights: quantized the usual way
+            var q = w.Quantization;
+            ModelException Error(DiagnosticKind kind, string why) =>
+                new(kind, $"Model '{modelName}': node '{node.Name}' ({node.Op.OpType}), weights '{weightValue.Name}': {why}.");
+
+            // Output channels and where they lie in the stored tensor.
+            int rows, columns, channelAxis;
+            bool transpose;
+            float alpha = 1f;
+            switch (node.Op)
+            {
+                case Conv:
+                    rows = w.Shape[0];
+                    columns = w.Values.Length / Math.Max(1, rows);
+                    channelAxis = 0;
+                    transpose = false;
+                    break;
+                case Gemm gemm:
+                    transpose = !gemm.TransB;
+                    rows = transpose ? w.Shape[1] : w.Shape[0];
+                    columns = transpose ? w.Shape[0] : w.Shape[1];
+                    channelAxis = transpose ? 1 : 0;
+                    alpha = gemm.Alpha;
+                    if (!(alpha > 0)) throw Error(DiagnosticCatalog.UnsupportedQuantization, $"alpha {alpha.ToString("R", CultureInfo.InvariantCulture)} is not positive; quantized weights need alpha > 0");
+                    break;
+                case MatMul when w.Shape.Length == 2:
+                    transpose = true;
+                    rows = w.Shape[1];
+                    columns = w.Shape[0];
+                    channelAxis = 1;
+                    break;
+                default:
+                    return null;
+            }
+            if (q.PerAxis && q.Axis != channelAxis)
+                throw Error(DiagnosticCatalog.UnsupportedQuantization,
+                    $"they are quantized per axis {q.Axis}, but the output channels lie on axis {channelAxis}; per-axis weights need one scale per output channel");
+            if (q.Type == ElementType.Int32)
+                throw Error(DiagnosticCatalog.UnsupportedQuantization, "int32 weights are not supported; quantize weights to int8");
+            long symmetricZero = q.Type == ElementType.UInt8 ? 128 : 0;
+            int bad = Array.FindIndex(q.ZeroPoints, z => z != symmetricZero);
+            if (bad >= 0)
+                throw Error(DiagnosticCatalog.UnsupportedQuantization,
+                    $"zero-point {q.ZeroPoints[bad]} ({q.Type.ToString().ToLowerInvariant()}) makes them asymmetric; the integer convolution takes symmetric weights (int8 zero-point 0, or uint8 zero-point 128): re-quantize the weights symmetrically (e.g. ONNX Runtime's quantize_static with WeightSymmetric)");
+
+            var values = new sbyte[rows * columns];
+            for (int r = 0; r < rows; r++)
+                for (int k = 0; k < columns; k++)
+                    values[r * columns + k] = (sbyte)(w.Values[transpose ? k * rows + r : r * columns + k] - symmetricZero);
+            var scales = Enumerable.Range(0, rows).Select(c => alpha * q.Scales[q.PerAxis ? c : 0]).ToArray();
+            return new GivenWeights(values, scales, BiasOf(model, node, input, scales, Error));
+        }
+
+        private static int[]? BiasOf(QdqModel model, Node node, QTensor input, float[] weightScales, Func<DiagnosticKind, string, ModelException> error)
+        {
+            var biasValue = node.OptionalInput(2);
+            if (biasValue == null || !model.Constants.TryGetValue(biasValue.Name, out var b)) return null;
+            var q = b.Quantization;
+            if (q.Type != ElementType.Int32)
+                throw error(DiagnosticCatalog.UnsupportedQuantization, $"bias '{biasValue.Name}' is {q.Type.ToString().ToLowerInvariant()}; a quantized bias must be int32 at scale s_in·s_w[c]");
+            if (node.Op is Gemm gemm && gemm.Beta != 1f)
+                throw error(DiagnosticCatalog.UnsupportedQuantization, "beta must be 1 with an int32 bias");
+            int m = weightScales.Length;
+            if (b.Values.Length != m)
+                throw error(DiagnosticCatalog.InvalidQuantizationParameters, $"bias '{biasValue.Name}' has {b.Values.Length} values for {m} output channels");
+            for (int c = 0; c < m; c++)
+            {
+                double expected = (double)input.Scale * weightScales[c];
+                double given = q.Scales[q.PerAxis ? c : 0];
+                if (Math.Abs(given - expected) > BiasScaleTolerance * expected)
+                    throw error(DiagnosticCatalog.InconsistentQuantization,
+                        $"the scale of bias '{biasValue.Name}' for output channel {c} is {given.ToString("R", CultureInfo.InvariantCulture)}, but s_in·s_w[{c}] = {input.Scale.ToString("R", CultureInfo.InvariantCulture)}·{weightScales[c].ToString("R", CultureInfo.InvariantCulture)} = {expected.ToString("R", CultureInfo.InvariantCulture)}; an int32 bias must be at the accumulator's scale");
+            }
+            return b.Values.Select(v => (int)v).ToArray();
+        }
+    }
+}

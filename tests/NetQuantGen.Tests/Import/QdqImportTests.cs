@@ -1,0 +1,469 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
+using Google.Protobuf;
+using NetQuantGen.Cli;
+using NetQuantGen.Compiler;
+using NetQuantGen.Diagnostics;
+using NetQuantGen.Export;
+using NetQuantGen.IntegerIR;
+using NetQuantGen.Onnx.Proto;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NetQuantGen.Tests.Import
+{
+    /// <summary>
+    /// Quantized ONNX models in: our own QDQ export read back (round trip), QOperator nodes, and models whose
+    /// quantization parameters are invalid or inconsistent (a diagnostic, never numbers).
+    /// </summary>
+    public class QdqImportTests
+    {
+        private readonly ITestOutputHelper _output;
+
+        public QdqImportTests(ITestOutputHelper output) => _output = output;
+
+        private static readonly TargetClass Target = new("Samples", "Model", "public", true);
+
+        private static ModelInput SampleInput(string model) =>
+            new(model + ".onnx", File.ReadAllBytes(SampleData.OnnxPath(model)), model + ".calib", File.ReadAllBytes(SampleData.StatisticsPath(model)),
+                new CompilationOptions { InputShape = SampleData.InputShapeOption(model) }, Target);
+
+        /// <summary>A quantized model as the user gives it: bytes, no statistics.</summary>
+        internal static ModelInput QuantizedInput(string name, byte[] bytes, CompilationOptions? options = null) =>
+            new(name, bytes, null, null, options ?? new CompilationOptions(), Target);
+
+        private static QdqExportResult Export(string model, QdqActivationType activations)
+        {
+            var result = QdqExporter.Export(SampleInput(model), new QdqExportOptions { Activations = activations });
+            Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+            return result;
+        }
+
+        private static IntegerGraph Reimport(byte[] qdq, string name)
+        {
+            var lowering = ModelCompiler.Lower(QuantizedInput(name, qdq));
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+            Assert.Empty(lowering.Diagnostics);
+            return lowering.IntegerGraph!;
+        }
+
+        public static IEnumerable<object[]> RoundTripCases =>
+            from model in new[] { "small_cnn", "mobilenet_v2_small" }
+            from type in new[] { QdqActivationType.Int8, QdqActivationType.UInt8 }
+            select new object[] { model, type };
+
+        /// <summary>Export W8A8 to QDQ, import it back: the very same integer IR (tensors, weights, biases, multipliers, clamps).</summary>
+        [Theory]
+        [MemberData(nameof(RoundTripCases))]
+        public void ExportedQdqImportsBackToTheSameIntegerGraph(string model, QdqActivationType activations)
+        {
+            var exported = Export(model, activations);
+            var original = exported.Lowering!.IntegerGraph!;
+            var reimported = Reimport(exported.Model!, model + ".qdq.onnx");
+            AssertSameIntegerGraph(original, reimported);
+        }
+
+        /// <summary>...and the regenerated code gives the same integer outputs as the original build on 1,000 test images.</summary>
+        [Fact]
+        public void RegeneratedCodeFromTheExportIsBitIdenticalToTheOriginalBuild()
+        {
+            const int count = 1000;
+            const string model = "mobilenet_v2_small";
+            var exported = Export(model, QdqActivationType.UInt8);
+            var originalSource = ModelCompiler.Compile(SampleInput(model)).Source!;
+            var result = ModelCompiler.Compile(QuantizedInput(model + ".qdq.onnx", exported.Model!));
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            using var original = new GeneratedModel(originalSource, "Samples.Model");
+            using var regenerated = new GeneratedModel(result.Source!, "Samples.Model");
+            var input = exported.Lowering!.IntegerGraph!.Inputs[0].Output;
+            int mismatches = 0;
+            foreach (var x in SampleData.TestInputs(model, count))
+            {
+                var q = IntegerExecutor.Quantize(x, input);
+                if (!original.Run(q).SequenceEqual(regenerated.Run(q))) mismatches++;
+            }
+            Assert.Equal(0, mismatches);
+        }
+
+        internal static void AssertSameIntegerGraph(IntegerGraph expected, IntegerGraph actual)
+        {
+            static string Tensor(QTensor t) => $"{t.Name} [{string.Join(",", t.Shape)}] s={t.Scale:R} z={t.ZeroPoint}";
+            Assert.Equal(expected.Inputs.Select(i => Tensor(i.Output)), actual.Inputs.Select(i => Tensor(i.Output)));
+            Assert.Equal(expected.Outputs.Select(o => Tensor(o.Input)), actual.Outputs.Select(o => Tensor(o.Input)));
+            Assert.Equal(expected.Operations.Count, actual.Operations.Count);
+            for (int i = 0; i < expected.Operations.Count; i++)
+            {
+                var e = expected.Operations[i];
+                var a = actual.Operations[i];
+                Assert.Equal(e.Kind, a.Kind);
+                Assert.Equal(e.Inputs.Select(Tensor), a.Inputs.Select(Tensor));
+                Assert.Equal(Tensor(e.Output), Tensor(a.Output));
+                switch (e)
+                {
+                    case QConvolution ec:
+                        var ac = (QConvolution)a;
+                        Assert.Equal(ec.Weights, ac.Weights);
+                        Assert.Equal(ec.WeightShape, ac.WeightShape);
+                        Assert.Equal(ec.WeightScales, ac.WeightScales);
+                        Assert.Equal(ec.Bias, ac.Bias);
+                        Assert.Equal(ec.Requantization, ac.Requantization);
+                        Assert.Equal((ec.ClampMin, ec.ClampMax, ec.Group), (ac.ClampMin, ac.ClampMax, ac.Group));
+                        Assert.Equal(ec.Window.Pads, ac.Window.Pads);
+                        Assert.Equal(ec.Window.Strides, ac.Window.Strides);
+                        break;
+                    case QAdd ea:
+                        var aa = (QAdd)a;
+                        Assert.Equal((ea.LeftShift, ea.InputA, ea.InputB, ea.OutputRequantization, ea.ClampMin, ea.ClampMax),
+                            (aa.LeftShift, aa.InputA, aa.InputB, aa.OutputRequantization, aa.ClampMin, aa.ClampMax));
+                        break;
+                    case QPool ep:
+                        var ap = (QPool)a;
+                        Assert.Equal((ep.Pool, ep.CountIncludePad), (ap.Pool, ap.CountIncludePad));
+                        Assert.Equal(ep.Window.KernelShape, ap.Window.KernelShape);
+                        break;
+                    case QLookup el:
+                        Assert.Equal(el.Table, ((QLookup)a).Table);
+                        break;
+                }
+            }
+        }
+
+        // ------------------------------------------------------------ invalid and inconsistent parameters
+
+        private static ModelProto SmallCnnQdq(QdqActivationType activations = QdqActivationType.UInt8) =>
+            ModelProto.Parser.ParseFrom(Export("small_cnn", activations).Model);
+
+        private static TensorProto Initializer(ModelProto m, string name) => m.Graph.Initializer.Single(t => t.Name == name);
+
+        private static NodeProto NodeNamed(ModelProto m, Func<NodeProto, bool> predicate) => m.Graph.Node.First(predicate);
+
+        private static NodeProto WeightDequantize(ModelProto m, int convIndex) =>
+            m.Graph.Node.Single(n => n.Output[0] == m.Graph.Node.Where(c => c.OpType == "Conv").ElementAt(convIndex).Input[1]);
+
+        private static void SetFloats(TensorProto t, params float[] values)
+        {
+            var raw = new byte[4 * values.Length];
+            Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
+            t.RawData = ByteString.CopyFrom(raw);
+            bool vector = t.Dims.Count > 0;
+            t.Dims.Clear();
+            if (vector) t.Dims.Add(values.Length);
+        }
+
+        private static float[] Floats(TensorProto t)
+        {
+            var raw = t.RawData.ToByteArray();
+            var values = new float[raw.Length / 4];
+            Buffer.BlockCopy(raw, 0, values, 0, raw.Length);
+            return values;
+        }
+
+        /// <summary>The model gets a diagnostic with <paramref name="id"/>, no integer graph and no generated source.</summary>
+        private void AssertRejected(ModelProto model, string id, params string[] messageParts)
+        {
+            var input = QuantizedInput("broken.onnx", model.ToByteArray());
+            var lowering = ModelCompiler.Lower(input);
+            var result = ModelCompiler.Compile(input);
+            _output.WriteLine(string.Join("\n", result.Diagnostics));
+            Assert.Null(lowering.IntegerGraph);
+            Assert.Null(result.Source);
+            var diagnostic = Assert.Single(result.Diagnostics, d => d.Kind.Level == DiagnosticLevel.Error);
+            Assert.Equal(id, diagnostic.Id);
+            Assert.Contains("broken.onnx", diagnostic.Message);
+            foreach (var part in messageParts) Assert.Contains(part, diagnostic.Message);
+        }
+
+        [Theory]
+        [InlineData(0f)]
+        [InlineData(-0.5f)]
+        [InlineData(float.NaN)]
+        [InlineData(float.PositiveInfinity)]
+        public void AnActivationScaleThatIsNotPositiveAndFiniteIsRejected(float scale)
+        {
+            var m = SmallCnnQdq();
+            var q = NodeNamed(m, n => n.OpType == "QuantizeLinear");
+            SetFloats(Initializer(m, q.Input[1]), scale);
+            AssertRejected(m, "NQG0050", q.Name, "positive, finite");
+        }
+
+        [Fact]
+        public void AZeroWeightScaleInOneChannelIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 1);
+            var scales = Floats(Initializer(m, dq.Input[1]));
+            scales[5] = 0f;
+            SetFloats(Initializer(m, dq.Input[1]), scales);
+            AssertRejected(m, "NQG0050", dq.Name, "scale[5]");
+        }
+
+        [Fact]
+        public void AZeroPointOutOfRangeForItsTypeIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var q = NodeNamed(m, n => n.OpType == "QuantizeLinear");
+            var zp = Initializer(m, q.Input[2]);
+            zp.ClearRawData();
+            zp.Int32Data.Add(300); // uint8 widened in int32_data, as ONNX stores it without raw data
+            AssertRejected(m, "NQG0050", "300", "uint8 [0, 255]");
+        }
+
+        [Fact]
+        public void AnAxisOutOfRangeIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 1);
+            dq.Attribute.Single(a => a.Name == "axis").I = 4;
+            AssertRejected(m, "NQG0050", dq.Name, "axis 4 is out of range");
+        }
+
+        [Fact]
+        public void PerAxisScalesOnTheInputChannelAxisAreRejected()
+        {
+            // The second convolution is 32×32×3×3: axis 1 has the right length, but it is not the output channel axis.
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 1);
+            dq.Attribute.Single(a => a.Name == "axis").I = 1;
+            AssertRejected(m, "NQG0052", "axis 1", "output channels lie on axis 0");
+        }
+
+        [Fact]
+        public void PerAxisScalesOfTheWrongLengthAreRejected()
+        {
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 2); // 64 output channels
+            SetFloats(Initializer(m, dq.Input[1]), Floats(Initializer(m, dq.Input[1])).Take(63).ToArray());
+            var zp = Initializer(m, dq.Input[2]);
+            zp.RawData = ByteString.CopyFrom(new byte[63]);
+            zp.Dims[0] = 63;
+            AssertRejected(m, "NQG0050", dq.Name, "63 scales along axis 0", "64 elements");
+        }
+
+        [Fact]
+        public void ABiasScaleThatIsNotInputTimesWeightScaleIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var conv = m.Graph.Node.First(n => n.OpType == "Conv");
+            var bias = m.Graph.Node.Single(n => n.Output[0] == conv.Input[2]);
+            var scales = Floats(Initializer(m, bias.Input[1]));
+            scales[3] *= 1.01f;
+            SetFloats(Initializer(m, bias.Input[1]), scales);
+            AssertRejected(m, "NQG0051", conv.Name, "output channel 3", "s_in·s_w[3]");
+        }
+
+        [Fact]
+        public void AQuantizeDequantizePairWithDifferentZeroPointsIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var q = m.Graph.Node.Where(n => n.OpType == "QuantizeLinear").ElementAt(2);
+            var dq = m.Graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == q.Output[0]);
+            var other = new TensorProto(Initializer(m, q.Input[2])) { Name = "other_zero_point" };
+            other.RawData = ByteString.CopyFrom(new[] { (byte)(other.RawData[0] + 1) });
+            m.Graph.Initializer.Add(other);
+            dq.Input[2] = other.Name;
+            AssertRejected(m, "NQG0051", dq.Name, q.Name);
+        }
+
+        [Fact]
+        public void AsymmetricWeightsAreRejected()
+        {
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 0);
+            var zp = Initializer(m, dq.Input[2]);
+            var raw = zp.RawData.ToByteArray();
+            raw[0] = 3;
+            zp.RawData = ByteString.CopyFrom(raw);
+            AssertRejected(m, "NQG0052", "zero-point 3", "symmetric");
+        }
+
+        [Fact]
+        public void BlockedQuantizationIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 0);
+            dq.Attribute.Add(new AttributeProto { Name = "block_size", Type = AttributeProto.Types.AttributeType.Int, I = 4 });
+            AssertRejected(m, "NQG0052", "block_size 4");
+        }
+
+        [Fact]
+        public void AnActivationWithoutQuantizeLinearIsRejected()
+        {
+            // Drop the pair after the first convolution: its output has no scale and no statistics to take one from.
+            var m = SmallCnnQdq();
+            var conv = m.Graph.Node.First(n => n.OpType == "Conv");
+            var relu = m.Graph.Node.First(n => n.Input[0] == conv.Output[0]);
+            var q = m.Graph.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == relu.Output[0]);
+            var dq = m.Graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == q.Output[0]);
+            foreach (var n in m.Graph.Node)
+                for (int i = 0; i < n.Input.Count; i++)
+                    if (n.Input[i] == dq.Output[0]) n.Input[i] = relu.Output[0];
+            m.Graph.Node.Remove(q);
+            m.Graph.Node.Remove(dq);
+            AssertRejected(m, "NQG0052", relu.Output[0], "has no QuantizeLinear");
+        }
+
+        [Fact]
+        public void AMaxPoolWhoseOutputIsQuantizedDifferentlyFromItsInputIsRejected()
+        {
+            var m = SmallCnnQdq();
+            var pool = m.Graph.Node.First(n => n.OpType == "MaxPool");
+            var q = m.Graph.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == pool.Output[0]);
+            var scale = Initializer(m, q.Input[1]);
+            SetFloats(scale, Floats(scale)[0] * 2);
+            AssertRejected(m, "NQG0051", pool.Name, "keeps its input's scale");
+        }
+
+        [Fact]
+        public void AReluBetweenTwoDifferentQuantizationsIsRejected()
+        {
+            // Conv → Q/DQ (scale 2s) → Relu → Q/DQ (s): fusing the Relu into the Conv would skip the first rounding.
+            var m = SmallCnnQdq();
+            var conv = m.Graph.Node.First(n => n.OpType == "Conv");
+            var relu = m.Graph.Node.First(n => n.Input[0] == conv.Output[0]);
+            var after = m.Graph.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == relu.Output[0]);
+            var scale = new TensorProto(Initializer(m, after.Input[1])) { Name = "pre_relu_scale" };
+            SetFloats(scale, Floats(scale)[0] * 2);
+            m.Graph.Initializer.Add(scale);
+            var q = new NodeProto { OpType = "QuantizeLinear", Name = "pre_relu_Q", Input = { conv.Output[0], scale.Name, after.Input[2] }, Output = { "pre_relu_q" } };
+            var dq = new NodeProto { OpType = "DequantizeLinear", Name = "pre_relu_DQ", Input = { "pre_relu_q", scale.Name, after.Input[2] }, Output = { "pre_relu_dq" } };
+            relu.Input[0] = "pre_relu_dq";
+            int at = m.Graph.Node.IndexOf(relu);
+            m.Graph.Node.Insert(at, dq);
+            m.Graph.Node.Insert(at, q);
+            AssertRejected(m, "NQG0052", relu.Name, "quantize both tensors alike");
+        }
+
+        [Fact]
+        public void StatisticsGivenForAQuantizedModelAreIgnoredWithAWarning()
+        {
+            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            var input = new ModelInput("small_cnn.qdq.onnx", exported.Model!, "small_cnn.calib", File.ReadAllBytes(SampleData.StatisticsPath("small_cnn")),
+                new CompilationOptions { WeightBits = 4 }, Target);
+            var lowering = ModelCompiler.Lower(input);
+            var warning = Assert.Single(lowering.Diagnostics);
+            Assert.Equal("NQG0053", warning.Id);
+            Assert.Contains("small_cnn.calib", warning.Message);
+            Assert.Contains("WeightBits = 4", warning.Message);
+            AssertSameIntegerGraph(exported.Lowering!.IntegerGraph!, lowering.IntegerGraph!);
+        }
+
+        // ------------------------------------------------------------ equivalent encodings
+
+        /// <summary>
+        /// The same quantization written differently gives the same integer graph: uint8 weights with zero-point
+        /// 128 instead of int8 with 0; Gemm with B stored [K, N] (transB = 0) and per-column scales on axis 1.
+        /// </summary>
+        [Theory]
+        [InlineData("uint8 weights")]
+        [InlineData("Gemm transB=0")]
+        public void EquivalentEncodingsOfTheWeightsGiveTheSameIntegerGraph(string encoding)
+        {
+            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            var m = ModelProto.Parser.ParseFrom(exported.Model);
+            foreach (var op in m.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm").ToList())
+            {
+                var dq = m.Graph.Node.Single(n => n.Output[0] == op.Input[1]);
+                var w = Initializer(m, dq.Input[0]);
+                var zp = Initializer(m, dq.Input[2]);
+                var raw = w.RawData.ToByteArray();
+                if (encoding == "uint8 weights")
+                {
+                    w.RawData = ByteString.CopyFrom(raw.Select(b => (byte)((sbyte)b + 128)).ToArray());
+                    w.DataType = (int)TensorProto.Types.DataType.Uint8;
+                    zp.RawData = ByteString.CopyFrom(Enumerable.Repeat((byte)128, zp.RawData.Length).ToArray());
+                    zp.DataType = (int)TensorProto.Types.DataType.Uint8;
+                }
+                else if (op.OpType == "Gemm")
+                {
+                    int n = (int)w.Dims[0], k = (int)w.Dims[1];
+                    var transposed = new byte[raw.Length];
+                    for (int o = 0; o < n; o++)
+                        for (int i = 0; i < k; i++)
+                            transposed[i * n + o] = raw[o * k + i];
+                    w.RawData = ByteString.CopyFrom(transposed);
+                    w.Dims.Clear();
+                    w.Dims.Add(new long[] { k, n });
+                    dq.Attribute.Single(a => a.Name == "axis").I = 1;
+                    op.Attribute.Single(a => a.Name == "transB").I = 0;
+                }
+            }
+            AssertSameIntegerGraph(exported.Lowering!.IntegerGraph!, Reimport(m.ToByteArray(), "small_cnn.reencoded.onnx"));
+        }
+
+        // ------------------------------------------------------------ QOperator form
+
+        /// <summary>
+        /// Our QDQ export with every Conv rewritten by hand into the QOperator QLinearConv (the form ONNX Runtime's
+        /// quantizer writes with QuantFormat.QOperator): the same integer graph as the QDQ form.
+        /// </summary>
+        [Fact]
+        public void QLinearConvModelsLowerToTheSameIntegerGraphAsTheirQdqForm()
+        {
+            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            var m = ModelProto.Parser.ParseFrom(exported.Model);
+            var g = m.Graph;
+            NodeProto Producer(string name) => g.Node.Single(n => n.Output.Contains(name));
+            foreach (var conv in g.Node.Where(n => n.OpType == "Conv").ToList())
+            {
+                var xDq = Producer(conv.Input[0]);
+                var wDq = Producer(conv.Input[1]);
+                var bDq = Producer(conv.Input[2]);
+                var relu = g.Node.Single(n => n.Input.Contains(conv.Output[0]));
+                var yQ = g.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == relu.Output[0]);
+                // QLinearConv computes the conv and requantizes; the ReLU folds into the output clamp (zero-point of a ReLU output).
+                var qconv = new NodeProto { OpType = "QLinearConv", Name = conv.Name, Output = { yQ.Output[0] } };
+                qconv.Input.AddRange(new[] { xDq.Input[0], xDq.Input[1], xDq.Input[2], wDq.Input[0], wDq.Input[1], wDq.Input[2], yQ.Input[1], yQ.Input[2], bDq.Input[0] });
+                qconv.Attribute.AddRange(conv.Attribute);
+                int at = g.Node.IndexOf(conv);
+                foreach (var n in new[] { wDq, bDq, conv, relu, yQ }) g.Node.Remove(n);
+                g.Node.Insert(Math.Min(at, g.Node.Count), qconv);
+            }
+            // Keep the file's node order topological.
+            var ordered = new List<NodeProto>();
+            var known = new HashSet<string>(g.Initializer.Select(t => t.Name).Concat(g.Input.Select(i => i.Name)));
+            var pending = g.Node.ToList();
+            while (pending.Count > 0)
+            {
+                var ready = pending.First(n => n.Input.All(i => i.Length == 0 || known.Contains(i)));
+                ordered.Add(ready);
+                known.UnionWith(ready.Output);
+                pending.Remove(ready);
+            }
+            g.Node.Clear();
+            g.Node.AddRange(ordered);
+            Assert.Equal(4, g.Node.Count(n => n.OpType == "QLinearConv"));
+
+            var lowering = ModelCompiler.Lower(QuantizedInput("small_cnn.qlinear.onnx", m.ToByteArray()));
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+            var expected = exported.Lowering!.IntegerGraph!;
+            var actual = lowering.IntegerGraph!;
+            Assert.Equal(expected.Operations.Select(o => o.Kind), actual.Operations.Select(o => o.Kind));
+            foreach (var (e, a) in expected.Operations.OfType<QConvolution>().Zip(actual.Operations.OfType<QConvolution>(), (e, a) => (e, a)))
+            {
+                Assert.Equal(e.Weights, a.Weights);
+                Assert.Equal(e.Bias, a.Bias);
+                Assert.Equal(e.Requantization, a.Requantization);
+                Assert.Equal((e.ClampMin, e.ClampMax), (a.ClampMin, a.ClampMax));
+            }
+            var x = SampleData.TestInputs("small_cnn", 20);
+            var before = new IntegerExecutor(expected);
+            var after = new IntegerExecutor(actual);
+            Assert.All(x, image => Assert.Equal(before.Run(image), after.Run(image)));
+        }
+
+        [Theory]
+        [InlineData("ConvInteger")]
+        [InlineData("MatMulInteger")]
+        [InlineData("DynamicQuantizeLinear")]
+        public void DynamicQuantizationIsRejectedWithAnExplanation(string opType)
+        {
+            var m = SmallCnnQdq();
+            var conv = m.Graph.Node.First(n => n.OpType == "Conv");
+            conv.OpType = opType;
+            AssertRejected(m, "NQG0052", "dynamic quantization");
+        }
+    }
+}
