@@ -53,6 +53,12 @@ namespace NetQuantGen.Diagnostics
             new("NQG0019", "Unsupported target class (nested, generic or record)", DiagnosticLevel.Error);
         public static readonly DiagnosticKind AmbiguousFile =
             new("NQG0020", "File path matches several AdditionalFiles", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind DataFreeQuantization =
+            new("NQG0030", "Quantized data-free: calibration would do better", DiagnosticLevel.Info);
+        public static readonly DiagnosticKind UnknownLayer =
+            new("NQG0031", "A per-layer option names no quantized layer", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind SizeBudgetUnreachable =
+            new("NQG0032", "Weight size budget cannot be met", DiagnosticLevel.Warning);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 
@@ -62,6 +68,7 @@ namespace NetQuantGen.Diagnostics
             MissingStatistics, StaleStatistics, TensorNameMismatch, AccumulatorOverflow, ShapeMismatch,
             GraphCycle, ExternalDataOutsideModelFolder, UnsupportedDataType, UnsupportedOpset, InvalidOption,
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
+            DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable,
             InternalError,
         };
     }

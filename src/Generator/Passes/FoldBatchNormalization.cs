@@ -34,10 +34,19 @@ namespace NetQuantGen.Passes
                     _ => false,
                 };
                 if (!folded) continue;
+                producer.OutputPrior = PriorOf(bn);
                 GraphEdits.Absorb(graph, producer, bn);
                 changed = true;
             }
             return changed;
+        }
+
+        /// <summary>The BN output's distribution as the BN itself states it: N(β, γ²) per channel.</summary>
+        private static ChannelPrior PriorOf(Node bn)
+        {
+            var gamma = GraphEdits.ConstantFloats(bn.Input(1))!;
+            var beta = GraphEdits.ConstantFloats(bn.Input(2))!;
+            return new ChannelPrior(beta.Select(b => (double)b).ToArray(), gamma.Select(g => Math.Abs((double)g)).ToArray());
         }
 
         /// <summary>BN as y = scale·x + shift per channel, in double; false when a parameter is computed or the scale is not finite.</summary>
