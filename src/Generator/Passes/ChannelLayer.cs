@@ -18,11 +18,10 @@ namespace NetQuantGen.Passes
         private readonly Layout _layout;
         private readonly int[] _shape;
 
-        private ChannelLayer(Node node, Layout layout, float[] weights, int[] shape, int outputs, int features, int taps)
+        private ChannelLayer(Node node, Layout layout, int[] shape, int outputs, int features, int taps)
         {
             Node = node;
             _layout = layout;
-            Weights = weights;
             _shape = shape;
             OutputChannels = outputs;
             InputFeatures = features;
@@ -31,7 +30,8 @@ namespace NetQuantGen.Passes
 
         public Node Node { get; }
 
-        public float[] Weights { get; private set; }
+        /// <summary>The node's current weights (read each time: pairs sharing a layer edit it in turn).</summary>
+        public float[] Weights => Node.Input(1).Constant!.Floats!;
 
         public int OutputChannels { get; }
 
@@ -60,14 +60,14 @@ namespace NetQuantGen.Passes
                 case Conv conv when s.Length >= 3:
                     int taps = w.Length / (s[0] * s[1]);
                     if (bias != null && bias.ElementCount != s[0]) return null;
-                    if (conv.Group == 1) return new ChannelLayer(node, Layout.DenseConv, w, s, s[0], s[1], taps);
+                    if (conv.Group == 1) return new ChannelLayer(node, Layout.DenseConv, s, s[0], s[1], taps);
                     if (s[1] == 1 && conv.Group == s[0] && node.Input(0).Shape.Length > 1 && node.Input(0).Shape[1] == s[0])
-                        return new ChannelLayer(node, Layout.DepthwiseConv, w, s, s[0], s[0], taps);
+                        return new ChannelLayer(node, Layout.DepthwiseConv, s, s[0], s[0], taps);
                     return null;
                 case Gemm gemm when !gemm.TransA && s.Length == 2:
                     int n = gemm.TransB ? s[0] : s[1], k = gemm.TransB ? s[1] : s[0];
                     if (bias != null && bias.ElementCount != n) return null; // a scalar C cannot take per-channel edits
-                    return new ChannelLayer(node, gemm.TransB ? Layout.GemmTransB : Layout.Gemm, w, s, n, k, 1);
+                    return new ChannelLayer(node, gemm.TransB ? Layout.GemmTransB : Layout.Gemm, s, n, k, 1);
                 default:
                     return null;
             }
@@ -163,7 +163,6 @@ namespace NetQuantGen.Passes
         private void SetWeights(Graph graph, float[] w)
         {
             GraphEdits.SetConstantInput(graph, Node, 1, TensorData.FromFloats((int[])_shape.Clone(), w), Node.Input(1).Name + "_scaled");
-            Weights = w;
         }
 
         private void SetBias(Graph graph, double[] bias)
