@@ -62,6 +62,13 @@ namespace NetQuantGen
         /// each layer's sensitivity so that the packed weights fit; <see cref="LayerWeightBits"/> entries stay fixed.
         /// </summary>
         public int SizeBudgetKiB { get; set; }
+
+        /// <summary>
+        /// Without <see cref="Calibration"/>: quantize to INT8 data-free (true, the default) when every activation range can be
+        /// estimated from the model's BatchNormalization statistics (Nagel et al. 2019: with cross-layer equalization, high-bias
+        /// absorption and analytic bias correction), else build FLOAT32; false always builds FLOAT32 without statistics.
+        /// </summary>
+        public bool DataFree { get; set; } = true;
     }
 
     public enum WeightRangeMethod

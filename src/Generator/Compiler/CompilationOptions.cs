@@ -38,6 +38,9 @@ namespace NetQuantGen.Compiler
         /// <summary>Weight size budget in KiB for the automatic per-layer bit-width choice; 0 for none.</summary>
         public int SizeBudgetKiB { get; init; }
 
+        /// <summary>Without statistics: quantize data-free from the BatchNormalization statistics when the model allows (true), or build FLOAT32.</summary>
+        public bool DataFree { get; init; } = true;
+
         /// <summary>Bit flags, as NetQuantGen.QuantizationPasses.</summary>
         public int Passes { get; init; } = 7;
 

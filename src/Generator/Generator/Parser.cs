@@ -120,6 +120,9 @@ namespace NetQuantGen.Generator
                             Invalid(pair.Key, $"SizeBudgetKiB is {budget}; give the weight budget in KiB (0 for none).");
                         options = options with { SizeBudgetKiB = budget };
                         break;
+                    case "DataFree":
+                        options = options with { DataFree = value.Value is bool dataFree && dataFree };
+                        break;
                     case "Percentile":
                         double percentile = value.Value is double p ? p : double.NaN;
                         if (!(percentile > 50 && percentile <= 100))

@@ -11,7 +11,7 @@ namespace NetQuantGen.Passes
     /// Input features group into input channels: a Gemm reading a flattened [C, H, W] tensor has H·W features
     /// per channel. Every edit writes new constant data through <see cref="GraphEdits.SetConstantInput"/>.
     /// </summary>
-    internal sealed class ChannelLayer
+    public sealed class ChannelLayer
     {
         private enum Layout { DenseConv, DepthwiseConv, GemmTransB, Gemm }
 
@@ -94,6 +94,14 @@ namespace NetQuantGen.Passes
             }
         }
 
+        /// <summary>Calls <paramref name="visit"/>(output, feature, weight) for every weight, a Gemm's α applied.</summary>
+        public void ForEachWeight(Action<int, int, double> visit)
+        {
+            var w = Weights;
+            double alpha = Node.Op is Gemm g ? g.Alpha : 1;
+            ForEach((o, f, i) => visit(o, f, alpha * w[i]));
+        }
+
         /// <summary>Largest |w| of each output channel.</summary>
         public double[] OutputRanges()
         {
@@ -138,9 +146,7 @@ namespace NetQuantGen.Passes
         {
             int per = InputFeatures / input.Length;
             var response = new double[OutputChannels];
-            var w = Weights;
-            double alpha = Node.Op is Gemm g ? g.Alpha : 1;
-            ForEach((o, f, i) => response[o] += alpha * w[i] * input[f / per]);
+            ForEachWeight((o, f, w) => response[o] += w * input[f / per]);
             return response;
         }
 
@@ -152,7 +158,7 @@ namespace NetQuantGen.Passes
         }
 
         /// <summary>The effective per-channel bias (a Gemm's β applied), or null when the node has none.</summary>
-        private double[]? Bias()
+        public double[]? Bias()
         {
             var data = Node.OptionalInput(2)?.Constant?.ToFloats();
             if (data == null) return null;
