@@ -10,7 +10,9 @@ namespace NetQuantGen.Passes
     /// s = γ/√(var+ε) per output channel, the weights of channel c are scaled by s[c] and the bias becomes
     /// β − mean·s + s·bias (a bias is created when there is none). The merged node outputs the BN's value.
     /// Weights and biases get new <see cref="TensorData"/>; a constant shared with other nodes is copied.
-    /// A BN with any other producer, or whose parameters are not constant, stays as it is.
+    /// A BN with any other producer, or whose parameters are not constant, stays as it is. The merged node keeps
+    /// the BN's own description of its output, N(β, γ²) per channel, as <see cref="Node.OutputPrior"/> for the
+    /// data-free passes (high-bias absorption, analytic bias correction, data-free ranges).
     /// </summary>
     public sealed class FoldBatchNormalization : IGraphPass
     {
