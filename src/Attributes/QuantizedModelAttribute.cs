@@ -50,6 +50,51 @@ namespace NetQuantGen
         /// (checked from the declared shapes before anything is allocated; NQG0016 above it).
         /// </summary>
         public int MaxTensorMegabytes { get; set; } = 1024;
+
+        /// <summary>How weight ranges are set: the largest magnitude (min-max) or the MSE-optimal clipping.</summary>
+        public WeightRangeMethod WeightRange { get; set; } = WeightRangeMethod.MinMax;
+
+        /// <summary>
+        /// Bias correction of the quantized weights' expected error: analytic (data-free, from the BatchNormalization
+        /// statistics) or empirical (from the statistics file, computed by <c>netquant calibrate</c>).
+        /// </summary>
+        public BiasCorrection BiasCorrection { get; set; } = BiasCorrection.None;
+
+        /// <summary>Per-layer weight bit-widths (2 to 8) by node name, overriding <see cref="WeightBits"/>, e.g. "conv1=4,fc=8".</summary>
+        public string? LayerWeightBits { get; set; }
+
+        /// <summary>
+        /// Weight size budget in KiB (0: none). When set, the compiler chooses per-layer weight bit-widths from
+        /// each layer's sensitivity so that the packed weights fit; <see cref="LayerWeightBits"/> entries stay fixed.
+        /// </summary>
+        public int SizeBudgetKiB { get; set; }
+
+        /// <summary>
+        /// Without <see cref="Calibration"/>: quantize to INT8 data-free (true, the default) when every activation range can be
+        /// estimated from the model's BatchNormalization statistics (Nagel et al. 2019: with cross-layer equalization, high-bias
+        /// absorption and analytic bias correction), else build FLOAT32; false always builds FLOAT32 without statistics.
+        /// </summary>
+        public bool DataFree { get; set; } = true;
+    }
+
+    public enum WeightRangeMethod
+    {
+        /// <summary>The largest weight magnitude (per channel or per tensor).</summary>
+        MinMax = 0,
+
+        /// <summary>The clipping magnitude that minimizes the weights' mean squared quantization error.</summary>
+        Mse = 1,
+    }
+
+    public enum BiasCorrection
+    {
+        None = 0,
+
+        /// <summary>Expected input from the BatchNormalization statistics through the clipped normal (data-free).</summary>
+        Analytic = 1,
+
+        /// <summary>Expected output error measured on calibration data (saved by <c>netquant calibrate</c>).</summary>
+        Empirical = 2,
     }
 
     public enum WeightGranularity
@@ -80,6 +125,19 @@ namespace NetQuantGen
         RemoveIdentity = 1,
         FoldBatchNorm = 2,
         FuseActivation = 4,
+
+        /// <summary>
+        /// Replace ReLU6 (Clip 0..6) fused into a layer by ReLU, as Nagel et al. 2019 do before cross-layer
+        /// equalization (ReLU6 is not positively homogeneous). This changes the float function slightly.
+        /// </summary>
+        ReplaceRelu6 = 8,
+
+        /// <summary>Cross-layer equalization (Nagel et al. 2019) over Conv/Gemm chains through ReLU, depthwise included.</summary>
+        CrossLayerEqualization = 16,
+
+        /// <summary>High-bias absorption into the next layer, from the BatchNormalization β and γ.</summary>
+        HighBiasAbsorption = 32,
+
         Default = RemoveIdentity | FoldBatchNorm | FuseActivation,
     }
 }

@@ -56,7 +56,7 @@ namespace NetQuantGen.Cli
             var names = text.Split(',').Select(n => n.Trim()).Where(n => n.Length > 0).ToList();
             foreach (var name in names)
                 if (!PassPipeline.KnownPasses.Contains(name))
-                    throw new UsageException($"unknown pass '{name}' in --passes (known passes: {string.Join(", ", PassPipeline.DefaultOrder)}, or 'none')", command);
+                    throw new UsageException($"unknown pass '{name}' in --passes (known passes: {string.Join(", ", PassPipeline.Order)}, or 'none')", command);
             var duplicate = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
             if (duplicate != null) throw new UsageException($"pass '{duplicate.Key}' is listed twice in --passes", command);
             return names;

@@ -6,6 +6,10 @@ namespace NetQuantGen.Compiler
 
     public enum RangeMethodOption { MinMax = 0, Percentile = 1, Mse = 2, Entropy = 3 }
 
+    public enum WeightRangeOption { MinMax = 0, Mse = 1 }
+
+    public enum BiasCorrectionOption { None = 0, Analytic = 1, Empirical = 2 }
+
     /// <summary>
     /// Every choice the attribute carries, as plain equatable data (the generator must not hold Roslyn
     /// symbols in its pipeline). Enum values mirror the public enums of NetQuantGen.Attributes.
@@ -24,6 +28,19 @@ namespace NetQuantGen.Compiler
 
         public double Percentile { get; init; } = 99.99;
 
+        public WeightRangeOption WeightRange { get; init; } = WeightRangeOption.MinMax;
+
+        public BiasCorrectionOption BiasCorrection { get; init; } = BiasCorrectionOption.None;
+
+        /// <summary>Per-layer weight bit-widths, "node=bits" comma-separated, or null.</summary>
+        public string? LayerWeightBits { get; init; }
+
+        /// <summary>Weight size budget in KiB for the automatic per-layer bit-width choice; 0 for none.</summary>
+        public int SizeBudgetKiB { get; init; }
+
+        /// <summary>Without statistics: quantize data-free from the BatchNormalization statistics when the model allows (true), or build FLOAT32.</summary>
+        public bool DataFree { get; init; } = true;
+
         /// <summary>Bit flags, as NetQuantGen.QuantizationPasses.</summary>
         public int Passes { get; init; } = 7;
 
@@ -37,6 +54,9 @@ namespace NetQuantGen.Compiler
             if ((Passes & 1) != 0) names.Add("remove-identity");
             if ((Passes & 2) != 0) names.Add("fold-batchnorm");
             if ((Passes & 4) != 0) names.Add("fuse-activation");
+            if ((Passes & 8) != 0) names.Add("relu6-to-relu");
+            if ((Passes & 16) != 0) names.Add("cross-layer-equalization");
+            if ((Passes & 32) != 0) names.Add("high-bias-absorption");
             return names;
         }
     }

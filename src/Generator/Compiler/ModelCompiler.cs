@@ -96,7 +96,8 @@ namespace NetQuantGen.Compiler
                     var floatProvenance = new Provenance(input.ModelFileName, lowering.ModelSha256, null, $"passes [{string.Join(", ", input.Options.PassNames())}]");
                     return new CompilationResult(FloatModelEmitter.Emit(lowering.FloatGraph!, input.Target, floatProvenance, HowToCalibrate(input)), diagnostics);
                 }
-                var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName, lowering.Quantization ?? Describe(input.Options));
+                var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName,
+                    lowering.Quantization ?? (input.StatisticsBytes == null ? DataFree.Describe(input.Options) : Describe(input.Options)));
                 return new CompilationResult(ModelEmitter.Emit(lowering.IntegerGraph, input.Target, provenance), diagnostics);
             }
             catch (Exception e)
@@ -124,13 +125,18 @@ namespace NetQuantGen.Compiler
                 if (import.Graph == null) return new Lowering(modelHash, null, null, diagnostics);
                 var graph = import.Graph;
                 if (quantized != null) return QuantizedModelLowering.Lower(input, modelHash, graph, quantized, diagnostics);
+                string? dataFreeProblem = null;
+                if (input.StatisticsBytes == null && input.Options.DataFree
+                    && DataFree.TryLower(input, graph, diagnostics, out var dataFreeGraph, out dataFreeProblem) is IntegerIR.IntegerGraph dataFree)
+                    return new Lowering(modelHash, dataFreeGraph, dataFree, diagnostics);
                 var passes = PassPipeline.FromNames(input.Options.PassNames());
                 passes.Run(graph);
 
                 if (input.StatisticsBytes == null)
                 {
                     diagnostics.Add(new ModelDiagnostic(DiagnosticCatalog.MissingStatistics,
-                        $"Model '{input.ModelFileName}' has no calibration statistics, so it was built in FLOAT32 (not quantized). {HowToCalibrate(input)}"));
+                        $"Model '{input.ModelFileName}' has no calibration statistics, so it was built in FLOAT32 (not quantized)" +
+                        (dataFreeProblem != null ? $"; data-free INT8 was not possible: {dataFreeProblem.TrimEnd('.')}" : "") + $". {HowToCalibrate(input)}"));
                     return new Lowering(modelHash, graph, null, diagnostics);
                 }
                 string statisticsName = input.StatisticsFileName ?? "statistics";
@@ -141,7 +147,8 @@ namespace NetQuantGen.Compiler
                 diagnostics.AddRange(mismatches);
                 if (mismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
-                return new Lowering(modelHash, graph, Quantizer.Run(graph, SettingsFor(input.Options, read.Statistics)), diagnostics);
+                var settings = SettingsFor(input.Options, read.Statistics, graph, input.ModelFileName, diagnostics);
+                return new Lowering(modelHash, graph, Quantizer.Run(graph, settings), diagnostics);
             }
             catch (ModelException e)
             {
@@ -181,13 +188,46 @@ namespace NetQuantGen.Compiler
             {
                 WeightBits = options.WeightBits,
                 Granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
+                WeightRange = options.WeightRange == WeightRangeOption.Mse ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax,
             };
+
+        /// <summary>
+        /// The settings for the float graph after passes: activation ranges from the statistics, plus what needs the graph:
+        /// per-layer weight bit-widths (given, or chosen under the size budget) and analytic bias correction's expected inputs.
+        /// </summary>
+        public static QuantizationSettings SettingsFor(CompilationOptions options, CalibrationStatistics statistics, IR.Graph graph, string modelName, List<ModelDiagnostic> diagnostics) =>
+            WithGraphOptions(SettingsFor(options, statistics), options, graph, modelName, diagnostics, analyticBiasCorrection: options.BiasCorrection == BiasCorrectionOption.Analytic);
+
+        /// <summary>Adds per-layer bit-widths and (when asked) analytic bias correction to <paramref name="settings"/>.</summary>
+        internal static QuantizationSettings WithGraphOptions(QuantizationSettings settings, CompilationOptions options, IR.Graph graph, string modelName,
+            List<ModelDiagnostic> diagnostics, bool analyticBiasCorrection)
+        {
+            var layerBits = LayerBitAllocation.Choose(graph, options, settings, modelName, diagnostics);
+            Func<string, double[]?>? expected = null;
+            if (analyticBiasCorrection)
+            {
+                var estimates = PriorPropagation.Run(graph).ToDictionary(p => p.Key.Name, p => p.Value.Mean, StringComparer.Ordinal);
+                expected = name => estimates.TryGetValue(name, out var mean) ? mean : null;
+            }
+            return new QuantizationSettings(settings.RangeOf)
+            {
+                WeightBits = settings.WeightBits,
+                Granularity = settings.Granularity,
+                WeightRange = settings.WeightRange,
+                LayerWeightBits = layerBits,
+                ExpectedValue = expected,
+            };
+        }
 
         /// <summary>One line for the generated header: what quantization this build used.</summary>
         public static string Describe(CompilationOptions o) =>
             $"W{o.WeightBits}A{o.ActivationBits}; weights symmetric {(o.WeightGranularity == WeightGranularityOption.PerTensor ? "per-tensor" : "per-channel")}; " +
             $"activations asymmetric per-tensor, range {o.ActivationRange switch { RangeMethodOption.Percentile => "percentile " + o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture), RangeMethodOption.Mse => "MSE", RangeMethodOption.Entropy => "entropy", _ => "min-max" }}; " +
-            $"passes [{string.Join(", ", o.PassNames())}]";
+            $"passes [{string.Join(", ", o.PassNames())}]" +
+            (o.WeightRange == WeightRangeOption.Mse ? "; weight range MSE" : "") +
+            (o.BiasCorrection != BiasCorrectionOption.None ? $"; bias correction {o.BiasCorrection.ToString().ToLowerInvariant()}" : "") +
+            (string.IsNullOrWhiteSpace(o.LayerWeightBits) ? "" : $"; layer weight bits {o.LayerWeightBits}") +
+            (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "");
 
         /// <summary>Parses the InputShape option ("1,3,224,224"), which pins the model's first input.</summary>
         public static ImportOptions ImportOptionsFor(ModelInput input)

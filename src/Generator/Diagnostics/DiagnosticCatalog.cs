@@ -61,6 +61,12 @@ namespace NetQuantGen.Diagnostics
             new("NQG0052", "Unsupported quantization in a quantized model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind QuantizedModelIgnoresSettings =
             new("NQG0053", "A quantized model keeps its own quantization: statistics and weight-changing options are ignored", DiagnosticLevel.Warning);
+        public static readonly DiagnosticKind DataFreeQuantization =
+            new("NQG0030", "Quantized data-free: calibration would do better", DiagnosticLevel.Info);
+        public static readonly DiagnosticKind UnknownLayer =
+            new("NQG0031", "A per-layer option names no quantized layer", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind SizeBudgetUnreachable =
+            new("NQG0032", "Weight size budget cannot be met", DiagnosticLevel.Warning);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 
@@ -71,6 +77,7 @@ namespace NetQuantGen.Diagnostics
             GraphCycle, ExternalDataOutsideModelFolder, UnsupportedDataType, UnsupportedOpset, InvalidOption,
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
             InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
+            DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable,
             InternalError,
         };
     }

@@ -106,6 +106,29 @@ namespace NetQuantGen.Generator
                             Invalid(pair.Key, $"MaxTensorMegabytes is {megabytes}; it must be at least 1 (the default is 1024).");
                         options = options with { MaxTensorMegabytes = megabytes };
                         break;
+                    case "WeightRange":
+                        if (CheckEnum(value, pair.Key, Invalid, out int weightRange))
+                            options = options with { WeightRange = (WeightRangeOption)weightRange };
+                        break;
+                    case "BiasCorrection":
+                        if (CheckEnum(value, pair.Key, Invalid, out int biasCorrection))
+                            options = options with { BiasCorrection = (BiasCorrectionOption)biasCorrection };
+                        break;
+                    case "LayerWeightBits":
+                        var layerBits = value.Value as string;
+                        if (layerBits != null && Quantization.LayerBitWidths.TryParse(layerBits, out _) is string layerProblem)
+                            Invalid(pair.Key, $"LayerWeightBits \"{layerBits}\": {layerProblem}");
+                        options = options with { LayerWeightBits = layerBits };
+                        break;
+                    case "SizeBudgetKiB":
+                        int budget = value.Value is int kib ? kib : -1;
+                        if (budget < 0)
+                            Invalid(pair.Key, $"SizeBudgetKiB is {budget}; give the weight budget in KiB (0 for none).");
+                        options = options with { SizeBudgetKiB = budget };
+                        break;
+                    case "DataFree":
+                        options = options with { DataFree = value.Value is bool dataFree && dataFree };
+                        break;
                     case "Percentile":
                         double percentile = value.Value is double p ? p : double.NaN;
                         if (!(percentile > 50 && percentile <= 100))

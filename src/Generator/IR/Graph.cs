@@ -70,7 +70,7 @@ namespace NetQuantGen.IR
                 return c;
             }
             var inputs = Inputs.Select(Copy).ToList();
-            var nodes = Nodes.Select(n => new Node(n.Name, n.Op, n.Inputs.Select(v => v == null ? null : Copy(v)), n.Outputs.Select(Copy))).ToList();
+            var nodes = Nodes.Select(n => new Node(n.Name, n.Op, n.Inputs.Select(v => v == null ? null : Copy(v)), n.Outputs.Select(Copy)) { OutputPrior = n.OutputPrior }).ToList();
             return new Graph(ModelName, inputs, Outputs.Select(Copy), nodes);
         }
     }

@@ -23,6 +23,9 @@ namespace NetQuantGen.IR
 
         public List<Value> Outputs { get; }
 
+        /// <summary>The per-channel distribution of the output before the fused activation, when a folded BatchNormalization gave one.</summary>
+        public ChannelPrior? OutputPrior { get; set; }
+
         public Value Input(int index) => Inputs[index]!;
 
         public Value? OptionalInput(int index) => index < Inputs.Count ? Inputs[index] : null;

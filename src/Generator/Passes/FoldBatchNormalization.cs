@@ -10,7 +10,9 @@ namespace NetQuantGen.Passes
     /// s = γ/√(var+ε) per output channel, the weights of channel c are scaled by s[c] and the bias becomes
     /// β − mean·s + s·bias (a bias is created when there is none). The merged node outputs the BN's value.
     /// Weights and biases get new <see cref="TensorData"/>; a constant shared with other nodes is copied.
-    /// A BN with any other producer, or whose parameters are not constant, stays as it is.
+    /// A BN with any other producer, or whose parameters are not constant, stays as it is. The merged node keeps
+    /// the BN's own description of its output, N(β, γ²) per channel, as <see cref="Node.OutputPrior"/> for the
+    /// data-free passes (high-bias absorption, analytic bias correction, data-free ranges).
     /// </summary>
     public sealed class FoldBatchNormalization : IGraphPass
     {
@@ -34,10 +36,19 @@ namespace NetQuantGen.Passes
                     _ => false,
                 };
                 if (!folded) continue;
+                producer.OutputPrior = PriorOf(bn);
                 GraphEdits.Absorb(graph, producer, bn);
                 changed = true;
             }
             return changed;
+        }
+
+        /// <summary>The BN output's distribution as the BN itself states it: N(β, γ²) per channel.</summary>
+        private static ChannelPrior PriorOf(Node bn)
+        {
+            var gamma = GraphEdits.ConstantFloats(bn.Input(1))!;
+            var beta = GraphEdits.ConstantFloats(bn.Input(2))!;
+            return new ChannelPrior(beta.Select(b => (double)b).ToArray(), gamma.Select(g => Math.Abs((double)g)).ToArray());
         }
 
         /// <summary>BN as y = scale·x + shift per channel, in double; false when a parameter is computed or the scale is not finite.</summary>

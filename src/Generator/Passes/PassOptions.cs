@@ -15,7 +15,14 @@ namespace NetQuantGen.Passes
         /// <summary>Fold Relu/ReLU6/Clip into the Conv, Gemm or Add before it ("fuse-activation").</summary>
         public bool FuseActivations { get; set; } = true;
 
-        // Cross-layer equalization and high-bias absorption (the PTQ passes) get their switches here.
+        /// <summary>Replace fused ReLU6 by ReLU before equalization, as Nagel et al. 2019 do ("relu6-to-relu"; changes the float function).</summary>
+        public bool ReplaceRelu6 { get; set; }
+
+        /// <summary>Cross-layer equalization ("cross-layer-equalization").</summary>
+        public bool CrossLayerEqualization { get; set; }
+
+        /// <summary>High-bias absorption from the folded BatchNormalization statistics ("high-bias-absorption").</summary>
+        public bool HighBiasAbsorption { get; set; }
 
         /// <summary>Run <see cref="GraphVerifier"/> on the input graph and after every pass (tests turn this on).</summary>
         public bool VerifyBetweenPasses { get; set; }

@@ -24,29 +24,40 @@ namespace NetQuantGen.Passes
 
     /// <summary>
     /// Runs float passes in an order kept as data: the list of pass instances is built from
-    /// <see cref="PassOptions"/> (in <see cref="DefaultOrder"/>) or from a list of pass names, and the
+    /// <see cref="PassOptions"/> (in <see cref="Order"/>) or from a list of pass names, and the
     /// pipeline runs them one after the other, verifying the graph between passes when asked.
     /// </summary>
     public sealed class PassPipeline
     {
-        /// <summary>Every known pass by its stable name; a new pass adds one line here and one in <see cref="DefaultOrder"/>.</summary>
+        /// <summary>Every known pass by its stable name; a new pass adds one line here and one in <see cref="Order"/>.</summary>
         private static readonly IReadOnlyDictionary<string, Func<IGraphPass>> Registry = new Dictionary<string, Func<IGraphPass>>(StringComparer.Ordinal)
         {
             [RemoveIdentities.PassName] = () => new RemoveIdentities(),
             [FoldBatchNormalization.PassName] = () => new FoldBatchNormalization(),
             [FuseActivations.PassName] = () => new FuseActivations(),
+            [ReplaceRelu6.PassName] = () => new ReplaceRelu6(),
+            [CrossLayerEqualization.PassName] = () => new CrossLayerEqualization(),
+            [HighBiasAbsorption.PassName] = () => new HighBiasAbsorption(),
         };
 
         /// <summary>
         /// The order passes run in when built from options. Identities go first so BN parameters aliased
         /// through them are constants; BN folds before activations fuse, so Conv→BN→ReLU becomes one node.
+        /// Equalization needs fused activations (and ReLU6 already replaced when asked for); bias absorption
+        /// uses the priors equalization has rescaled.
         /// </summary>
-        public static IReadOnlyList<string> DefaultOrder { get; } = new[]
+        public static IReadOnlyList<string> Order { get; } = new[]
         {
             RemoveIdentities.PassName,
             FoldBatchNormalization.PassName,
             FuseActivations.PassName,
+            ReplaceRelu6.PassName,
+            CrossLayerEqualization.PassName,
+            HighBiasAbsorption.PassName,
         };
+
+        /// <summary>The passes a default <see cref="PassOptions"/> (and a build without a Passes argument) runs, in <see cref="Order"/>.</summary>
+        public static IReadOnlyList<string> DefaultOrder { get; } = FromOptions(new PassOptions()).PassNames;
 
         /// <summary>The names of every known pass.</summary>
         public static IReadOnlyCollection<string> KnownPasses => Registry.Keys.ToList();
@@ -64,7 +75,7 @@ namespace NetQuantGen.Passes
         /// <summary>The pass names in the order they run.</summary>
         public IReadOnlyList<string> PassNames => Passes.Select(p => p.Name).ToList();
 
-        /// <summary>The enabled passes of <paramref name="options"/>, in <see cref="DefaultOrder"/>.</summary>
+        /// <summary>The enabled passes of <paramref name="options"/>, in <see cref="Order"/>.</summary>
         public static PassPipeline FromOptions(PassOptions options)
         {
             bool Enabled(string name) => name switch
@@ -72,9 +83,12 @@ namespace NetQuantGen.Passes
                 RemoveIdentities.PassName => options.RemoveIdentities,
                 FoldBatchNormalization.PassName => options.FoldBatchNormalization,
                 FuseActivations.PassName => options.FuseActivations,
+                ReplaceRelu6.PassName => options.ReplaceRelu6,
+                CrossLayerEqualization.PassName => options.CrossLayerEqualization,
+                HighBiasAbsorption.PassName => options.HighBiasAbsorption,
                 _ => false,
             };
-            return new PassPipeline(DefaultOrder.Where(Enabled).Select(n => Registry[n]()), options.VerifyBetweenPasses);
+            return new PassPipeline(Order.Where(Enabled).Select(n => Registry[n]()), options.VerifyBetweenPasses);
         }
 
         /// <summary>The named passes in the given order; an unknown name is an invalid option.</summary>
@@ -85,7 +99,7 @@ namespace NetQuantGen.Passes
             {
                 if (!Registry.TryGetValue(name, out var create))
                     throw new ModelException(DiagnosticCatalog.InvalidOption,
-                        $"'{name}' is not a graph pass (known passes: {string.Join(", ", DefaultOrder)})");
+                        $"'{name}' is not a graph pass (known passes: {string.Join(", ", Order)})");
                 passes.Add(create());
             }
             return new PassPipeline(passes, verifyBetweenPasses);

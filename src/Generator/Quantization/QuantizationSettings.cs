@@ -1,8 +1,11 @@
 using System;
+using System.Collections.Generic;
 
 namespace NetQuantGen.Quantization
 {
     public enum WeightGranularity { PerChannel, PerTensor }
+
+    public enum WeightRangeMethod { MinMax, Mse }
 
     /// <summary>What the quantizer needs to know besides the graph: bit-widths, granularity and the activation ranges.</summary>
     public sealed class QuantizationSettings
@@ -27,6 +30,20 @@ namespace NetQuantGen.Quantization
 
         /// <summary>The error for a value that has neither a given quantization nor a range; null for the statistics message.</summary>
         public Func<IR.Value, IR.Node?, Diagnostics.ModelException>? MissingRange { get; init; }
+
+        public WeightRangeMethod WeightRange { get; init; } = WeightRangeMethod.MinMax;
+
+        /// <summary>Weight bit-widths of single layers by node name, overriding <see cref="WeightBits"/>.</summary>
+        public IReadOnlyDictionary<string, int> LayerWeightBits { get; init; } = new Dictionary<string, int>();
+
+        /// <summary>
+        /// The expected value per channel of an activation by name, for analytic bias correction (null: no correction;
+        /// a null array: nothing known about that activation, its readers are not corrected).
+        /// </summary>
+        public Func<string, double[]?>? ExpectedValue { get; init; }
+
+        /// <summary>The bit-width of a layer's weights.</summary>
+        public int WeightBitsOf(string node) => LayerWeightBits.TryGetValue(node, out int bits) ? bits : WeightBits;
     }
 
     /// <summary>Weights in the integer layout [M, C/group, kH, kW] (Gemm/MatMul: [N, K, 1, 1]) with a scale per output channel; Bias null to quantize the float bias.</summary>

@@ -89,8 +89,10 @@ namespace NetQuantGen.Quantization
             var output = FromRange(node.Output, node);
             int m = weightData.Shape[0];
             var given = _settings.GivenWeights?.Invoke(node, input);
-            var (weights, weightScales) = given != null ? (given.Values, given.Scales) : WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBits, _settings.Granularity);
+            var (weights, weightScales) = given != null ? (given.Values, given.Scales) : WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBitsOf(node.Name), _settings.Granularity, _settings.WeightRange);
             var floatBias = biasData?.ToFloats() ?? new float[m];
+            if (_settings.ExpectedValue?.Invoke(node.Input(0).Name) is double[] expected)
+                floatBias = AnalyticBiasCorrection.Corrected(floatBias, weightData, weights, weightScales, group, expected);
             var bias = new int[m];
             var requantization = new Requantization[m];
             for (int c = 0; c < m; c++)

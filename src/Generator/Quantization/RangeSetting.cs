@@ -26,7 +26,7 @@ namespace NetQuantGen.Quantization
                 case RangeMethodOption.Mse:
                     return BestShrunkRange(h, full, MeanSquaredError);
                 case RangeMethodOption.Entropy:
-                    return BestShrunkRange(h, full, KlDivergence);
+                    return BestShrunkRange(WithoutZeroSpike(h), full, KlDivergence);
                 default:
                     return full;
             }
@@ -51,6 +51,24 @@ namespace NetQuantGen.Quantization
                 }
             }
             return new ActivationRange((float)(full.Min * bestRatio), (float)(full.Max * bestRatio));
+        }
+
+        /// <summary>
+        /// The histogram with the count of the bin holding real 0 replaced by its neighbours' (TensorRT's entropy calibrator
+        /// does the same with bins[0] = bins[1]). After a ReLU or ReLU6 most elements are exactly 0, which the zero-point
+        /// represents without error; left in, that spike dominates KL(P‖Q): Q spreads each level's mass evenly over its bins,
+        /// so the spike's term grows with the bins per level and the divergence favours ranges a quarter of the observed
+        /// maximum (measured on the MobileNetV2 sample: 88.9% top-1 against 92.5% with min-max).
+        /// </summary>
+        private static Histogram WithoutZeroSpike(Histogram h)
+        {
+            if (h.Min > 0 || h.Max < 0 || h.BinCount < 3) return h;
+            int zero = h.BinOf(0);
+            var counts = new ulong[h.BinCount];
+            for (int i = 0; i < counts.Length; i++) counts[i] = h[i];
+            ulong left = zero > 0 ? h[zero - 1] : h[zero + 1], right = zero < h.BinCount - 1 ? h[zero + 1] : h[zero - 1];
+            counts[zero] = (left + right) / 2;
+            return new Histogram(h.Min, h.Max, counts);
         }
 
         /// <summary>Expected squared error: uniform rounding noise Δ²/12 inside the range, squared clipping error outside.</summary>

@@ -18,8 +18,9 @@ using static NetQuantGen.Tests.OnnxBuilder;
 namespace NetQuantGen.Tests.EndToEnd
 {
     /// <summary>
-    /// A model without calibration statistics builds in FLOAT32: NQG0006 (a warning) says how to calibrate, and
-    /// the generated float code computes what the float reference executor computes.
+    /// A model without calibration statistics builds in FLOAT32 when data-free quantization is off (DataFree = false)
+    /// or impossible: NQG0006 (a warning) says how to calibrate, and the generated float code computes what the
+    /// float reference executor computes.
     /// </summary>
     public class FloatBuildTests
     {
@@ -31,7 +32,7 @@ namespace NetQuantGen.Tests.EndToEnd
         public FloatBuildTests(ITestOutputHelper output) => _output = output;
 
         private static ModelInput Uncalibrated(string fileName, byte[] model, string? inputShape = null) =>
-            new(fileName, model, null, null, new CompilationOptions { InputShape = inputShape }, Target);
+            new(fileName, model, null, null, new CompilationOptions { InputShape = inputShape, DataFree = false }, Target);
 
         /// <summary>Lowers and compiles a model without statistics: only the NQG0006 warning, a float graph, a source.</summary>
         private static (Lowering Lowering, string Source) FloatBuild(ModelInput input)
@@ -170,7 +171,7 @@ namespace NetQuantGen.Tests.EndToEnd
         public void CalibrateCommandCarriesTheInputShapeAndNonDefaultPasses()
         {
             var input = new ModelInput("tiny.onnx", TinyModels.ResidualCnn(), null, null,
-                new CompilationOptions { InputShape = "1,3,12,12", Passes = 2 }, Target);
+                new CompilationOptions { InputShape = "1,3,12,12", Passes = 2, DataFree = false }, Target);
             var warning = Assert.Single(ModelCompiler.Compile(input).Diagnostics);
             Assert.Contains("`netquant calibrate tiny.onnx --input-shape 1,3,12,12 --passes fold-batchnorm --data <calibration images> --out tiny.calib`", warning.Message);
         }

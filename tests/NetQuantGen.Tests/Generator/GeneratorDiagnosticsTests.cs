@@ -209,6 +209,11 @@ namespace NetQuantGen.Tests.Generator
         [InlineData("MaxTensorMegabytes = 0", "MaxTensorMegabytes is 0")]
         [InlineData("Calibration = \"\"", "Calibration is empty")]
         [InlineData("Calibration = \"models/tiny.json\"", "does not end in .calib")]
+        [InlineData("LayerWeightBits = \"conv=9\"", "layer 'conv' has 9 bits")]
+        [InlineData("LayerWeightBits = \"conv\"", "'conv' is not of the form node=bits")]
+        [InlineData("SizeBudgetKiB = -1", "SizeBudgetKiB is -1")]
+        [InlineData("WeightRange = (WeightRangeMethod)4", "WeightRange is 4")]
+        [InlineData("BiasCorrection = (BiasCorrection)7", "BiasCorrection is 7")]
         public void OtherInvalidArguments(string argument, string expected)
         {
             var d = Single(DiagnosticCatalog.InvalidOption, Run(Source($"\"{ModelPath}\", {argument}")));
@@ -243,6 +248,27 @@ namespace NetQuantGen.Tests.Generator
             }, spec.Options);
             Assert.Equal(("Demo", "Tiny", "public", true), (spec.Namespace, spec.ClassName, spec.Accessibility, spec.IsStatic));
             Assert.Equal(HintName, spec.HintName);
+        }
+
+        [Fact]
+        public void PostTrainingQuantizationArgumentsAreRead()
+        {
+            var (result, _) = Run(Source($"\"{ModelPath}\", WeightRange = WeightRangeMethod.Mse, BiasCorrection = BiasCorrection.Analytic, " +
+                "LayerWeightBits = \"conv=4,fc=6\", SizeBudgetKiB = 12, DataFree = false, " +
+                "Passes = QuantizationPasses.Default | QuantizationPasses.ReplaceRelu6 | QuantizationPasses.CrossLayerEqualization | QuantizationPasses.HighBiasAbsorption"));
+            var spec = (ModelSpec)Assert.Single(GeneratorDriverHarness.StepOutputs(result, TrackingNames.ModelSpecs)).Value;
+            Assert.Empty(spec.Diagnostics);
+            Assert.Equal(new NetQuantGen.Compiler.CompilationOptions
+            {
+                WeightRange = NetQuantGen.Compiler.WeightRangeOption.Mse,
+                BiasCorrection = NetQuantGen.Compiler.BiasCorrectionOption.Analytic,
+                LayerWeightBits = "conv=4,fc=6",
+                SizeBudgetKiB = 12,
+                DataFree = false,
+                Passes = 63,
+            }, spec.Options);
+            Assert.Equal(new[] { "remove-identity", "fold-batchnorm", "fuse-activation", "relu6-to-relu", "cross-layer-equalization", "high-bias-absorption" },
+                spec.Options.PassNames());
         }
 
         [Fact]

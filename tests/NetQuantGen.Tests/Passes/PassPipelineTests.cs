@@ -90,10 +90,17 @@ namespace NetQuantGen.Tests.Passes
         }
 
         [Fact]
-        public void EveryDefaultPassIsKnownByName()
+        public void EveryPassIsKnownByNameAndHasItsPlaceInTheOrder()
         {
-            Assert.Equal(PassPipeline.DefaultOrder.OrderBy(n => n), PassPipeline.KnownPasses.OrderBy(n => n));
+            Assert.Equal(PassPipeline.Order.OrderBy(n => n), PassPipeline.KnownPasses.OrderBy(n => n));
+            Assert.Equal(PassPipeline.Order, PassPipeline.FromNames(PassPipeline.Order).PassNames);
             Assert.Equal(PassPipeline.DefaultOrder, PassPipeline.FromNames(PassPipeline.DefaultOrder).PassNames);
+        }
+
+        [Fact]
+        public void DefaultPassesAreTheThreeFunctionPreservingCleanups()
+        {
+            Assert.Equal(new[] { "remove-identity", "fold-batchnorm", "fuse-activation" }, PassPipeline.DefaultOrder);
         }
 
         [Fact]
