@@ -134,6 +134,9 @@ namespace NetQuantGen.Compiler
                 var mismatches = read.Statistics.CheckAgainst(graph, modelHash, passes.PassNames, statisticsName);
                 diagnostics.AddRange(mismatches);
                 if (mismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
+                var savedMismatches = SavedOptimization.Check(graph, read.Statistics, input.Options, statisticsName);
+                diagnostics.AddRange(savedMismatches);
+                if (savedMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
                 return new Lowering(modelHash, graph, Quantizer.Run(graph, SettingsFor(input.Options, read.Statistics)), diagnostics);
             }
@@ -175,6 +178,8 @@ namespace NetQuantGen.Compiler
             {
                 WeightBits = options.WeightBits,
                 Granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
+                WeightOverride = SavedOptimization.WeightOverride(statistics),
+                BiasCorrectionOf = SavedOptimization.BiasCorrectionOf(statistics),
             };
 
         /// <summary>One line for the generated header: what quantization this build used.</summary>

@@ -53,6 +53,10 @@ namespace NetQuantGen.Diagnostics
             new("NQG0019", "Unsupported target class (nested, generic or record)", DiagnosticLevel.Error);
         public static readonly DiagnosticKind AmbiguousFile =
             new("NQG0020", "File path matches several AdditionalFiles", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind SavedWeightsSettingsMismatch =
+            new("NQG0040", "Saved optimized weights were made for other weight settings", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind SavedWeightsMismatch =
+            new("NQG0041", "Saved optimized weights or bias corrections do not match the model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 

@@ -88,8 +88,20 @@ namespace NetQuantGen.Quantization
             var input = TensorOf(node.Input(0), node);
             var output = FromRange(node.Output, node);
             int m = weightData.Shape[0];
-            var (weights, weightScales) = WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBits, _settings.Granularity);
-            var floatBias = biasData?.ToFloats() ?? new float[m];
+            var (weights, weightScales) = _settings.WeightOverride?.Invoke(node.Name, weightData.Floats!, m)
+                ?? WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBits, _settings.Granularity);
+            if (weights.Length != weightData.Floats!.Length || weightScales.Length != m)
+                throw new ModelException(DiagnosticCatalog.SavedWeightsMismatch,
+                    $"Model '{_graph.ModelName}': the saved integer weights of node '{node.Name}' hold {weights.Length} values and {weightScales.Length} scales, but the node has {weightData.Floats!.Length} weights in {m} output channels; re-run netquant optimize on this model.");
+            var floatBias = (float[])(biasData?.ToFloats() ?? new float[m]).Clone();
+            var correction = _settings.BiasCorrectionOf?.Invoke(node.Name);
+            if (correction != null)
+            {
+                if (correction.Length != m)
+                    throw new ModelException(DiagnosticCatalog.SavedWeightsMismatch,
+                        $"Model '{_graph.ModelName}': the saved bias correction of node '{node.Name}' has {correction.Length} channels, but the node has {m}; re-run netquant optimize on this model.");
+                for (int c = 0; c < m; c++) floatBias[c] -= correction[c];
+            }
             var bias = new int[m];
             var requantization = new Requantization[m];
             for (int c = 0; c < m; c++)
