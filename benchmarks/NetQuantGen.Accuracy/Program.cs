@@ -20,21 +20,26 @@ using NetQuantGen.Runtime.Data;
 // (AdaRound, GPFQ, empirical bias correction) first run `netquant optimize` on the calibration images.
 // The PyTorch rows come from samples/models/pytorch_ptq.json (written by samples/models/pytorch_ptq.py).
 // Usage: dotnet run -c Release --project benchmarks/NetQuantGen.Accuracy [-- --count N] [--out ACCURACY.md]
-//        [--models a,b] [--work folder] [--reuse-optimized]
+//        [--recorded-fp32 (FP32 row from samples/models/accuracy.json, PyTorch's top-1 on the same images, instead of the slow float executor)]
+//        [--models a,b] [--configs 0,6,9 (row indices, for partial runs)] [--work folder] [--reuse-optimized]
 
 string root = typeof(Configuration).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepositoryRoot").Value!;
 int count = 10_000;
 string output = Path.Combine(root, "ACCURACY.md");
 string work = Path.Combine(Path.GetTempPath(), "netquantgen-accuracy");
 string[]? onlyModels = null;
+int[]? onlyConfigurations = null;
 bool reuse = false;
+bool recordedFp32 = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--reuse-optimized") reuse = true;
+    else if (args[i] == "--recorded-fp32") recordedFp32 = true;
     else if (i + 1 < args.Length && args[i] == "--count") count = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (i + 1 < args.Length && args[i] == "--out") output = args[++i];
     else if (i + 1 < args.Length && args[i] == "--work") work = args[++i];
     else if (i + 1 < args.Length && args[i] == "--models") onlyModels = args[++i].Split(',');
+    else if (i + 1 < args.Length && args[i] == "--configs") onlyConfigurations = args[++i].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
 }
 Directory.CreateDirectory(work);
 
@@ -56,7 +61,7 @@ var configurations = new[]
     new Configuration("W8A8 per-channel, entropy", new CompilationOptions { ActivationRange = RangeMethodOption.Entropy }),
     new Configuration("W4A8 per-channel, min-max", w4),
     new Configuration("W4A8 per-channel + empirical bias correction", w4, "--bias-correction", "empirical"),
-    new Configuration("W4A8 per-channel + AdaRound", w4, "--adaround"),
+    new Configuration("W4A8 per-channel + AdaRound", w4, "--adaround", "--iterations", "200", "--batch", "64"),
     new Configuration("W4A8 per-channel + GPFQ", w4, "--gpfq"),
     new Configuration("W4A8 per-channel + sparse GPFQ (λ = 1): top-1 (zero weights)", w4, "--gpfq", "--gpfq-sparsity", "1"),
 };
@@ -70,8 +75,8 @@ table.AppendLine();
 table.AppendLine($"Top-1 on the first {count:N0} Fashion-MNIST test images (`samples/data`). FP32 is the float reference executor; every");
 table.AppendLine("other NetQuantGen row is the generated integer code of that configuration (bit-identical to the integer reference executor; tests check it).");
 table.AppendLine("Calibration: the committed `samples/models/*.calib`, 1,000 training images. Rows with AdaRound, GPFQ or empirical bias");
-table.AppendLine("correction first run `netquant optimize` (256 of those images, 2,048 sampled input patches per layer; AdaRound 500 Adam steps");
-table.AppendLine("of 128 patches per layer). Reproduce with:");
+table.AppendLine("correction first run `netquant optimize` (256 of those images, 2,048 sampled input patches per layer; AdaRound 200 Adam steps");
+table.AppendLine("of 64 patches per layer, fewer than the paper's 10,000 to keep the run to minutes on 2 cores). Reproduce with:");
 table.AppendLine();
 table.AppendLine("```");
 table.AppendLine("dotnet run -c Release --project benchmarks/NetQuantGen.Accuracy");
@@ -94,10 +99,17 @@ foreach (var (name, shape) in models)
     var baseline = ModelCompiler.Lower(new ModelInput(name + ".onnx", modelBytes, name + ".calib", File.ReadAllBytes(statisticsPath),
         new CompilationOptions { InputShape = inputShape }, new TargetClass(null, "Model", "public", true)));
     if (baseline.FloatGraph == null) throw new InvalidOperationException(string.Join("\n", baseline.Diagnostics));
-    cells[0].Add(Percent(Top1(inputs, () => { var e = new FloatExecutor(baseline.FloatGraph); return e.Run; })));
+    cells[0].Add(recordedFp32 && count == images.Count
+        ? Percent(JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "samples", "models", "accuracy.json"))).RootElement.GetProperty(name).GetProperty("fp32_top1").GetDouble()) + " (PyTorch)"
+        : Percent(Top1(inputs, () => { var e = new FloatExecutor(baseline.FloatGraph); return e.Run; })));
     for (int c = 0; c < configurations.Length; c++)
     {
         var configuration = configurations[c];
+        if (onlyConfigurations != null && !onlyConfigurations.Contains(c))
+        {
+            cells[c + 1].Add("not run");
+            continue;
+        }
         var options = configuration.Options with { InputShape = inputShape };
         string statistics = statisticsPath;
         if (configuration.Optimize.Length > 0)

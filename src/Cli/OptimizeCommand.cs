@@ -36,6 +36,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("count", "N", "Use the first N samples (default 256)."),
                 new OptionSpec("patches", "N", "Input patches sampled per layer (default 2048)."),
                 new OptionSpec("iterations", "N", "AdaRound Adam steps per layer (default 500)."),
+                new OptionSpec("batch", "N", "AdaRound patches per Adam step (default 128)."),
                 new OptionSpec("threads", "N", "Threads (default 2)."),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,32,32, as the attribute's InputShape."),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
@@ -79,7 +80,7 @@ namespace NetQuantGen.Cli
                 GpfqSparsity = sparsity,
                 Patches = (int)Number(args, "patches", 2048, 16, 1 << 20),
                 Threads = (int)Number(args, "threads", 2, 1, 256),
-                AdaRound = new AdaRoundSettings { Iterations = (int)Number(args, "iterations", 500, 1, 1_000_000) },
+                AdaRound = new AdaRoundSettings { Iterations = (int)Number(args, "iterations", 500, 1, 1_000_000), BatchSize = (int)Number(args, "batch", 128, 1, 1 << 20) },
             };
             int count = (int)Number(args, "count", 256, 1, int.MaxValue);
             if (Path.GetFullPath(outPath) == Path.GetFullPath(modelPath)) throw new UsageException($"--out '{outPath}' would overwrite the model", Spec);

@@ -88,10 +88,9 @@ namespace NetQuantGen.Cli.Optimization
                 bool regularize = iteration >= warm;
                 double beta = regularize ? settings.BetaEnd + (settings.BetaStart - settings.BetaEnd) * (1 - (iteration - warm) / (double)Math.Max(1, settings.Iterations - warm)) : 0;
                 double lr = settings.LearningRate * Math.Sqrt(1 - Math.Pow(beta2, iteration + 1)) / (1 - Math.Pow(beta1, iteration + 1));
-                Parallel.For(0, m, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => (new float[k], new float[k]), (c, _, buffers) =>
+                Parallel.For(0, m, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => (new float[k], new float[k], new double[k]), (c, _, buffers) =>
                 {
-                    var (weights, gradient) = buffers;
-                    var h = new Span<double>(new double[k]);
+                    var (weights, gradient, h) = buffers;
                     float scale = layer.Scales[c];
                     for (int t = 0; t < k; t++)
                     {
