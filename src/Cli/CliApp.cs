@@ -25,6 +25,8 @@ namespace NetQuantGen.Cli
             (InspectCommand.Spec, InspectCommand.Run),
             (ExportCommand.Spec, ExportCommand.Run),
             (ProfileCommand.Spec, ProfileCommand.Run),
+            (OptimizeCommand.Spec, OptimizeCommand.Run),
+            (ReportCommand.Spec, ReportCommand.Run),
         };
 
         /// <summary>"netquant 1.0.0" (assembly version only, so files it writes do not change with every commit).</summary>

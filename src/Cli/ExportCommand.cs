@@ -107,7 +107,7 @@ namespace NetQuantGen.Cli
             return Path.Combine(folder, Path.GetFileNameWithoutExtension(modelPath) + ".qdq.onnx");
         }
 
-        private static CompilationOptions ParseOptions(ParsedArguments args)
+        internal static CompilationOptions ParseOptions(ParsedArguments args)
         {
             var options = new CompilationOptions();
             if (args.Value("passes") is string passesText)

@@ -88,6 +88,24 @@ namespace NetQuantGen.Calibration
         /// <summary>Every tensor, in graph order.</summary>
         public IReadOnlyList<TensorStatistics> Tensors { get; }
 
+        /// <summary>Integer weights chosen from data (AdaRound, GPFQ) by <c>netquant optimize</c>, in graph order; empty when none.</summary>
+        public IReadOnlyList<RoundedWeights> RoundedWeights { get; private set; } = Array.Empty<RoundedWeights>();
+
+        /// <summary>Empirical bias corrections by <c>netquant optimize</c>, in graph order; empty when none.</summary>
+        public IReadOnlyList<BiasCorrection> BiasCorrections { get; private set; } = Array.Empty<BiasCorrection>();
+
+        /// <summary>What produced <see cref="RoundedWeights"/> and <see cref="BiasCorrections"/> (informational).</summary>
+        public string Optimization { get; private set; } = "";
+
+        /// <summary>The same statistics carrying these data-dependent results instead of any it had.</summary>
+        public CalibrationStatistics WithOptimization(IEnumerable<RoundedWeights> roundedWeights, IEnumerable<BiasCorrection> biasCorrections, string optimization) =>
+            new(ModelSha256, ModelFileName, _passes, _inputShapes, SampleCount, DataDescription, _tensors, Producer, FormatVersion)
+            {
+                RoundedWeights = roundedWeights.ToArray(),
+                BiasCorrections = biasCorrections.ToArray(),
+                Optimization = optimization ?? "",
+            };
+
         public bool Contains(string valueName) => _byName.ContainsKey(valueName);
 
         public bool TryGet(string valueName, out TensorStatistics statistics)

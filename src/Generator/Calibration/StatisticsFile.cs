@@ -72,6 +72,27 @@ namespace NetQuantGen.Calibration
                 tensor.Histogram.Counts.AddRange(t.Histogram.Counts);
                 file.Tensors.Add(tensor);
             }
+            foreach (var r in statistics.RoundedWeights)
+            {
+                var rounded = new Proto.RoundedWeights
+                {
+                    Node = r.Node,
+                    Bits = (uint)r.Bits,
+                    Granularity = RoundedWeights.GranularityName(r.Granularity),
+                    Values = ByteString.CopyFrom((byte[])(Array)r.Values),
+                    Method = r.Method,
+                };
+                rounded.Scales.AddRange(r.Scales);
+                rounded.Shape.AddRange(r.Shape);
+                file.RoundedWeights.Add(rounded);
+            }
+            foreach (var b in statistics.BiasCorrections)
+            {
+                var correction = new Proto.BiasCorrection { Node = b.Node };
+                correction.Correction.AddRange(b.Correction);
+                file.BiasCorrections.Add(correction);
+            }
+            file.Optimization = statistics.Optimization;
             return file.ToByteArray();
         }
 
@@ -157,8 +178,36 @@ namespace NetQuantGen.Calibration
                 inputs.Add(new InputShape(input.Name, input.Dims.ToArray()));
             }
 
-            return new CalibrationStatistics(file.ModelSha256, file.ModelFileName, file.Passes,
+            var statistics = new CalibrationStatistics(file.ModelSha256, file.ModelFileName, file.Passes,
                 inputs, file.SampleCount, file.DataDescription, tensors, file.Producer, (int)file.FormatVersion);
+            if (file.RoundedWeights.Count == 0 && file.BiasCorrections.Count == 0) return statistics;
+            return statistics.WithOptimization(file.RoundedWeights.Select(r => ParseRounded(r, fileName)),
+                file.BiasCorrections.Select(b => ParseCorrection(b, fileName)), file.Optimization);
+        }
+
+        private static RoundedWeights ParseRounded(Proto.RoundedWeights r, string fileName)
+        {
+            string what = $"the rounded weights of node '{r.Node}'";
+            if (string.IsNullOrEmpty(r.Node)) throw Error(fileName, "rounded weights name no node");
+            if (r.Bits < 2 || r.Bits > 8) throw Error(fileName, $"{what} have {r.Bits} bits (2 to 8 are possible)");
+            if (r.Granularity != "per-channel" && r.Granularity != "per-tensor") throw Error(fileName, $"{what} have an unknown granularity '{Clip(r.Granularity)}'");
+            if (r.Shape.Count == 0 || r.Shape.Any(d => d <= 0)) throw Error(fileName, $"{what} have an invalid shape");
+            long length = r.Shape.Aggregate(1L, (a, d) => a * d);
+            if (length != r.Values.Length || r.Scales.Count != r.Shape[0])
+                throw Error(fileName, $"{what} hold {r.Values.Length} values and {r.Scales.Count} scales for shape [{string.Join(", ", r.Shape)}]");
+            if (r.Scales.Any(s => !(s > 0) || float.IsInfinity(s))) throw Error(fileName, $"{what} have a scale that is not positive and finite");
+            int qmax = (1 << ((int)r.Bits - 1)) - 1;
+            var values = (sbyte[])(Array)r.Values.ToByteArray();
+            if (values.Any(v => v < -qmax || v > qmax)) throw Error(fileName, $"{what} hold a value outside the {r.Bits}-bit range [-{qmax}, {qmax}]");
+            return new RoundedWeights(r.Node, (int)r.Bits, r.Granularity == "per-tensor" ? Quantization.WeightGranularity.PerTensor : Quantization.WeightGranularity.PerChannel,
+                r.Scales.ToArray(), r.Shape.ToArray(), values, r.Method);
+        }
+
+        private static BiasCorrection ParseCorrection(Proto.BiasCorrection b, string fileName)
+        {
+            if (string.IsNullOrEmpty(b.Node)) throw Error(fileName, "a bias correction names no node");
+            if (b.Correction.Any(c => !Finite(c))) throw Error(fileName, $"the bias correction of node '{b.Node}' holds a non-finite value");
+            return new BiasCorrection(b.Node, b.Correction.ToArray());
         }
 
         private static bool Finite(double x) => !double.IsNaN(x) && !double.IsInfinity(x);

@@ -146,6 +146,9 @@ namespace NetQuantGen.Compiler
                 var mismatches = read.Statistics.CheckAgainst(graph, modelHash, passes.PassNames, statisticsName);
                 diagnostics.AddRange(mismatches);
                 if (mismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
+                var savedMismatches = SavedOptimization.Check(graph, read.Statistics, input.Options, statisticsName);
+                diagnostics.AddRange(savedMismatches);
+                if (savedMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
                 var settings = SettingsFor(input.Options, read.Statistics, graph, input.ModelFileName, diagnostics);
                 return new Lowering(modelHash, graph, Quantizer.Run(graph, settings), diagnostics);
@@ -189,6 +192,8 @@ namespace NetQuantGen.Compiler
                 WeightBits = options.WeightBits,
                 Granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
                 WeightRange = options.WeightRange == WeightRangeOption.Mse ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax,
+                WeightOverride = SavedOptimization.WeightOverride(statistics),
+                BiasCorrectionOf = SavedOptimization.BiasCorrectionOf(statistics),
             };
 
         /// <summary>
@@ -216,6 +221,8 @@ namespace NetQuantGen.Compiler
                 WeightRange = settings.WeightRange,
                 LayerWeightBits = layerBits,
                 ExpectedValue = expected,
+                WeightOverride = settings.WeightOverride,
+                BiasCorrectionOf = settings.BiasCorrectionOf,
             };
         }
 

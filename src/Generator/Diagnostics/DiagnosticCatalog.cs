@@ -53,6 +53,16 @@ namespace NetQuantGen.Diagnostics
             new("NQG0019", "Unsupported target class (nested, generic or record)", DiagnosticLevel.Error);
         public static readonly DiagnosticKind AmbiguousFile =
             new("NQG0020", "File path matches several AdditionalFiles", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind DataFreeQuantization =
+            new("NQG0030", "Quantized data-free: calibration would do better", DiagnosticLevel.Info);
+        public static readonly DiagnosticKind UnknownLayer =
+            new("NQG0031", "A per-layer option names no quantized layer", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind SizeBudgetUnreachable =
+            new("NQG0032", "Weight size budget cannot be met", DiagnosticLevel.Warning);
+        public static readonly DiagnosticKind SavedWeightsSettingsMismatch =
+            new("NQG0040", "Saved optimized weights were made for other weight settings", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind SavedWeightsMismatch =
+            new("NQG0041", "Saved optimized weights or bias corrections do not match the model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InvalidQuantizationParameters =
             new("NQG0050", "Invalid quantization parameters in a quantized model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InconsistentQuantization =
@@ -61,12 +71,6 @@ namespace NetQuantGen.Diagnostics
             new("NQG0052", "Unsupported quantization in a quantized model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind QuantizedModelIgnoresSettings =
             new("NQG0053", "A quantized model keeps its own quantization: statistics and weight-changing options are ignored", DiagnosticLevel.Warning);
-        public static readonly DiagnosticKind DataFreeQuantization =
-            new("NQG0030", "Quantized data-free: calibration would do better", DiagnosticLevel.Info);
-        public static readonly DiagnosticKind UnknownLayer =
-            new("NQG0031", "A per-layer option names no quantized layer", DiagnosticLevel.Error);
-        public static readonly DiagnosticKind SizeBudgetUnreachable =
-            new("NQG0032", "Weight size budget cannot be met", DiagnosticLevel.Warning);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 
@@ -76,8 +80,8 @@ namespace NetQuantGen.Diagnostics
             MissingStatistics, StaleStatistics, TensorNameMismatch, AccumulatorOverflow, ShapeMismatch,
             GraphCycle, ExternalDataOutsideModelFolder, UnsupportedDataType, UnsupportedOpset, InvalidOption,
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
+            DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable, SavedWeightsSettingsMismatch, SavedWeightsMismatch,
             InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
-            DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable,
             InternalError,
         };
     }

@@ -38,6 +38,25 @@ namespace NetQuantGen.IntegerIR
             return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
         }
 
+        /// <summary>
+        /// int8 input; an operation whose output <paramref name="known"/> supplies (from an earlier run) is not
+        /// executed, its output is copied instead; <paramref name="observe"/> sees the input and each operation's
+        /// output (the executor's buffers: copy to keep) and returns false to stop the run there.
+        /// </summary>
+        public void RunQuantized(sbyte[] input, Func<QTensor, sbyte[]?> known, Func<QTensor, sbyte[], bool> observe)
+        {
+            var tensor = _graph.Inputs[0].Output;
+            Array.Copy(input, _buffers[tensor], input.Length);
+            if (!observe(tensor, _buffers[tensor])) return;
+            foreach (var op in _graph.Operations)
+            {
+                var output = known(op.Output);
+                if (output != null) Array.Copy(output, _buffers[op.Output], output.Length);
+                else Execute(op);
+                if (!observe(op.Output, _buffers[op.Output])) return;
+            }
+        }
+
         public static sbyte[] Quantize(float[] input, QTensor tensor) =>
             input.Select(v => (sbyte)FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, -128, 127)).ToArray();
 

@@ -44,6 +44,16 @@ namespace NetQuantGen.Quantization
 
         /// <summary>The bit-width of a layer's weights.</summary>
         public int WeightBitsOf(string node) => LayerWeightBits.TryGetValue(node, out int bits) ? bits : WeightBits;
+
+        /// <summary>
+        /// Integer weights to bake instead of rounding to nearest (saved AdaRound/GPFQ results): given a node's
+        /// name and its float weights laid out [M, K] (output channel outermost), the int8 values and per-channel
+        /// scales, or null to round to nearest. The tool also uses it to see the float weights in that layout.
+        /// </summary>
+        public Func<string, float[], int, (sbyte[] Values, float[] Scales)?>? WeightOverride { get; init; }
+
+        /// <summary>A node's empirical bias correction (per output channel, subtracted from the float bias), or null.</summary>
+        public Func<string, float[]?>? BiasCorrectionOf { get; init; }
     }
 
     /// <summary>Weights in the integer layout [M, C/group, kH, kW] (Gemm/MatMul: [N, K, 1, 1]) with a scale per output channel; Bias null to quantize the float bias.</summary>

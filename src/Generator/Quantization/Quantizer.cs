@@ -89,10 +89,23 @@ namespace NetQuantGen.Quantization
             var output = FromRange(node.Output, node);
             int m = weightData.Shape[0];
             var given = _settings.GivenWeights?.Invoke(node, input);
-            var (weights, weightScales) = given != null ? (given.Values, given.Scales) : WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBitsOf(node.Name), _settings.Granularity, _settings.WeightRange);
-            var floatBias = biasData?.ToFloats() ?? new float[m];
+            var (weights, weightScales) = given != null ? (given.Values, given.Scales)
+                : _settings.WeightOverride?.Invoke(node.Name, weightData.Floats!, m)
+                  ?? WeightQuantizer.Quantize(weightData.Floats!, m, _settings.WeightBitsOf(node.Name), _settings.Granularity, _settings.WeightRange);
+            if (weights.Length != weightData.Floats!.Length || weightScales.Length != m)
+                throw new ModelException(DiagnosticCatalog.SavedWeightsMismatch,
+                    $"Model '{_graph.ModelName}': the saved integer weights of node '{node.Name}' hold {weights.Length} values and {weightScales.Length} scales, but the node has {weightData.Floats!.Length} weights in {m} output channels; re-run netquant optimize on this model.");
+            var floatBias = (float[])(biasData?.ToFloats() ?? new float[m]).Clone();
             if (_settings.ExpectedValue?.Invoke(node.Input(0).Name) is double[] expected)
                 floatBias = AnalyticBiasCorrection.Corrected(floatBias, weightData, weights, weightScales, group, expected);
+            var correction = _settings.BiasCorrectionOf?.Invoke(node.Name);
+            if (correction != null)
+            {
+                if (correction.Length != m)
+                    throw new ModelException(DiagnosticCatalog.SavedWeightsMismatch,
+                        $"Model '{_graph.ModelName}': the saved bias correction of node '{node.Name}' has {correction.Length} channels, but the node has {m}; re-run netquant optimize on this model.");
+                for (int c = 0; c < m; c++) floatBias[c] -= correction[c];
+            }
             var bias = new int[m];
             var requantization = new Requantization[m];
             for (int c = 0; c < m; c++)
