@@ -147,6 +147,18 @@ namespace NetQuantGen.Runtime.Kernels
             public short* Pixel(int iy, int ix) =>
                 (uint)iy < (uint)_inHeight && (uint)ix < (uint)_inWidth ? _wide + (iy * _inWidth + ix) * _stride : _zero;
 
+            /// <summary>The whole window of one output pixel as one row: tap t's channels at t·C, a trailing odd element 0.</summary>
+            public void Gather(int iy, int ix, int* dy, int* dx, in ConvolutionGeometry g, short* row)
+            {
+                int taps = g.Taps, channels = g.InChannels;
+                for (int t = 0; t < taps; t++)
+                {
+                    short* source = Pixel(iy + dy[t], ix + dx[t]);
+                    for (int c = 0; c < channels; c++) row[t * channels + c] = source[c];
+                }
+                if ((taps * channels & 1) != 0) row[taps * channels] = 0;
+            }
+
             public static void Taps(in ConvolutionGeometry g, int* dy, int* dx)
             {
                 for (int ky = 0, t = 0; ky < g.KernelHeight; ky++)
@@ -170,20 +182,23 @@ namespace NetQuantGen.Runtime.Kernels
             int* dx = stackalloc int[g.Taps];
             Window.Taps(g, dy, dx);
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
+            // With patches, each tile's six windows are gathered here first (rows of 2·ReductionPairs int16).
+            short* patches = stackalloc short[g.Patches ? TilePixels * 2 * g.ReductionPairs : 0];
             var window = new Window(wide, g, stride);
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
             for (; v + 2 <= vectors; v += 2)
-                DenseTiles<TLanes, TVector, TwoVectors>(window, dy, dx, weights, output, partial, r, g, v * TLanes.Lanes);
+                DenseTiles<TLanes, TVector, TwoVectors>(window, dy, dx, weights, output, partial, patches, r, g, v * TLanes.Lanes);
             if (v < vectors)
-                DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, r, g, v * TLanes.Lanes);
+                DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, patches, r, g, v * TLanes.Lanes);
         }
 
         private static void DenseTiles<TLanes, TVector, TWidth>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
-            sbyte* partial, in Requantizer r, in ConvolutionGeometry g, int channel)
+            sbyte* partial, short* patches, in Requantizer r, in ConvolutionGeometry g, int channel)
             where TLanes : struct, IVectorLanes<TVector> where TVector : struct where TWidth : struct, ITileWidth
         {
-            bool two = TWidth.Vectors == 2;
-            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, pixels = g.OutputPixels, outChannels = g.OutChannels;
+            bool two = TWidth.Vectors == 2, gather = g.Patches;
+            int lanes = TLanes.Lanes, pairs = g.ReductionPairs, taps = g.WeightTaps, pixels = g.OutputPixels, outChannels = g.OutChannels;
+            int patchLength = 2 * pairs;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
@@ -201,12 +216,29 @@ namespace NetQuantGen.Runtime.Kernels
                 window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
                 var a0 = TLanes.Load(bias + channel); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0;
                 var b0 = two ? TLanes.Load(bias + channel1) : default; var b1 = b0; var b2 = b0; var b3 = b0; var b4 = b0; var b5 = b0;
+                if (gather)
+                {
+                    window.Gather(y0, x0, dy, dx, g, patches);
+                    window.Gather(y1, x1, dy, dx, g, patches + patchLength);
+                    window.Gather(y2, x2, dy, dx, g, patches + 2 * patchLength);
+                    window.Gather(y3, x3, dy, dx, g, patches + 3 * patchLength);
+                    window.Gather(y4, x4, dy, dx, g, patches + 4 * patchLength);
+                    window.Gather(y5, x5, dy, dx, g, patches + 5 * patchLength);
+                }
                 for (int t = 0; t < taps; t++)
                 {
-                    short* r0 = window.Pixel(y0 + dy[t], x0 + dx[t]), r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
-                    short* r2 = window.Pixel(y2 + dy[t], x2 + dx[t]), r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
-                    short* r4 = window.Pixel(y4 + dy[t], x4 + dx[t]), r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
-                    if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
+                    short* r0, r1, r2, r3, r4, r5;
+                    if (gather)
+                    {
+                        r0 = patches; r1 = r0 + patchLength; r2 = r1 + patchLength; r3 = r2 + patchLength; r4 = r3 + patchLength; r5 = r4 + patchLength;
+                    }
+                    else
+                    {
+                        r0 = window.Pixel(y0 + dy[t], x0 + dx[t]); r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
+                        r2 = window.Pixel(y2 + dy[t], x2 + dx[t]); r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
+                        r4 = window.Pixel(y4 + dy[t], x4 + dx[t]); r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
+                        if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
+                    }
                     int* w0 = weights0 + t * tapWeights, w1 = weights1 + t * tapWeights;
                     for (int c = 0; c < 2 * pairs; c += 2, w0 += Block, w1 += Block)
                     {
@@ -255,7 +287,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         private static void DenseScalar(short* wide, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
-            int pairs = g.ChannelPairs, taps = g.Taps;
+            int pairs = g.ReductionPairs, taps = g.Taps, weightTaps = g.WeightTaps, channels = g.InChannels;
             var window = new Window(wide, g, stride);
             int* dy = stackalloc int[taps];
             int* dx = stackalloc int[taps];
@@ -270,8 +302,13 @@ namespace NetQuantGen.Runtime.Kernels
                     for (int t = 0; t < taps; t++)
                     {
                         short* row = window.Pixel(iy + dy[t], ix + dx[t]);
-                        for (int c = 0; c < 2 * pairs; c++)
-                            acc += row[c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
+                        // Reduction index of (tap, channel): per tap, or across the whole window with patches.
+                        int weightTap = g.Patches ? 0 : t, first = g.Patches ? t * channels : 0;
+                        for (int c = 0; c < channels; c++)
+                        {
+                            int k = first + c;
+                            acc += row[c] * weights[2 * ((((long)block * weightTaps + weightTap) * pairs + k / 2) * ConvolutionGeometry.BlockChannels + lane) + (k & 1)];
+                        }
                     }
                     output[p * g.OutChannels + m] = r.Scalar(acc, m);
                 }
