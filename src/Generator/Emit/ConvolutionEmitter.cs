@@ -11,7 +11,7 @@ namespace NetQuantGen.Emit
         /// <summary>Group 1 (including fully connected layers): packed int16-pair weights, exact multiply-add of pairs.</summary>
         Dense,
 
-        /// <summary>Group 1 with few input channels and a window (e.g. an RGB first layer): the kh×kw×C window is the reduction, gathered per output pixel.</summary>
+        /// <summary>Group 1 with few input channels and a window (e.g. an RGB first layer): the kh×kw×C window is the reduction: rows gathered once (im2col), then a 1×1 GEMM.</summary>
         DensePatches,
 
         /// <summary>One filter per channel.</summary>
@@ -33,12 +33,17 @@ namespace NetQuantGen.Emit
             : c.Group == c.Input.Shape[1] && c.Group == c.OutputChannels && c.InputChannelsPerGroup == 1 ? ConvolutionKernel.Depthwise
             : ConvolutionKernel.Grouped;
 
-        /// <summary>int16 scratch elements the layer's kernel needs (the widened input plus a zero pixel).</summary>
+        /// <summary>int16 scratch elements the layer's kernel needs (the widened input plus a zero pixel, or the window rows plus a zero row).</summary>
         public static int ScratchLength(QConvolution c)
         {
             var kernel = KernelOf(c);
             if (kernel == ConvolutionKernel.Grouped) return 0;
             var (h, w, channels) = InputPlane(c);
+            if (kernel == ConvolutionKernel.DensePatches)
+            {
+                var (outH, outW) = OutputPlane(c);
+                return (outH * outW + 1) * ((c.KernelHeight * c.KernelWidth * channels + 1) / 2 * 2);
+            }
             int stride = kernel == ConvolutionKernel.Depthwise ? WeightPacking.PaddedChannels(channels) : (channels + 1) / 2 * 2;
             return (h * w + 1) * stride;
         }

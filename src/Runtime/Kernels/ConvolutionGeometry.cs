@@ -41,7 +41,15 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>int16 elements per pixel in the widened input: even for dense, a whole block for depthwise.</summary>
         public int WideStride(bool depthwise) => depthwise ? ChannelBlocks * BlockChannels : 2 * ChannelPairs;
 
-        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read.</summary>
-        public int ScratchLength(bool depthwise) => (InHeight * InWidth + 1) * WideStride(depthwise);
+        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read (with patches: the window rows plus a zero row).</summary>
+        public int ScratchLength(bool depthwise) =>
+            Patches ? (OutputPixels + 1) * 2 * ReductionPairs : (InHeight * InWidth + 1) * WideStride(depthwise);
+
+        /// <summary>With patches, the 1×1 convolution over the output plane whose input channels are the window rows.</summary>
+        public ConvolutionGeometry AsPatchGemm() => this with
+        {
+            InHeight = OutHeight, InWidth = OutWidth, InChannels = 2 * ReductionPairs, KernelHeight = 1, KernelWidth = 1,
+            StrideHeight = 1, StrideWidth = 1, DilationHeight = 1, DilationWidth = 1, PadTop = 0, PadLeft = 0, InputZeroPoint = 0, Patches = false,
+        };
     }
 }

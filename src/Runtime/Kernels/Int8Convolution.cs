@@ -37,9 +37,23 @@ namespace NetQuantGen.Runtime.Kernels
             in ConvolutionGeometry g, bool depthwise)
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise);
-            int stride = g.WideStride(depthwise);
             var path = KernelPaths.Current;
-            Widen(x, scratch, g, stride, path != KernelPath.Scalar);
+            if (g.Patches)
+            {
+                // The windows as rows of one 1×1 convolution over the output plane (its weights are packed that way).
+                var rows = g.AsPatchGemm();
+                Patches(x, scratch, g, rows.InChannels, path != KernelPath.Scalar);
+                RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, rows, depthwise: false, path);
+                return;
+            }
+            Widen(x, scratch, g, g.WideStride(depthwise), path != KernelPath.Scalar);
+            RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, g, depthwise, path);
+        }
+
+        private static void RunWidened(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
+            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, bool depthwise, KernelPath path)
+        {
+            int stride = g.WideStride(depthwise);
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (sbyte* output = y)
@@ -76,6 +90,56 @@ namespace NetQuantGen.Runtime.Kernels
                 || bias.Length < padded || multiplier.Length < padded || leftShift.Length < padded || rightShift.Length < padded
                 || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels))
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
+        }
+
+        /// <summary>
+        /// im2col for <see cref="ConvolutionGeometry.Patches"/>: per output pixel one row of <paramref name="rowLength"/>
+        /// int16, tap t's channels (x − z_in) at t·C, taps in the padding and the odd tail 0; then one zero row.
+        /// The valid taps of one kernel row are one run of input memory when the dilation is 1, copied as one run.
+        /// </summary>
+        private static void Patches(ReadOnlySpan<sbyte> x, Span<short> rows, in ConvolutionGeometry g, int rowLength, bool vector)
+        {
+            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth;
+            var z = Vector128.Create((short)g.InputZeroPoint);
+            short zero = (short)g.InputZeroPoint;
+            rows.Slice(0, (g.OutputPixels + 1) * rowLength).Clear();
+            fixed (sbyte* input = x)
+            fixed (short* output = rows)
+            {
+                short* row = output;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                    for (int ox = 0; ox < g.OutWidth; ox++, row += rowLength)
+                    {
+                        int ix0 = ox * g.StrideWidth - g.PadLeft;
+                        // Kernel columns [first, last) fall inside the image.
+                        int first = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
+                        int last = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
+                        if (first >= last) continue;
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        {
+                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                            if ((uint)iy >= (uint)g.InHeight) continue;
+                            sbyte* source = input + (iy * g.InWidth + ix0) * channels;
+                            short* target = row + ky * kw * channels;
+                            if (dw == 1)
+                            {
+                                int i = first * channels, end = last * channels;
+                                if (vector)
+                                    for (; i + 16 <= end; i += 16)
+                                    {
+                                        var bytes = Vector128.Load(source + i);
+                                        (Vector128.WidenLower(bytes) - z).Store(target + i);
+                                        (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
+                                    }
+                                for (; i < end; i++) target[i] = (short)(source[i] - zero);
+                            }
+                            else
+                                for (int kx = first; kx < last; kx++)
+                                    for (int c = 0; c < channels; c++)
+                                        target[kx * channels + c] = (short)(source[kx * dw * channels + c] - zero);
+                        }
+                    }
+            }
         }
 
         /// <summary>x − z_in as int16, one pixel every <paramref name="stride"/> elements, padding channels and the trailing zero pixel 0.</summary>
@@ -147,18 +211,6 @@ namespace NetQuantGen.Runtime.Kernels
             public short* Pixel(int iy, int ix) =>
                 (uint)iy < (uint)_inHeight && (uint)ix < (uint)_inWidth ? _wide + (iy * _inWidth + ix) * _stride : _zero;
 
-            /// <summary>The whole window of one output pixel as one row: tap t's channels at t·C, a trailing odd element 0.</summary>
-            public void Gather(int iy, int ix, int* dy, int* dx, in ConvolutionGeometry g, short* row)
-            {
-                int taps = g.Taps, channels = g.InChannels;
-                for (int t = 0; t < taps; t++)
-                {
-                    short* source = Pixel(iy + dy[t], ix + dx[t]);
-                    for (int c = 0; c < channels; c++) row[t * channels + c] = source[c];
-                }
-                if ((taps * channels & 1) != 0) row[taps * channels] = 0;
-            }
-
             public static void Taps(in ConvolutionGeometry g, int* dy, int* dx)
             {
                 for (int ky = 0, t = 0; ky < g.KernelHeight; ky++)
@@ -176,29 +228,28 @@ namespace NetQuantGen.Runtime.Kernels
         /// all taps and input-channel pairs. Tiles past the last pixel repeat the last pixel (same values, same place).
         /// </summary>
         private static void DenseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : struct
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             int* dy = stackalloc int[g.Taps];
             int* dx = stackalloc int[g.Taps];
             Window.Taps(g, dy, dx);
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
-            // With patches, each tile's six windows are gathered here first (rows of 2·ReductionPairs int16).
-            short* patches = stackalloc short[g.Patches ? TilePixels * 2 * g.ReductionPairs : 0];
+            TVector* tile = stackalloc TVector[2 * TilePixels];
+            int* tilePixels = stackalloc int[TilePixels];
             var window = new Window(wide, g, stride);
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
             for (; v + 2 <= vectors; v += 2)
-                DenseTiles<TLanes, TVector, TwoVectors>(window, dy, dx, weights, output, partial, patches, r, g, v * TLanes.Lanes);
+                DenseTiles<TLanes, TVector, TwoVectors>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
             if (v < vectors)
-                DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, patches, r, g, v * TLanes.Lanes);
+                DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
         }
 
         private static void DenseTiles<TLanes, TVector, TWidth>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
-            sbyte* partial, short* patches, in Requantizer r, in ConvolutionGeometry g, int channel)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : struct where TWidth : struct, ITileWidth
+            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileWidth
         {
-            bool two = TWidth.Vectors == 2, gather = g.Patches;
-            int lanes = TLanes.Lanes, pairs = g.ReductionPairs, taps = g.WeightTaps, pixels = g.OutputPixels, outChannels = g.OutChannels;
-            int patchLength = 2 * pairs;
+            bool two = TWidth.Vectors == 2;
+            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, pixels = g.OutputPixels, outChannels = g.OutChannels;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
@@ -216,29 +267,12 @@ namespace NetQuantGen.Runtime.Kernels
                 window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
                 var a0 = TLanes.Load(bias + channel); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0;
                 var b0 = two ? TLanes.Load(bias + channel1) : default; var b1 = b0; var b2 = b0; var b3 = b0; var b4 = b0; var b5 = b0;
-                if (gather)
-                {
-                    window.Gather(y0, x0, dy, dx, g, patches);
-                    window.Gather(y1, x1, dy, dx, g, patches + patchLength);
-                    window.Gather(y2, x2, dy, dx, g, patches + 2 * patchLength);
-                    window.Gather(y3, x3, dy, dx, g, patches + 3 * patchLength);
-                    window.Gather(y4, x4, dy, dx, g, patches + 4 * patchLength);
-                    window.Gather(y5, x5, dy, dx, g, patches + 5 * patchLength);
-                }
                 for (int t = 0; t < taps; t++)
                 {
-                    short* r0, r1, r2, r3, r4, r5;
-                    if (gather)
-                    {
-                        r0 = patches; r1 = r0 + patchLength; r2 = r1 + patchLength; r3 = r2 + patchLength; r4 = r3 + patchLength; r5 = r4 + patchLength;
-                    }
-                    else
-                    {
-                        r0 = window.Pixel(y0 + dy[t], x0 + dx[t]); r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
-                        r2 = window.Pixel(y2 + dy[t], x2 + dx[t]); r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
-                        r4 = window.Pixel(y4 + dy[t], x4 + dx[t]); r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
-                        if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
-                    }
+                    short* r0 = window.Pixel(y0 + dy[t], x0 + dx[t]), r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
+                    short* r2 = window.Pixel(y2 + dy[t], x2 + dx[t]), r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
+                    short* r4 = window.Pixel(y4 + dy[t], x4 + dx[t]), r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
+                    if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
                     int* w0 = weights0 + t * tapWeights, w1 = weights1 + t * tapWeights;
                     for (int c = 0; c < 2 * pairs; c += 2, w0 += Block, w1 += Block)
                     {
@@ -252,20 +286,22 @@ namespace NetQuantGen.Runtime.Kernels
                         x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v);
                     }
                 }
-                Store<TLanes, TVector>(output + q0 * outChannels, a0, channel, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q1 * outChannels, a1, channel, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q2 * outChannels, a2, channel, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q3 * outChannels, a3, channel, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q4 * outChannels, a4, channel, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q5 * outChannels, a5, channel, outChannels, partial, r);
-                if (!two) continue;
-                Store<TLanes, TVector>(output + q0 * outChannels, b0, channel1, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q1 * outChannels, b1, channel1, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q2 * outChannels, b2, channel1, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q3 * outChannels, b3, channel1, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q4 * outChannels, b4, channel1, outChannels, partial, r);
-                Store<TLanes, TVector>(output + q5 * outChannels, b5, channel1, outChannels, partial, r);
+                // Through memory to a separate method: no call while the accumulators are live, so none is spilled in the loop.
+                tile[0] = a0; tile[1] = a1; tile[2] = a2; tile[3] = a3; tile[4] = a4; tile[5] = a5;
+                if (two) { tile[6] = b0; tile[7] = b1; tile[8] = b2; tile[9] = b3; tile[10] = b4; tile[11] = b5; }
+                tilePixels[0] = q0; tilePixels[1] = q1; tilePixels[2] = q2; tilePixels[3] = q3; tilePixels[4] = q4; tilePixels[5] = q5;
+                StoreTile<TLanes, TVector>(tile, tilePixels, TWidth.Vectors, output, channel, outChannels, partial, r);
             }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void StoreTile<TLanes, TVector>(TVector* tile, int* pixels, int vectors, sbyte* output, int channel, int outChannels,
+            sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            for (int v = 0; v < vectors; v++)
+                for (int i = 0; i < TilePixels; i++)
+                    Store<TLanes, TVector>(output + pixels[i] * outChannels, tile[v * TilePixels + i], channel + v * TLanes.Lanes, outChannels, partial, r);
         }
 
         /// <summary>
@@ -274,7 +310,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : struct
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             if (channel + TLanes.Lanes <= outChannels)
             {
@@ -287,7 +323,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         private static void DenseScalar(short* wide, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
-            int pairs = g.ReductionPairs, taps = g.Taps, weightTaps = g.WeightTaps, channels = g.InChannels;
+            int pairs = g.ChannelPairs, taps = g.Taps;
             var window = new Window(wide, g, stride);
             int* dy = stackalloc int[taps];
             int* dx = stackalloc int[taps];
@@ -302,13 +338,8 @@ namespace NetQuantGen.Runtime.Kernels
                     for (int t = 0; t < taps; t++)
                     {
                         short* row = window.Pixel(iy + dy[t], ix + dx[t]);
-                        // Reduction index of (tap, channel): per tap, or across the whole window with patches.
-                        int weightTap = g.Patches ? 0 : t, first = g.Patches ? t * channels : 0;
-                        for (int c = 0; c < channels; c++)
-                        {
-                            int k = first + c;
-                            acc += row[c] * weights[2 * ((((long)block * weightTaps + weightTap) * pairs + k / 2) * ConvolutionGeometry.BlockChannels + lane) + (k & 1)];
-                        }
+                        for (int c = 0; c < 2 * pairs; c++)
+                            acc += row[c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
                     }
                     output[p * g.OutChannels + m] = r.Scalar(acc, m);
                 }
@@ -317,7 +348,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps.</summary>
         private static void DepthwiseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : struct
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels;
             var window = new Window(wide, g, stride);

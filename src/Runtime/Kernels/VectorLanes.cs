@@ -11,7 +11,7 @@ namespace NetQuantGen.Runtime.Kernels
     /// instruction set. The kernels are generic over it (value-type instantiations are compiled separately, so
     /// every call inlines): one kernel source, one machine-code loop per path. Lanes are int32 output channels.
     /// </summary>
-    internal unsafe interface IVectorLanes<TVector> where TVector : struct
+    internal unsafe interface IVectorLanes<TVector> where TVector : unmanaged
     {
         /// <summary>int32 lanes (output channels) per vector.</summary>
         static abstract int Lanes { get; }
