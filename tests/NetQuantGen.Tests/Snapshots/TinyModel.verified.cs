@@ -32,7 +32,7 @@ namespace Samples
         public static ReadOnlySpan<int> InputShape => new int[] { 1, 1, 4, 4 };
         public static ReadOnlySpan<int> OutputShape => new int[] { 1, 3 };
         /// <summary>int16 elements of the per-thread convolution scratch (a widened input), planned at build time.</summary>
-        public const int ScratchLength = 34;
+        public const int ScratchLength = 170;
 
         [ThreadStatic] private static sbyte[]? t_arena;
         [ThreadStatic] private static short[]? t_scratch;
