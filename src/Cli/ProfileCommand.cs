@@ -29,6 +29,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape."),
                 new OptionSpec("runs", "N", "Timed runs of each layer (default 50)."),
                 new OptionSpec("peak", "GMAC/s", "The machine's int8 peak for one core (default 90: 32 int8 MACs per cycle at 2.8 GHz)."),
+                new OptionSpec("verify", "N", "First run N seeded random int8 inputs through the generated code and the integer reference executor; exit 1 on the first difference."),
             },
             "Example:\n  netquant profile samples/models/resnet18.onnx --stats samples/models/resnet18_224.calib --input-shape 1,3,224,224");
 
@@ -61,6 +62,23 @@ namespace NetQuantGen.Cli
             var sample = new float[generated.Constant<int>("InputLength")];
             var logits = new float[generated.Constant<int>("OutputLength")];
             generated.FloatEntryPoint(sample, logits); // allocates this thread's arena and scratch, decodes the weights
+            if (args.Value("verify") is string verifyText)
+            {
+                int count = Number(verifyText, 0, "verify");
+                var reference = new IntegerExecutor(lowering.IntegerGraph);
+                var random = new Random(1);
+                var q = new sbyte[generated.Constant<int>("InputLength")];
+                for (int i = 0; i < count; i++)
+                {
+                    random.NextBytes((byte[])(object)q);
+                    if (!reference.RunQuantized(q).AsSpan().SequenceEqual(generated.Run(q)))
+                    {
+                        output.Fail(modelPath, $"random input {i} (seed 1): the generated code on kernel path {Runtime.Kernels.KernelPaths.Current} differs from the integer reference executor.");
+                        return CliApp.Failure;
+                    }
+                }
+                output.Out.WriteLine($"verified: {count} random inputs bit-identical to the integer reference on kernel path {Runtime.Kernels.KernelPaths.Current}");
+            }
             var arena = (sbyte[])generated.Type.GetField("t_arena", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
             var scratch = (short[])generated.Type.GetField("t_scratch", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
 
