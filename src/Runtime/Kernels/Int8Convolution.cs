@@ -32,6 +32,7 @@ namespace NetQuantGen.Runtime.Kernels
             in ConvolutionGeometry g) =>
             Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise: true);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g, bool depthwise)
@@ -50,6 +51,7 @@ namespace NetQuantGen.Runtime.Kernels
             RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, g, depthwise, path);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void RunWidened(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
             ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, bool depthwise, KernelPath path)
         {
@@ -97,6 +99,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// int16, tap t's channels (x − z_in) at t·C, taps in the padding and the odd tail 0; then one zero row.
         /// The valid taps of one kernel row are one run of input memory when the dilation is 1, copied as one run.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Patches(ReadOnlySpan<sbyte> x, Span<short> rows, in ConvolutionGeometry g, int rowLength, bool vector)
         {
             int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth;
@@ -143,6 +146,7 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>x − z_in as int16, one pixel every <paramref name="stride"/> elements, padding channels and the trailing zero pixel 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Widen(ReadOnlySpan<sbyte> x, Span<short> wide, in ConvolutionGeometry g, int stride, bool vector)
         {
             int pixels = g.InHeight * g.InWidth, channels = g.InChannels, zero = g.InputZeroPoint;
@@ -227,6 +231,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// vector), output pixels in tiles of <see cref="TilePixels"/>, each tile's accumulators in registers across
         /// all taps and input-channel pairs. Tiles past the last pixel repeat the last pixel (same values, same place).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
@@ -244,6 +249,7 @@ namespace NetQuantGen.Runtime.Kernels
                 DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseTiles<TLanes, TVector, TWidth>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
             sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileWidth
@@ -294,7 +300,7 @@ namespace NetQuantGen.Runtime.Kernels
             }
         }
 
-        [MethodImpl(MethodImplOptions.NoInlining)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         private static void StoreTile<TLanes, TVector>(TVector* tile, int* pixels, int vectors, sbyte* output, int channel, int outChannels,
             sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
@@ -321,6 +327,7 @@ namespace NetQuantGen.Runtime.Kernels
             for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseScalar(short* wide, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
             int pairs = g.ChannelPairs, taps = g.Taps;
@@ -347,6 +354,7 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DepthwiseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
@@ -371,6 +379,7 @@ namespace NetQuantGen.Runtime.Kernels
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DepthwiseScalar(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
             int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;

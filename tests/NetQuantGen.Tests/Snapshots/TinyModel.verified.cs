@@ -112,6 +112,7 @@ namespace Samples
         // Conv from ONNX node 'conv'
         //   in  'image' [1x1x4x4] scale 0.0036764706f zero-point -128
         //   out 'relu' [1x2x4x4] scale 0.0021905638f zero-point -128
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer00_Conv(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 16);
@@ -134,6 +135,7 @@ namespace Samples
         // MaxPool from ONNX node 'pool'
         //   in  'relu' [1x2x4x4] scale 0.0021905638f zero-point -128
         //   out 'pool' [1x2x2x2] scale 0.0021905638f zero-point -128
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer01_MaxPool(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(0, 32);
@@ -171,6 +173,7 @@ namespace Samples
         // Flatten from ONNX node 'flatten'
         //   in  'pool' [1x2x2x2] scale 0.0021905638f zero-point -128
         //   out 'flat' [1x8] scale 0.0021905638f zero-point -128
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer02_Flatten(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 8);
@@ -185,6 +188,7 @@ namespace Samples
         // FullyConnected from ONNX node 'fc'
         //   in  'flat' [1x8] scale 0.0021905638f zero-point -128
         //   out 'scores' [1x3] scale 0.002789905f zero-point 14
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer03_FullyConnected(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(0, 8);
