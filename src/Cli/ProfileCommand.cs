@@ -21,7 +21,7 @@ namespace NetQuantGen.Cli
         public static readonly CommandSpec Spec = new(
             "profile",
             "Time each layer of the generated INT8 code on this machine (ms, share, GMAC/s, % of the int8 peak).",
-            "Compiles the model exactly as the build does (default options), loads the generated code in memory and runs each layer method many times on one thread. Prints one line per layer: time, share of the total, MACs, GMAC/s and the percentage of the int8 peak given with --peak.",
+            "Compiles the model exactly as the build does (default options), loads the generated code in memory and runs each layer method many times on one thread. Prints one line per layer: time (the fastest of --runs calls, since other load only adds time), share of the total, MACs, GMAC/s and the percentage of the int8 peak given with --peak.",
             new[] { new PositionalSpec("model.onnx", "The ONNX model.") },
             new[]
             {
@@ -29,6 +29,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape."),
                 new OptionSpec("runs", "N", "Timed runs of each layer (default 50)."),
                 new OptionSpec("peak", "GMAC/s", "The machine's int8 peak for one core (default 90: 32 int8 MACs per cycle at 2.8 GHz)."),
+                new OptionSpec("verify", "N", "First run N seeded random int8 inputs through the generated code and the integer reference executor; exit 1 on the first difference."),
             },
             "Example:\n  netquant profile samples/models/resnet18.onnx --stats samples/models/resnet18_224.calib --input-shape 1,3,224,224");
 
@@ -61,6 +62,31 @@ namespace NetQuantGen.Cli
             var sample = new float[generated.Constant<int>("InputLength")];
             var logits = new float[generated.Constant<int>("OutputLength")];
             generated.FloatEntryPoint(sample, logits); // allocates this thread's arena and scratch, decodes the weights
+            // Tiered JIT: every layer method and kernel instantiation must reach its optimized code before timing. The
+            // background compiler is slow on a loaded machine, so rounds run until the best Run stops improving.
+            var warmUp = Stopwatch.StartNew();
+            for (double best = double.MaxValue, round; warmUp.ElapsedMilliseconds < 60_000; best = Math.Min(best, round))
+            {
+                round = Fastest(30, () => generated.FloatEntryPoint(sample, logits));
+                if (round > 0.98 * best && warmUp.ElapsedMilliseconds > 2000) break;
+            }
+            if (args.Value("verify") is string verifyText)
+            {
+                int count = Number(verifyText, 0, "verify");
+                var reference = new IntegerExecutor(lowering.IntegerGraph);
+                var random = new Random(1);
+                var q = new sbyte[generated.Constant<int>("InputLength")];
+                for (int i = 0; i < count; i++)
+                {
+                    random.NextBytes((byte[])(object)q);
+                    if (!reference.RunQuantized(q).AsSpan().SequenceEqual(generated.Run(q)))
+                    {
+                        output.Fail(modelPath, $"random input {i} (seed 1): the generated code on kernel path {Runtime.Kernels.KernelPaths.Current} differs from the integer reference executor.");
+                        return CliApp.Failure;
+                    }
+                }
+                output.Out.WriteLine($"verified: {count} random inputs bit-identical to the integer reference on kernel path {Runtime.Kernels.KernelPaths.Current}");
+            }
             var arena = (sbyte[])generated.Type.GetField("t_arena", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
             var scratch = (short[])generated.Type.GetField("t_scratch", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
 
@@ -72,13 +98,9 @@ namespace NetQuantGen.Cli
                 string name = ModelEmitter.LayerName(operations[i], i);
                 var layer = (Layer)generated.Type.GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate(typeof(Layer));
                 layer(arena, scratch);
-                var clock = Stopwatch.StartNew();
-                for (int r = 0; r < runs; r++) layer(arena, scratch);
-                rows.Add((name, operations[i].Source, clock.Elapsed.TotalMilliseconds / runs, operations[i] is QConvolution c ? c.MacCount : 0));
+                rows.Add((name, operations[i].Source, Fastest(runs, () => layer(arena, scratch)), operations[i] is QConvolution c ? c.MacCount : 0));
             }
-            var whole = Stopwatch.StartNew();
-            for (int r = 0; r < runs; r++) generated.FloatEntryPoint(sample, logits);
-            double runMs = whole.Elapsed.TotalMilliseconds / runs;
+            double runMs = Fastest(runs, () => generated.FloatEntryPoint(sample, logits));
 
             double total = rows.Sum(r => r.Ms);
             var w = output.Out;
@@ -90,6 +112,19 @@ namespace NetQuantGen.Cli
                     name, source.Length > 28 ? source.Substring(0, 27) + "…" : source, ms, 100 * ms / total, macs,
                     macs == 0 ? 0 : macs / ms / 1e6, macs == 0 ? 0 : 100 * macs / ms / 1e6 / peak));
             return CliApp.Success;
+        }
+
+        /// <summary>The fastest of <paramref name="runs"/> timed calls, in ms: the machine is often shared, and other work only ever adds time.</summary>
+        private static double Fastest(int runs, Action call)
+        {
+            double best = double.MaxValue;
+            for (int r = 0; r < runs; r++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                call();
+                best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+            return best;
         }
 
         private static int Number(string? text, int fallback, string option) => text == null ? fallback

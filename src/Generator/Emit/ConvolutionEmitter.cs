@@ -11,6 +11,9 @@ namespace NetQuantGen.Emit
         /// <summary>Group 1 (including fully connected layers): packed int16-pair weights, exact multiply-add of pairs.</summary>
         Dense,
 
+        /// <summary>Group 1 with few input channels and a window (e.g. an RGB first layer): the kh×kw×C window is the reduction: rows gathered once (im2col), then a 1×1 GEMM.</summary>
+        DensePatches,
+
         /// <summary>One filter per channel.</summary>
         Depthwise,
 
@@ -21,17 +24,26 @@ namespace NetQuantGen.Emit
     /// <summary>Emits a convolution layer: its constants and the call of the runtime kernel chosen for it.</summary>
     public static class ConvolutionEmitter
     {
+        /// <summary>Below this many input channels a per-tap reduction wastes most of a tile's work on tap bookkeeping and odd-channel padding.</summary>
+        private const int PatchChannels = 8;
+
         public static ConvolutionKernel KernelOf(QConvolution c) =>
-            c.Group == 1 ? ConvolutionKernel.Dense
+            c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1 ? ConvolutionKernel.DensePatches
+            : c.Group == 1 ? ConvolutionKernel.Dense
             : c.Group == c.Input.Shape[1] && c.Group == c.OutputChannels && c.InputChannelsPerGroup == 1 ? ConvolutionKernel.Depthwise
             : ConvolutionKernel.Grouped;
 
-        /// <summary>int16 scratch elements the layer's kernel needs (the widened input plus a zero pixel).</summary>
+        /// <summary>int16 scratch elements the layer's kernel needs (the widened input plus a zero pixel, or the window rows plus a zero row).</summary>
         public static int ScratchLength(QConvolution c)
         {
             var kernel = KernelOf(c);
             if (kernel == ConvolutionKernel.Grouped) return 0;
             var (h, w, channels) = InputPlane(c);
+            if (kernel == ConvolutionKernel.DensePatches)
+            {
+                var (outH, outW) = OutputPlane(c);
+                return (outH * outW + 1) * ((c.KernelHeight * c.KernelWidth * channels + 1) / 2 * 2);
+            }
             int stride = kernel == ConvolutionKernel.Depthwise ? WeightPacking.PaddedChannels(channels) : (channels + 1) / 2 * 2;
             return (h * w + 1) * stride;
         }
@@ -39,7 +51,8 @@ namespace NetQuantGen.Emit
         /// <summary>The packed weights the kernel reads (baked into the assembly), or the plain weights for the grouped loop.</summary>
         public static int[] PackedWeights(QConvolution c) => KernelOf(c) switch
         {
-            ConvolutionKernel.Dense => WeightPacking.Dense(c),
+            ConvolutionKernel.Dense => WeightPacking.Dense(c, patches: false),
+            ConvolutionKernel.DensePatches => WeightPacking.Dense(c, patches: true),
             ConvolutionKernel.Depthwise => WeightPacking.Depthwise(c),
             _ => c.Weights.Select(v => (int)v).ToArray(),
         };
@@ -77,8 +90,8 @@ namespace NetQuantGen.Emit
             w.Line($"    InHeight: {Int(inH)}, InWidth: {Int(inW)}, InChannels: {Int(inC)}, OutHeight: {Int(outH)}, OutWidth: {Int(outW)}, OutChannels: {Int(c.OutputChannels)},");
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
             w.Line($"    DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])}, PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))},");
-            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)});");
-            string call = kernel == ConvolutionKernel.Dense ? "Int8Convolution.Dense" : "Int8Convolution.Depthwise";
+            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches ? ", Patches: true" : "")});");
+            string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise" : "Int8Convolution.Dense";
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";
             if (batch > 1) w.Open($"for (int n = 0; n < {Int(batch)}; n++)");

@@ -23,6 +23,8 @@ namespace NetQuantGen.Emit
             foreach (var input in op.Inputs)
                 w.Line($"//   in  '{input.Name}' {Shapes.Format(input.Shape)} scale {Float(input.Scale)} zero-point {Int(input.ZeroPoint)}");
             w.Line($"//   out '{op.Output.Name}' {Shapes.Format(op.Output.Shape)} scale {Float(op.Output.Scale)} zero-point {Int(op.Output.ZeroPoint)}");
+            // Layer loops go straight to optimized code: no tier-0 or on-stack-replacement versions on the first runs.
+            w.Line("[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
             using (w.Block($"private static void {name}{Signature}"))
             {
                 for (int i = 0; i < op.Inputs.Count; i++)
@@ -47,16 +49,11 @@ namespace NetQuantGen.Emit
         private static void Add(SourceWriter w, QAdd add)
         {
             w.Line($"// TFLite integer add: inputs shifted left by {Int(add.LeftShift)} and rescaled to a common scale, summed, requantized; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]");
-            w.Line($"const int LeftShift = {Int(add.LeftShift)}, ZeroPointA = {Int(add.Inputs[0].ZeroPoint)}, ZeroPointB = {Int(add.Inputs[1].ZeroPoint)}, OutputZeroPoint = {Int(add.Output.ZeroPoint)};");
-            w.Line($"const int MultiplierA = {Int(add.InputA.Multiplier)}, ShiftA = {Int(add.InputA.Shift)}, MultiplierB = {Int(add.InputB.Multiplier)}, ShiftB = {Int(add.InputB.Shift)};");
-            w.Line($"const int OutputMultiplier = {Int(add.OutputRequantization.Multiplier)}, OutputShift = {Int(add.OutputRequantization.Shift)}, ClampMin = {Int(add.ClampMin)}, ClampMax = {Int(add.ClampMax)};");
-            using (w.Block($"for (int i = 0; i < {Int(add.Output.Length)}; i++)"))
-            {
-                w.Line("int a = FixedPoint.MultiplyByQuantizedMultiplier((x0[i] - ZeroPointA) << LeftShift, MultiplierA, ShiftA);");
-                w.Line("int b = FixedPoint.MultiplyByQuantizedMultiplier((x1[i] - ZeroPointB) << LeftShift, MultiplierB, ShiftB);");
-                w.Line("int v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(a + b, OutputMultiplier, OutputShift);");
-                w.Line("y[i] = (sbyte)Math.Clamp(v, ClampMin, ClampMax);");
-            }
+            w.Line("var parameters = new AddParameters(");
+            w.Line($"    LeftShift: {Int(add.LeftShift)}, ZeroPointA: {Int(add.Inputs[0].ZeroPoint)}, MultiplierA: {Int(add.InputA.Multiplier)}, ShiftA: {Int(add.InputA.Shift)},");
+            w.Line($"    ZeroPointB: {Int(add.Inputs[1].ZeroPoint)}, MultiplierB: {Int(add.InputB.Multiplier)}, ShiftB: {Int(add.InputB.Shift)},");
+            w.Line($"    OutputZeroPoint: {Int(add.Output.ZeroPoint)}, OutputMultiplier: {Int(add.OutputRequantization.Multiplier)}, OutputShift: {Int(add.OutputRequantization.Shift)}, ClampMin: {Int(add.ClampMin)}, ClampMax: {Int(add.ClampMax)});");
+            w.Line("Int8Add.Run(x0, x1, y, parameters);");
         }
 
         /// <summary>Pooling over channels-last planes: the window is walked once per output pixel, channels innermost.</summary>

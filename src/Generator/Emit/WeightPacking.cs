@@ -13,20 +13,26 @@ namespace NetQuantGen.Emit
 
         public static int PaddedChannels(int channels) => (channels + BlockChannels - 1) / BlockChannels * BlockChannels;
 
-        /// <summary>Dense: [block][tap][channel pair][16 output channels], each int32 = (w[c even] low, w[c odd] high) as int16.</summary>
-        public static int[] Dense(QConvolution c)
+        /// <summary>
+        /// Dense: [block][tap][channel pair][16 output channels], each int32 = (w[k even] low, w[k odd] high) as int16,
+        /// k the input channel. With <paramref name="patches"/> there is one tap and k = tap·C + channel runs over the whole window.
+        /// </summary>
+        public static int[] Dense(QConvolution c, bool patches)
         {
             int m = c.OutputChannels, channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth;
-            int pairs = (channels + 1) / 2, blocks = PaddedChannels(m) / BlockChannels;
-            var packed = new int[blocks * taps * pairs * BlockChannels];
+            int reduction = patches ? taps * channels : channels, weightTaps = patches ? 1 : taps;
+            int pairs = (reduction + 1) / 2, blocks = PaddedChannels(m) / BlockChannels;
+            int WeightAt(int output, int t, int k) =>
+                k >= reduction ? 0 : patches ? Weight(c, output, k % channels, k / channels) : Weight(c, output, k, t);
+            var packed = new int[blocks * weightTaps * pairs * BlockChannels];
             for (int block = 0; block < blocks; block++)
-                for (int t = 0; t < taps; t++)
+                for (int t = 0; t < weightTaps; t++)
                     for (int pair = 0; pair < pairs; pair++)
                         for (int lane = 0; lane < BlockChannels; lane++)
                         {
                             int output = block * BlockChannels + lane;
-                            int low = Weight(c, output, 2 * pair, t), high = Weight(c, output, 2 * pair + 1, t);
-                            packed[((block * taps + t) * pairs + pair) * BlockChannels + lane] = (ushort)(short)low | high << 16;
+                            int low = WeightAt(output, t, 2 * pair), high = WeightAt(output, t, 2 * pair + 1);
+                            packed[((block * weightTaps + t) * pairs + pair) * BlockChannels + lane] = (ushort)(short)low | high << 16;
                         }
             return packed;
         }

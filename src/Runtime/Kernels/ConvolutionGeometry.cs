@@ -3,6 +3,8 @@ namespace NetQuantGen.Runtime.Kernels
     /// <summary>
     /// The build-time constants of one int8 convolution, channels-last (NHWC). Generated code passes them as
     /// literals. Weights, bias and requantization arrays are padded to <see cref="ChannelBlocks"/>·16 channels.
+    /// <see cref="Patches"/> (dense only, for few input channels) makes the whole kh×kw×C window the reduction,
+    /// packed in pairs across taps, so a 3-channel first layer does not pad every tap to whole pairs.
     /// </summary>
     public readonly record struct ConvolutionGeometry(
         int InHeight, int InWidth, int InChannels,
@@ -10,7 +12,7 @@ namespace NetQuantGen.Runtime.Kernels
         int KernelHeight, int KernelWidth,
         int StrideHeight, int StrideWidth, int DilationHeight, int DilationWidth,
         int PadTop, int PadLeft,
-        int InputZeroPoint, int OutputZeroPoint, int ClampMin, int ClampMax)
+        int InputZeroPoint, int OutputZeroPoint, int ClampMin, int ClampMax, bool Patches = false)
     {
         /// <summary>Output channels are computed sixteen at a time (two AVX2 vectors of int32).</summary>
         public const int BlockChannels = 16;
@@ -24,8 +26,14 @@ namespace NetQuantGen.Runtime.Kernels
 
         public int OutputPixels => OutHeight * OutWidth;
 
-        /// <summary>Packed weights of a dense convolution: [block][tap][channel pair][16 channels] int32 pairs.</summary>
-        public int DenseWeightLength => ChannelBlocks * Taps * ChannelPairs * BlockChannels;
+        /// <summary>Taps in the dense weight layout: one when the whole window is the reduction.</summary>
+        public int WeightTaps => Patches ? 1 : Taps;
+
+        /// <summary>int16 pairs reduced per weight tap: the input channels, or the whole window with <see cref="Patches"/>.</summary>
+        public int ReductionPairs => Patches ? (Taps * InChannels + 1) / 2 : ChannelPairs;
+
+        /// <summary>Packed weights of a dense convolution: [block][weight tap][reduction pair][16 channels] int32 pairs.</summary>
+        public int DenseWeightLength => ChannelBlocks * WeightTaps * ReductionPairs * BlockChannels;
 
         /// <summary>Packed weights of a depthwise convolution: [tap][channel] int32, channels padded to blocks.</summary>
         public int DepthwiseWeightLength => Taps * ChannelBlocks * BlockChannels;
@@ -33,7 +41,15 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>int16 elements per pixel in the widened input: even for dense, a whole block for depthwise.</summary>
         public int WideStride(bool depthwise) => depthwise ? ChannelBlocks * BlockChannels : 2 * ChannelPairs;
 
-        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read.</summary>
-        public int ScratchLength(bool depthwise) => (InHeight * InWidth + 1) * WideStride(depthwise);
+        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read (with patches: the window rows plus a zero row).</summary>
+        public int ScratchLength(bool depthwise) =>
+            Patches ? (OutputPixels + 1) * 2 * ReductionPairs : (InHeight * InWidth + 1) * WideStride(depthwise);
+
+        /// <summary>With patches, the 1×1 convolution over the output plane whose input channels are the window rows.</summary>
+        public ConvolutionGeometry AsPatchGemm() => this with
+        {
+            InHeight = OutHeight, InWidth = OutWidth, InChannels = 2 * ReductionPairs, KernelHeight = 1, KernelWidth = 1,
+            StrideHeight = 1, StrideWidth = 1, DilationHeight = 1, DilationWidth = 1, PadTop = 0, PadLeft = 0, InputZeroPoint = 0, Patches = false,
+        };
     }
 }

@@ -1,19 +1,25 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace NetQuantGen.Runtime.Kernels
 {
     /// <summary>
     /// Exact int8 convolutions on channels-last tensors: acc = bias + Σ w·(x − z_in) in int32, then
     /// y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)). The input is first widened to int16 with the
-    /// zero-point subtracted (padding reads a zero pixel), so the AVX2 path can use the exact int16×int16
-    /// multiply-add of adjacent pairs (vpmaddwd): no saturating shortcut, and integer sums do not depend on
-    /// order, so every path gives the same bits.
+    /// zero-point subtracted (padding reads a zero pixel), so the vector paths can use the exact int16×int16
+    /// multiply-add of adjacent pairs (vpmaddwd / pmaddwd / NEON widening multiply + pairwise add): no
+    /// saturating shortcut, and integer sums do not depend on order, so every path gives the same bits.
+    /// The vector kernels are written once, generic over <see cref="IVectorLanes{TVector}"/>.
     /// </summary>
     public static unsafe class Int8Convolution
     {
+        /// <summary>Output pixels per register tile of the dense kernel (times one or two vectors of channels: 6 or 12 accumulators).</summary>
+        private const int TilePixels = 6;
+
+        /// <summary>Kernel windows up to this many taps keep their tap offsets on the stack.</summary>
+        private const int MaxTaps = 1024;
+
         /// <summary>A dense (group 1) convolution or a fully connected layer (1×1 on a 1×1 image).</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
@@ -26,26 +32,121 @@ namespace NetQuantGen.Runtime.Kernels
             in ConvolutionGeometry g) =>
             Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise: true);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g, bool depthwise)
         {
+            CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise);
+            var path = KernelPaths.Current;
+            if (g.Patches)
+            {
+                // The windows as rows of one 1×1 convolution over the output plane (its weights are packed that way).
+                var rows = g.AsPatchGemm();
+                Patches(x, scratch, g, rows.InChannels, path != KernelPath.Scalar);
+                RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, rows, depthwise: false, path);
+                return;
+            }
+            Widen(x, scratch, g, g.WideStride(depthwise), path != KernelPath.Scalar);
+            RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, g, depthwise, path);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void RunWidened(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
+            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, bool depthwise, KernelPath path)
+        {
             int stride = g.WideStride(depthwise);
-            bool vector = KernelPaths.Current == KernelPath.Vector256;
-            Widen(x, scratch, g, stride, vector);
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (sbyte* output = y)
             {
                 var r = new Requantizer(b, m, ls, rs, g);
-                if (depthwise && vector) DepthwiseAvx2(wide, w, output, r, g, stride);
-                else if (depthwise) DepthwiseScalar(wide, w, output, r, g, stride);
-                else if (vector) DenseAvx2(wide, w, output, r, g, stride);
-                else DenseScalar(wide, (short*)w, output, r, g, stride);
+                switch (path)
+                {
+                    case KernelPath.Vector512 when depthwise: DepthwiseVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector512: DenseVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector256 when depthwise: DepthwiseVector<Lanes256, Vector256<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector256: DenseVector<Lanes256, Vector256<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector128 when depthwise: DepthwiseVector<Lanes128, Vector128<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector128: DenseVector<Lanes128, Vector128<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Scalar when depthwise: DepthwiseScalar(wide, w, output, r, g, stride); break;
+                    default: DenseScalar(wide, (short*)w, output, r, g, stride); break;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Every pointer the kernels form stays inside these spans when their lengths are what the geometry says
+        /// (the kernels read whole padded blocks and the zero pixel after the widened input); a generated layer
+        /// built against another runtime, or a scratch buffer planned for another model, fails here instead of
+        /// reading or writing past an array.
+        /// </summary>
+        private static void CheckBounds(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, bool depthwise)
+        {
+            int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+            if (x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
+                || scratch.Length < g.ScratchLength(depthwise)
+                || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.DenseWeightLength)
+                || bias.Length < padded || multiplier.Length < padded || leftShift.Length < padded || rightShift.Length < padded
+                || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels))
+                throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
+        }
+
+        /// <summary>
+        /// im2col for <see cref="ConvolutionGeometry.Patches"/>: per output pixel one row of <paramref name="rowLength"/>
+        /// int16, tap t's channels (x − z_in) at t·C, taps in the padding and the odd tail 0; then one zero row.
+        /// The valid taps of one kernel row are one run of input memory when the dilation is 1, copied as one run.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Patches(ReadOnlySpan<sbyte> x, Span<short> rows, in ConvolutionGeometry g, int rowLength, bool vector)
+        {
+            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth;
+            var z = Vector128.Create((short)g.InputZeroPoint);
+            short zero = (short)g.InputZeroPoint;
+            rows.Slice(0, (g.OutputPixels + 1) * rowLength).Clear();
+            fixed (sbyte* input = x)
+            fixed (short* output = rows)
+            {
+                short* row = output;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                    for (int ox = 0; ox < g.OutWidth; ox++, row += rowLength)
+                    {
+                        int ix0 = ox * g.StrideWidth - g.PadLeft;
+                        // Kernel columns [first, last) fall inside the image.
+                        int first = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
+                        int last = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
+                        if (first >= last) continue;
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
+                        {
+                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                            if ((uint)iy >= (uint)g.InHeight) continue;
+                            sbyte* source = input + (iy * g.InWidth + ix0) * channels;
+                            short* target = row + ky * kw * channels;
+                            if (dw == 1)
+                            {
+                                int i = first * channels, end = last * channels;
+                                if (vector)
+                                    for (; i + 16 <= end; i += 16)
+                                    {
+                                        var bytes = Vector128.Load(source + i);
+                                        (Vector128.WidenLower(bytes) - z).Store(target + i);
+                                        (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
+                                    }
+                                for (; i < end; i++) target[i] = (short)(source[i] - zero);
+                            }
+                            else
+                                for (int kx = first; kx < last; kx++)
+                                    for (int c = 0; c < channels; c++)
+                                        target[kx * channels + c] = (short)(source[kx * dw * channels + c] - zero);
+                        }
+                    }
             }
         }
 
         /// <summary>x − z_in as int16, one pixel every <paramref name="stride"/> elements, padding channels and the trailing zero pixel 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Widen(ReadOnlySpan<sbyte> x, Span<short> wide, in ConvolutionGeometry g, int stride, bool vector)
         {
             int pixels = g.InHeight * g.InWidth, channels = g.InChannels, zero = g.InputZeroPoint;
@@ -54,11 +155,15 @@ namespace NetQuantGen.Runtime.Kernels
                 int n = pixels * channels, i = 0;
                 if (vector)
                 {
-                    var z = Vector256.Create((short)zero);
+                    var z = Vector128.Create((short)zero);
                     fixed (sbyte* source = x)
                     fixed (short* target = wide)
                         for (; i + 16 <= n; i += 16)
-                            Avx.Store(target + i, Avx2.Subtract(Avx2.ConvertToVector256Int16(Sse2.LoadVector128(source + i)), z));
+                        {
+                            var bytes = Vector128.Load(source + i);
+                            (Vector128.WidenLower(bytes) - z).Store(target + i);
+                            (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
+                        }
                 }
                 for (; i < n; i++) wide[i] = (short)(x[i] - zero);
             }
@@ -74,223 +179,223 @@ namespace NetQuantGen.Runtime.Kernels
             wide.Slice(pixels * stride, stride).Clear();
         }
 
-        /// <summary>The widened input pixel a tap reads, or the zero pixel when the tap falls in the padding.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static short* Pixel(short* wide, short* zero, int iy, int ix, in ConvolutionGeometry g, int stride) =>
-            (uint)iy < (uint)g.InHeight && (uint)ix < (uint)g.InWidth ? wide + (iy * g.InWidth + ix) * stride : zero;
-
-        private static void DenseAvx2(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+        /// <summary>The input window of the output pixels, as offsets: tap t reads input (iy0 + dy[t], ix0 + dx[t]).</summary>
+        private readonly struct Window
         {
-            short* zero = wide + g.InHeight * g.InWidth * stride;
-            int pairs = g.ChannelPairs, taps = g.Taps, pixels = g.OutputPixels;
-            int blockWeights = taps * pairs * ConvolutionGeometry.BlockChannels;
-            var rows = stackalloc short*[4 * taps];
-            for (int block = 0; block < g.ChannelBlocks; block++)
+            private readonly short* _wide, _zero;
+            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft;
+
+            public Window(short* wide, in ConvolutionGeometry g, int stride)
             {
-                int* blockW = weights + block * blockWeights;
-                int channel = block * ConvolutionGeometry.BlockChannels;
-                int p = 0;
-                for (; p + 4 <= pixels; p += 4)
-                {
-                    bool any = false;
-                    for (int i = 0; i < 4; i++) any |= Rows(rows + i * taps, wide, zero, p + i, g, stride);
-                    var a00 = r.Bias0(block); var a01 = r.Bias1(block);
-                    var a10 = a00; var a11 = a01; var a20 = a00; var a21 = a01; var a30 = a00; var a31 = a01;
-                    int* w = blockW;
-                    for (int t = 0; t < taps && any; t++)
+                _wide = wide;
+                _zero = wide + g.InHeight * g.InWidth * stride;
+                _inHeight = g.InHeight;
+                _inWidth = g.InWidth;
+                _outWidth = g.OutWidth;
+                _stride = stride;
+                _strideH = g.StrideHeight;
+                _strideW = g.StrideWidth;
+                _padTop = g.PadTop;
+                _padLeft = g.PadLeft;
+            }
+
+            public short* Zero => _zero;
+
+            /// <summary>Top-left input coordinates of output pixel <paramref name="pixel"/> (may lie in the padding).</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Origin(int pixel, out int iy, out int ix)
+            {
+                int oy = pixel / _outWidth;
+                iy = oy * _strideH - _padTop;
+                ix = (pixel - oy * _outWidth) * _strideW - _padLeft;
+            }
+
+            /// <summary>The widened input pixel at (iy, ix), or the zero pixel when that falls in the padding.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public short* Pixel(int iy, int ix) =>
+                (uint)iy < (uint)_inHeight && (uint)ix < (uint)_inWidth ? _wide + (iy * _inWidth + ix) * _stride : _zero;
+
+            public static void Taps(in ConvolutionGeometry g, int* dy, int* dx)
+            {
+                for (int ky = 0, t = 0; ky < g.KernelHeight; ky++)
+                    for (int kx = 0; kx < g.KernelWidth; kx++, t++)
                     {
-                        int* r0 = (int*)rows[t], r1 = (int*)rows[taps + t], r2 = (int*)rows[2 * taps + t], r3 = (int*)rows[3 * taps + t];
-                        if (r0 == (int*)zero && r1 == (int*)zero && r2 == (int*)zero && r3 == (int*)zero)
-                        {
-                            w += pairs * ConvolutionGeometry.BlockChannels;
-                            continue;
-                        }
-                        for (int c = 0; c < pairs; c++, w += ConvolutionGeometry.BlockChannels)
-                        {
-                            var w0 = Avx.LoadVector256(w).AsInt16();
-                            var w1 = Avx.LoadVector256(w + 8).AsInt16();
-                            var x0 = Vector256.Create(r0[c]).AsInt16();
-                            a00 = Avx2.Add(a00, Avx2.MultiplyAddAdjacent(x0, w0));
-                            a01 = Avx2.Add(a01, Avx2.MultiplyAddAdjacent(x0, w1));
-                            var x1 = Vector256.Create(r1[c]).AsInt16();
-                            a10 = Avx2.Add(a10, Avx2.MultiplyAddAdjacent(x1, w0));
-                            a11 = Avx2.Add(a11, Avx2.MultiplyAddAdjacent(x1, w1));
-                            var x2 = Vector256.Create(r2[c]).AsInt16();
-                            a20 = Avx2.Add(a20, Avx2.MultiplyAddAdjacent(x2, w0));
-                            a21 = Avx2.Add(a21, Avx2.MultiplyAddAdjacent(x2, w1));
-                            var x3 = Vector256.Create(r3[c]).AsInt16();
-                            a30 = Avx2.Add(a30, Avx2.MultiplyAddAdjacent(x3, w0));
-                            a31 = Avx2.Add(a31, Avx2.MultiplyAddAdjacent(x3, w1));
-                        }
+                        dy[t] = ky * g.DilationHeight;
+                        dx[t] = kx * g.DilationWidth;
                     }
-                    r.Store16(output + p * g.OutChannels + channel, a00, a01, block);
-                    r.Store16(output + (p + 1) * g.OutChannels + channel, a10, a11, block);
-                    r.Store16(output + (p + 2) * g.OutChannels + channel, a20, a21, block);
-                    r.Store16(output + (p + 3) * g.OutChannels + channel, a30, a31, block);
-                }
-                for (; p < pixels; p++)
-                {
-                    Rows(rows, wide, zero, p, g, stride);
-                    var a0 = r.Bias0(block); var a1 = r.Bias1(block);
-                    int* w = blockW;
-                    for (int t = 0; t < taps; t++)
-                    {
-                        int* row = (int*)rows[t];
-                        if (row == (int*)zero)
-                        {
-                            w += pairs * ConvolutionGeometry.BlockChannels;
-                            continue;
-                        }
-                        for (int c = 0; c < pairs; c++, w += ConvolutionGeometry.BlockChannels)
-                        {
-                            var xv = Vector256.Create(row[c]).AsInt16();
-                            a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(xv, Avx.LoadVector256(w).AsInt16()));
-                            a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(xv, Avx.LoadVector256(w + 8).AsInt16()));
-                        }
-                    }
-                    r.Store16(output + p * g.OutChannels + channel, a0, a1, block);
-                }
             }
         }
 
-        /// <summary>Fills the tap rows of one output pixel; false when every tap falls in the padding.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static bool Rows(short** rows, short* wide, short* zero, int pixel, in ConvolutionGeometry g, int stride)
+        /// <summary>
+        /// Dense convolution as an implicit GEMM: output channels in tiles of two vectors (one for the last odd
+        /// vector), output pixels in tiles of <see cref="TilePixels"/>, each tile's accumulators in registers across
+        /// all taps and input-channel pairs. Tiles past the last pixel repeat the last pixel (same values, same place).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DenseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            int oy = pixel / g.OutWidth, ox = pixel - oy * g.OutWidth;
-            int iy0 = oy * g.StrideHeight - g.PadTop, ix0 = ox * g.StrideWidth - g.PadLeft;
-            bool any = false;
-            for (int ky = 0, t = 0; ky < g.KernelHeight; ky++)
-                for (int kx = 0; kx < g.KernelWidth; kx++, t++)
-                {
-                    rows[t] = Pixel(wide, zero, iy0 + ky * g.DilationHeight, ix0 + kx * g.DilationWidth, g, stride);
-                    any |= rows[t] != zero;
-                }
-            return any;
+            int* dy = stackalloc int[g.Taps];
+            int* dx = stackalloc int[g.Taps];
+            Window.Taps(g, dy, dx);
+            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
+            TVector* tile = stackalloc TVector[2 * TilePixels];
+            int* tilePixels = stackalloc int[TilePixels];
+            var window = new Window(wide, g, stride);
+            int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
+            for (; v + 2 <= vectors; v += 2)
+                DenseTiles<TLanes, TVector, TwoVectors>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+            if (v < vectors)
+                DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DenseTiles<TLanes, TVector, TWidth>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileWidth
+        {
+            bool two = TWidth.Vectors == 2;
+            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, pixels = g.OutputPixels, outChannels = g.OutChannels;
+            const int Block = ConvolutionGeometry.BlockChannels;
+            int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
+            int channel1 = channel + lanes;
+            // Weights are [block][tap][pair][16 channels]: a vector of channels starts at its block plus its lane.
+            int* weights0 = weights + channel / Block * blockWeights + channel % Block;
+            int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
+            int* bias = r.Bias;
+            short* zero = window.Zero;
+            for (int p = 0; p < pixels; p += TilePixels)
+            {
+                int q0 = p, q1 = Math.Min(p + 1, pixels - 1), q2 = Math.Min(p + 2, pixels - 1);
+                int q3 = Math.Min(p + 3, pixels - 1), q4 = Math.Min(p + 4, pixels - 1), q5 = Math.Min(p + 5, pixels - 1);
+                window.Origin(q0, out int y0, out int x0); window.Origin(q1, out int y1, out int x1);
+                window.Origin(q2, out int y2, out int x2); window.Origin(q3, out int y3, out int x3);
+                window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
+                var a0 = TLanes.Load(bias + channel); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0;
+                var b0 = two ? TLanes.Load(bias + channel1) : default; var b1 = b0; var b2 = b0; var b3 = b0; var b4 = b0; var b5 = b0;
+                for (int t = 0; t < taps; t++)
+                {
+                    short* r0 = window.Pixel(y0 + dy[t], x0 + dx[t]), r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
+                    short* r2 = window.Pixel(y2 + dy[t], x2 + dx[t]), r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
+                    short* r4 = window.Pixel(y4 + dy[t], x4 + dx[t]), r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
+                    if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
+                    int* w0 = weights0 + t * tapWeights, w1 = weights1 + t * tapWeights;
+                    for (int c = 0; c < 2 * pairs; c += 2, w0 += Block, w1 += Block)
+                    {
+                        var u = TLanes.Load(w0);
+                        var v = two ? TLanes.Load(w1) : default;
+                        var x = TLanes.BroadcastPair(r0 + c); a0 = TLanes.MultiplyAddPairs(a0, x, u); if (two) b0 = TLanes.MultiplyAddPairs(b0, x, v);
+                        x = TLanes.BroadcastPair(r1 + c); a1 = TLanes.MultiplyAddPairs(a1, x, u); if (two) b1 = TLanes.MultiplyAddPairs(b1, x, v);
+                        x = TLanes.BroadcastPair(r2 + c); a2 = TLanes.MultiplyAddPairs(a2, x, u); if (two) b2 = TLanes.MultiplyAddPairs(b2, x, v);
+                        x = TLanes.BroadcastPair(r3 + c); a3 = TLanes.MultiplyAddPairs(a3, x, u); if (two) b3 = TLanes.MultiplyAddPairs(b3, x, v);
+                        x = TLanes.BroadcastPair(r4 + c); a4 = TLanes.MultiplyAddPairs(a4, x, u); if (two) b4 = TLanes.MultiplyAddPairs(b4, x, v);
+                        x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v);
+                    }
+                }
+                // Through memory to a separate method: no call while the accumulators are live, so none is spilled in the loop.
+                tile[0] = a0; tile[1] = a1; tile[2] = a2; tile[3] = a3; tile[4] = a4; tile[5] = a5;
+                if (two) { tile[6] = b0; tile[7] = b1; tile[8] = b2; tile[9] = b3; tile[10] = b4; tile[11] = b5; }
+                tilePixels[0] = q0; tilePixels[1] = q1; tilePixels[2] = q2; tilePixels[3] = q3; tilePixels[4] = q4; tilePixels[5] = q5;
+                StoreTile<TLanes, TVector>(tile, tilePixels, TWidth.Vectors, output, channel, outChannels, partial, r);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void StoreTile<TLanes, TVector>(TVector* tile, int* pixels, int vectors, sbyte* output, int channel, int outChannels,
+            sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            for (int v = 0; v < vectors; v++)
+                for (int i = 0; i < TilePixels; i++)
+                    Store<TLanes, TVector>(output + pixels[i] * outChannels, tile[v * TilePixels + i], channel + v * TLanes.Lanes, outChannels, partial, r);
+        }
+
+        /// <summary>
+        /// Stores the channels of one vector that exist: lanes past the last output channel (padding) would land on
+        /// the next pixel, so a vector that straddles the end goes through <paramref name="partial"/>.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            if (channel + TLanes.Lanes <= outChannels)
+            {
+                TLanes.Store(pixel + channel, acc, channel, r);
+                return;
+            }
+            TLanes.Store(partial, acc, channel, r);
+            for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseScalar(short* wide, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
-            short* zero = wide + g.InHeight * g.InWidth * stride;
             int pairs = g.ChannelPairs, taps = g.Taps;
-            var rows = stackalloc short*[taps];
+            var window = new Window(wide, g, stride);
+            int* dy = stackalloc int[taps];
+            int* dx = stackalloc int[taps];
+            Window.Taps(g, dy, dx);
             for (int p = 0; p < g.OutputPixels; p++)
             {
-                Rows(rows, wide, zero, p, g, stride);
+                window.Origin(p, out int iy, out int ix);
                 for (int m = 0; m < g.OutChannels; m++)
                 {
                     int block = m / ConvolutionGeometry.BlockChannels, lane = m % ConvolutionGeometry.BlockChannels;
                     int acc = r.Bias[m];
                     for (int t = 0; t < taps; t++)
+                    {
+                        short* row = window.Pixel(iy + dy[t], ix + dx[t]);
                         for (int c = 0; c < 2 * pairs; c++)
-                            acc += rows[t][c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
+                            acc += row[c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
+                    }
                     output[p * g.OutChannels + m] = r.Scalar(acc, m);
                 }
             }
         }
 
-        private static void DepthwiseAvx2(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+        /// <summary>Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DepthwiseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            short* zero = wide + g.InHeight * g.InWidth * stride;
-            int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
-            var rows = stackalloc short*[taps];
+            int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels;
+            var window = new Window(wide, g, stride);
+            short** rows = stackalloc short*[taps];
+            int* dy = stackalloc int[taps];
+            int* dx = stackalloc int[taps];
+            Window.Taps(g, dy, dx);
+            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
             for (int p = 0; p < g.OutputPixels; p++)
             {
-                Rows(rows, wide, zero, p, g, stride);
-                for (int block = 0; block < g.ChannelBlocks; block++)
+                window.Origin(p, out int iy, out int ix);
+                for (int t = 0; t < taps; t++) rows[t] = window.Pixel(iy + dy[t], ix + dx[t]);
+                for (int channel = 0; channel < channels; channel += TLanes.Lanes)
                 {
-                    int channel = block * ConvolutionGeometry.BlockChannels;
-                    var a0 = r.Bias0(block); var a1 = r.Bias1(block);
+                    var acc = TLanes.Load(r.Bias + channel);
                     for (int t = 0; t < taps; t++)
-                    {
-                        short* row = rows[t];
-                        if (row == zero) continue;
-                        var xs = Avx.LoadVector256(row + channel);
-                        int* w = weights + t * padded + channel;
-                        a0 = Avx2.Add(a0, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(xs.GetLower()), Avx.LoadVector256(w)));
-                        a1 = Avx2.Add(a1, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(xs.GetUpper()), Avx.LoadVector256(w + 8)));
-                    }
-                    r.Store16(output + p * g.OutChannels + channel, a0, a1, block);
+                        if (rows[t] != window.Zero) acc = TLanes.MultiplyAddWidened(acc, rows[t] + channel, weights + t * padded + channel);
+                    Store<TLanes, TVector>(output + p * channels, acc, channel, channels, partial, r);
                 }
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DepthwiseScalar(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
-            short* zero = wide + g.InHeight * g.InWidth * stride;
             int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
-            var rows = stackalloc short*[taps];
+            var window = new Window(wide, g, stride);
+            int* dy = stackalloc int[taps];
+            int* dx = stackalloc int[taps];
+            Window.Taps(g, dy, dx);
             for (int p = 0; p < g.OutputPixels; p++)
             {
-                Rows(rows, wide, zero, p, g, stride);
+                window.Origin(p, out int iy, out int ix);
                 for (int m = 0; m < g.OutChannels; m++)
                 {
                     int acc = r.Bias[m];
-                    for (int t = 0; t < taps; t++) acc += rows[t][m] * weights[t * padded + m];
+                    for (int t = 0; t < taps; t++) acc += window.Pixel(iy + dy[t], ix + dx[t])[m] * weights[t * padded + m];
                     output[p * g.OutChannels + m] = r.Scalar(acc, m);
                 }
-            }
-        }
-
-        /// <summary>Per-channel requantization of sixteen accumulators and the clamped int8 store.</summary>
-        private readonly struct Requantizer
-        {
-            private readonly int* _multiplier, _leftShift, _rightShift;
-            private readonly int _outputZeroPoint, _clampMin, _clampMax, _channels;
-
-            public Requantizer(int* bias, int* multiplier, int* leftShift, int* rightShift, in ConvolutionGeometry g)
-            {
-                Bias = bias;
-                _multiplier = multiplier;
-                _leftShift = leftShift;
-                _rightShift = rightShift;
-                _outputZeroPoint = g.OutputZeroPoint;
-                _clampMin = g.ClampMin;
-                _clampMax = g.ClampMax;
-                _channels = g.OutChannels;
-            }
-
-            public int* Bias { get; }
-
-            public Vector256<int> Bias0(int block) => Avx.LoadVector256(Bias + block * ConvolutionGeometry.BlockChannels);
-
-            public Vector256<int> Bias1(int block) => Avx.LoadVector256(Bias + block * ConvolutionGeometry.BlockChannels + 8);
-
-            public sbyte Scalar(int acc, int m)
-            {
-                int shift = _leftShift[m] > 0 ? _leftShift[m] : -_rightShift[m];
-                int v = _outputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, _multiplier[m], shift);
-                return (sbyte)Math.Clamp(v, _clampMin, _clampMax);
-            }
-
-            /// <summary>Requantizes channels [16·block, 16·block + 16) and stores those that exist.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            public void Store16(sbyte* destination, Vector256<int> low, Vector256<int> high, int block)
-            {
-                int first = block * ConvolutionGeometry.BlockChannels;
-                var lo = Finish(low, first);
-                var hi = Finish(high, first + 8);
-                // Values are already clamped into int8, so the saturating packs are exact; the permutes undo
-                // the packs' per-128-bit-lane interleaving.
-                var words = Avx2.Permute4x64(Avx2.PackSignedSaturate(lo, hi).AsInt64(), 0b11_01_10_00).AsInt16();
-                var bytes = Avx2.Permute4x64(Avx2.PackSignedSaturate(words, words).AsInt64(), 0b11_01_10_00).AsSByte().GetLower();
-                int count = Math.Min(ConvolutionGeometry.BlockChannels, _channels - first);
-                if (count == ConvolutionGeometry.BlockChannels) Sse2.Store(destination, bytes);
-                else
-                {
-                    sbyte* temporary = stackalloc sbyte[16];
-                    Sse2.Store(temporary, bytes);
-                    for (int i = 0; i < count; i++) destination[i] = temporary[i];
-                }
-            }
-
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            private Vector256<int> Finish(Vector256<int> acc, int channel)
-            {
-                var scaled = VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, Avx.LoadVector256(_multiplier + channel),
-                    Avx.LoadVector256(_leftShift + channel).AsUInt32(), Avx.LoadVector256(_rightShift + channel));
-                var v = Avx2.Add(scaled, Vector256.Create(_outputZeroPoint));
-                return Avx2.Min(Avx2.Max(v, Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
             }
         }
     }

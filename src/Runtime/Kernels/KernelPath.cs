@@ -1,5 +1,4 @@
 using System;
-using System.Runtime.Intrinsics.X86;
 
 namespace NetQuantGen.Runtime.Kernels
 {
@@ -7,11 +6,19 @@ namespace NetQuantGen.Runtime.Kernels
     public enum KernelPath
     {
         Scalar = 0,
+
+        /// <summary>128-bit vectors: SSE2 on x86, NEON on Arm64.</summary>
+        Vector128 = 1,
+
+        /// <summary>AVX2.</summary>
         Vector256 = 2,
+
+        /// <summary>AVX-512 F and BW (512-bit vpmaddwd). .NET 10 exposes no AVX512-VNNI, so vpdpbusd is out of reach.</summary>
+        Vector512 = 3,
     }
 
     /// <summary>
-    /// Which path generated code runs. The best the machine supports by default (NETQUANTGEN_KERNEL_PATH=scalar|vector256
+    /// Which path generated code runs. The best the machine supports by default (NETQUANTGEN_KERNEL_PATH=scalar|vector128|vector256|vector512
     /// overrides it for the process); tests pin one for their own thread with <see cref="UseOnThisThread"/> (all paths
     /// are exact integer arithmetic, so they must agree bit for bit).
     /// </summary>
@@ -21,7 +28,11 @@ namespace NetQuantGen.Runtime.Kernels
 
         [ThreadStatic] private static KernelPath? t_pinned;
 
-        public static KernelPath Best => Avx2.IsSupported ? KernelPath.Vector256 : KernelPath.Scalar;
+        public static KernelPath Best =>
+            IsSupported(KernelPath.Vector512) ? KernelPath.Vector512
+            : IsSupported(KernelPath.Vector256) ? KernelPath.Vector256
+            : IsSupported(KernelPath.Vector128) ? KernelPath.Vector128
+            : KernelPath.Scalar;
 
         public static KernelPath Current => t_pinned ?? ProcessDefault;
 
@@ -34,7 +45,9 @@ namespace NetQuantGen.Runtime.Kernels
 
         public static bool IsSupported(KernelPath path) => path switch
         {
-            KernelPath.Vector256 => Avx2.IsSupported,
+            KernelPath.Vector512 => Lanes512.IsSupported,
+            KernelPath.Vector256 => Lanes256.IsSupported,
+            KernelPath.Vector128 => Lanes128.IsSupported,
             _ => true,
         };
 

@@ -51,6 +51,35 @@ namespace NetQuantGen.Tests.EndToEnd
             }
         }
 
+        [Theory]
+        [MemberData(nameof(SupportedPaths))]
+        public void OddShapedLayersAreBitIdenticalToTheIntegerReferenceOnEveryKernelPath(KernelPath path)
+        {
+            using var pinned = KernelPathScope.Use(path);
+            const int Length = 3 * 11 * 7;
+            var model = TinyModels.OddShapes();
+            var statistics = TinyModels.Calibrate(model, "odd.onnx", TinyModels.RandomInputs(64, Length, seed: 4).ToList());
+            var input = new ModelInput("odd.onnx", model, "odd.calib", statistics, new CompilationOptions(),
+                new TargetClass("Tests.Generated", "Odd", "public", true));
+            var lowering = ModelCompiler.Lower(input);
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+            var kernels = lowering.IntegerGraph!.Operations.OfType<QConvolution>().Select(Emit.ConvolutionEmitter.KernelOf).ToArray();
+            Assert.Equal(new[] { Emit.ConvolutionKernel.DensePatches, Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Depthwise,
+                Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Dense }, kernels);
+            var result = ModelCompiler.Compile(input);
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            using var generated = new GeneratedModel(result.Source!, "Tests.Generated.Odd");
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            var random = new Random(5);
+            var q = new sbyte[Length];
+            for (int i = 0; i < 100; i++)
+            {
+                // Whole int8 range, extremes included: every padding and edge tap sees large values.
+                random.NextBytes((byte[])(object)q);
+                Assert.Equal(reference.RunQuantized(q), generated.Run(q));
+            }
+        }
+
         [Fact]
         public void QuantizedOutputsStayCloseToTheFloatModel()
         {

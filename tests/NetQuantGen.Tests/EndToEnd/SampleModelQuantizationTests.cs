@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using NetQuantGen.Cli;
 using NetQuantGen.Compiler;
 using NetQuantGen.IntegerIR;
+using NetQuantGen.Runtime.Kernels;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -71,6 +72,54 @@ namespace NetQuantGen.Tests.EndToEnd
                 }
             });
             Assert.Equal(0, mismatches);
+        }
+
+        [Theory]
+        [MemberData(nameof(Models))]
+        public void GeneratedCodeIsBitIdenticalToTheIntegerReferenceOnEveryKernelPath(string model)
+        {
+            const int count = 20;
+            var (lowering, generated) = _models.Get(model);
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            var quantized = SampleData.TestInputs(model, count).Select(i => IntegerExecutor.Quantize(i, lowering.IntegerGraph!.Inputs[0].Output)).ToArray();
+            var expected = quantized.Select(reference.RunQuantized).ToArray();
+            var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
+            Assert.Contains(KernelPath.Scalar, paths);
+            foreach (var path in paths)
+            {
+                using var pinned = KernelPathScope.Use(path);
+                for (int i = 0; i < count; i++)
+                    Assert.True(expected[i].AsSpan().SequenceEqual(generated.Run(quantized[i])), $"{model}: test image {i} differs on kernel path {path}");
+            }
+            _output.WriteLine($"{model}: {count} images bit-identical on {string.Join(", ", paths)}");
+        }
+
+        /// <summary>
+        /// The JIT's instruction-set switches (DESIGN §7) in a child process: with AVX2 off the best path is Vector128,
+        /// with every intrinsic off it is the scalar one, and each still matches the integer reference bit for bit.
+        /// </summary>
+        [Theory]
+        [InlineData("DOTNET_EnableAVX2", "Vector128")]
+        [InlineData("DOTNET_EnableHWIntrinsic", "Scalar")]
+        public void PathsLeftWhenTheJitDisablesInstructionSetsAreBitExactInAChildProcess(string switchVariable, string expectedPath)
+        {
+            const string model = "mobilenet_v2_small"; // dense, depthwise and a one-channel patch layer
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "netquant.dll"), "profile", SampleData.OnnxPath(model),
+                "--stats", SampleData.StatisticsPath(model), "--input-shape", SampleData.InputShapeOption(model), "--runs", "1", "--verify", "10" })
+                start.ArgumentList.Add(argument);
+            start.Environment.Remove("NETQUANTGEN_KERNEL_PATH");
+            start.Environment[switchVariable] = "0";
+            using var child = System.Diagnostics.Process.Start(start)!;
+            var stderr = child.StandardError.ReadToEndAsync();
+            string stdout = child.StandardOutput.ReadToEnd();
+            child.WaitForExit();
+            Assert.True(child.ExitCode == 0, $"exit {child.ExitCode}\n{stdout}\n{stderr.Result}");
+            Assert.Contains($"verified: 10 random inputs bit-identical to the integer reference on kernel path {expectedPath}", stdout);
         }
 
         /// <summary>Top-1 of the generated code (bit-identical to the integer reference, see above) on all 10,000 test images.</summary>

@@ -32,7 +32,7 @@ namespace Samples
         public static ReadOnlySpan<int> InputShape => new int[] { 1, 1, 4, 4 };
         public static ReadOnlySpan<int> OutputShape => new int[] { 1, 3 };
         /// <summary>int16 elements of the per-thread convolution scratch (a widened input), planned at build time.</summary>
-        public const int ScratchLength = 34;
+        public const int ScratchLength = 170;
 
         [ThreadStatic] private static sbyte[]? t_arena;
         [ThreadStatic] private static short[]? t_scratch;
@@ -112,11 +112,12 @@ namespace Samples
         // Conv from ONNX node 'conv'
         //   in  'image' [1x1x4x4] scale 0.0036764706f zero-point -128
         //   out 'relu' [1x2x4x4] scale 0.0021905638f zero-point -128
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer00_Conv(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 16);
             Span<sbyte> y = arena.Slice(0, 32);
-            // weights [2x1x3x3] int8 symmetric, scales 0.00246063f .. 0.00246063f; group 1; Dense kernel
+            // weights [2x1x3x3] int8 symmetric, scales 0.00246063f .. 0.00246063f; group 1; DensePatches kernel
             // stride 1x1, dilation 1x1, pads (top 1, left 1, bottom 1, right 1)
             // acc = bias[m] + Σ w·(x − (-128)); y = clamp(-128 + acc·M[m], -128, 127); M = multiplier·2^(shift−31)
             ReadOnlySpan<int> bias = new int[] { 6909, -13818, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -127,13 +128,14 @@ namespace Samples
                 InHeight: 4, InWidth: 4, InChannels: 1, OutHeight: 4, OutWidth: 4, OutChannels: 2,
                 KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1,
                 DilationHeight: 1, DilationWidth: 1, PadTop: 1, PadLeft: 1,
-                InputZeroPoint: -128, OutputZeroPoint: -128, ClampMin: -128, ClampMax: 127);
+                InputZeroPoint: -128, OutputZeroPoint: -128, ClampMin: -128, ClampMax: 127, Patches: true);
             Int8Convolution.Dense(x.Slice(0, 16), y.Slice(0, 32), scratch, BakedWeights.Layer00_Conv, bias, multiplier, leftShift, rightShift, geometry);
         }
 
         // MaxPool from ONNX node 'pool'
         //   in  'relu' [1x2x4x4] scale 0.0021905638f zero-point -128
         //   out 'pool' [1x2x2x2] scale 0.0021905638f zero-point -128
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer01_MaxPool(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(0, 32);
@@ -171,6 +173,7 @@ namespace Samples
         // Flatten from ONNX node 'flatten'
         //   in  'pool' [1x2x2x2] scale 0.0021905638f zero-point -128
         //   out 'flat' [1x8] scale 0.0021905638f zero-point -128
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer02_Flatten(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 8);
@@ -185,6 +188,7 @@ namespace Samples
         // FullyConnected from ONNX node 'fc'
         //   in  'flat' [1x8] scale 0.0021905638f zero-point -128
         //   out 'scores' [1x3] scale 0.002789905f zero-point 14
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private static void Layer03_FullyConnected(Span<sbyte> arena, Span<short> scratch)
         {
             ReadOnlySpan<sbyte> x = arena.Slice(0, 8);
@@ -207,7 +211,7 @@ namespace Samples
         // Baked weights, packed at build time in the layout each kernel reads; base64 in UTF-8 literals (RVA data), decoded once on first use.
         private static class BakedWeights
         {
-            internal static readonly int[] Layer00_Conv = PackedWeights.DecodeInt32("gf8AAEwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAADMAAADn/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAADN/wAAgf8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAfwAAADMAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABkAAADN/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAC0/wAAfwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZgAAABkAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAC0/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACa/wAAZgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"u8, 144);
+            internal static readonly int[] Layer00_Conv = PackedWeights.DecodeInt32("gf8zAEwA5/8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAM3/fwCB/zMAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZALT/zf9/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZgAAABkAtP8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAJr/AABmAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="u8, 80);
             internal static readonly int[] Layer03_FullyConnected = PackedWeights.DecodeInt32("gf8VANb/agAzAJr/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAJb/KgDr/38ATAC0/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACr/0AAAACB/2YAzf8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAwP9VABUAlv9/AOf/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="u8, 64);
         }
     }

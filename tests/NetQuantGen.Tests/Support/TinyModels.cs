@@ -62,6 +62,42 @@ namespace NetQuantGen.Tests
         /// its generated source. Weights and inputs are multiples of 1/16, so every float sum is exact in
         /// any order and the statistics (hence the snapshot) are the same on every machine.
         /// </summary>
+        /// <summary>
+        /// Layers whose shapes hit every kernel edge: a 3-channel 3×3 stride-2 first layer (patches), output channels
+        /// that are not a multiple of 16 (20, 37, 13, 17), asymmetric padding with a 2-row dilation and a 2-column
+        /// stride, a depthwise layer down to a one-pixel-wide image, a 3×3 convolution on that width-1 image, a Gemm.
+        /// </summary>
+        public static byte[] OddShapes(int seed = 11)
+        {
+            var random = new Random(seed);
+            float[] Random(int n, float scale) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1) * scale).ToArray();
+            return new OnnxBuilder()
+                .Input("input", 1, 3, 11, 7)
+                .Initializer("w1", new long[] { 20, 3, 3, 3 }, Random(540, 0.5f))
+                .Initializer("b1", new long[] { 20 }, Random(20, 0.1f))
+                .Initializer("w2", new long[] { 37, 20, 3, 2 }, Random(37 * 20 * 6, 0.3f))
+                .Initializer("b2", new long[] { 37 }, Random(37, 0.1f))
+                .Initializer("wd", new long[] { 37, 1, 3, 3 }, Random(37 * 9, 0.6f))
+                .Initializer("bd", new long[] { 37 }, Random(37, 0.1f))
+                .Initializer("w3", new long[] { 13, 37, 1, 1 }, Random(13 * 37, 0.4f))
+                .Initializer("w4", new long[] { 17, 13, 3, 3 }, Random(17 * 13 * 9, 0.4f))
+                .Initializer("b4", new long[] { 17 }, Random(17, 0.1f))
+                .Initializer("fc_w", new long[] { 5, 34 }, Random(170, 0.5f))
+                .Initializer("fc_b", new long[] { 5 }, Random(5, 0.1f))
+                .Node("Conv", new[] { "input", "w1", "b1" }, new[] { "c1" }, "conv1", Ints("pads", 1, 1, 1, 1), Ints("strides", 2, 2))
+                .Node("Relu", new[] { "c1" }, new[] { "r1" }, "relu1")
+                .Node("Conv", new[] { "r1", "w2", "b2" }, new[] { "c2" }, "conv2", Ints("pads", 2, 1, 0, 0), Ints("strides", 1, 2), Ints("dilations", 2, 1))
+                .Node("Relu", new[] { "c2" }, new[] { "r2" }, "relu2")
+                .Node("Conv", new[] { "r2", "wd", "bd" }, new[] { "cd" }, "dwconv", Ints("pads", 1, 1, 1, 1), Ints("strides", 2, 2), Int("group", 37))
+                .Node("Conv", new[] { "cd", "w3" }, new[] { "c3" }, "pointwise")
+                .Node("Conv", new[] { "c3", "w4", "b4" }, new[] { "c4" }, "conv4", Ints("pads", 1, 1, 1, 1))
+                .Node("Relu", new[] { "c4" }, new[] { "r4" }, "relu4")
+                .Node("Flatten", new[] { "r4" }, new[] { "flat" }, "flatten")
+                .Node("Gemm", new[] { "flat", "fc_w", "fc_b" }, new[] { "logits" }, "fc", Int("transB", 1))
+                .Output("logits")
+                .Bytes();
+        }
+
         public static byte[] Snapshot()
         {
             float Dyadic(int i, int modulus) => ((i * 7) % modulus - modulus / 2) / 16f;

@@ -1,0 +1,152 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace NetQuantGen.Runtime.Kernels
+{
+    /// <summary>
+    /// The handful of exact vector operations the convolution kernels are written in, one implementation per
+    /// instruction set. The kernels are generic over it (value-type instantiations are compiled separately, so
+    /// every call inlines): one kernel source, one machine-code loop per path. Lanes are int32 output channels.
+    /// </summary>
+    internal unsafe interface IVectorLanes<TVector> where TVector : unmanaged
+    {
+        /// <summary>int32 lanes (output channels) per vector.</summary>
+        static abstract int Lanes { get; }
+
+        static abstract TVector Load(int* source);
+
+        /// <summary>The int32 at <paramref name="pair"/> (two int16 input channels) in every lane.</summary>
+        static abstract TVector BroadcastPair(short* pair);
+
+        /// <summary>acc + (x.lo·w.lo + x.hi·w.hi) per int32 lane, int16 × int16 products: exact, no saturation.</summary>
+        static abstract TVector MultiplyAddPairs(TVector acc, TVector x, TVector w);
+
+        /// <summary>acc + (int)x[i]·w[i] per lane: the depthwise step, int16 inputs widened to int32.</summary>
+        static abstract TVector MultiplyAddWidened(TVector acc, short* x, int* w);
+
+        /// <summary>Requantizes the lanes for channels [channel, channel + Lanes), clamps, and stores them as int8.</summary>
+        static abstract void Store(sbyte* destination, TVector acc, int channel, in Requantizer r);
+    }
+
+    /// <summary>AVX-512 (F, BW): 16 channels per vector, vpmaddwd on 512 bits.</summary>
+    internal readonly unsafe struct Lanes512 : IVectorLanes<Vector512<int>>
+    {
+        public static bool IsSupported => Avx512F.IsSupported && Avx512BW.IsSupported && Avx2.IsSupported;
+
+        public static int Lanes => 16;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> Load(int* source) => Avx512F.LoadVector512(source);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> BroadcastPair(short* pair) => Vector512.Create(*(int*)pair);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> MultiplyAddPairs(Vector512<int> acc, Vector512<int> x, Vector512<int> w) =>
+            Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(x.AsInt16(), w.AsInt16()));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> MultiplyAddWidened(Vector512<int> acc, short* x, int* w) =>
+            Avx512F.Add(acc, Avx512F.MultiplyLow(Avx512F.ConvertToVector512Int32(Avx.LoadVector256(x)), Avx512F.LoadVector512(w)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(sbyte* destination, Vector512<int> acc, int channel, in Requantizer r)
+        {
+            var clamped = Vector512.Create(r.Finish(acc.GetLower(), channel), r.Finish(acc.GetUpper(), channel + 8));
+            // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
+            Sse2.Store(destination, Avx512F.ConvertToVector128SByte(clamped));
+        }
+    }
+
+    /// <summary>AVX2: 8 channels per vector, vpmaddwd on 256 bits.</summary>
+    internal readonly unsafe struct Lanes256 : IVectorLanes<Vector256<int>>
+    {
+        public static bool IsSupported => Avx2.IsSupported;
+
+        public static int Lanes => 8;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Load(int* source) => Avx.LoadVector256(source);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> BroadcastPair(short* pair) => Vector256.Create(*(int*)pair);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> MultiplyAddPairs(Vector256<int> acc, Vector256<int> x, Vector256<int> w) =>
+            Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), w.AsInt16()));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> MultiplyAddWidened(Vector256<int> acc, short* x, int* w) =>
+            Avx2.Add(acc, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(x), Avx.LoadVector256(w)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(sbyte* destination, Vector256<int> acc, int channel, in Requantizer r)
+        {
+            var v = r.Finish(acc, channel);
+            // Values are already in int8, so the saturating packs are exact; each 128-bit lane keeps four bytes.
+            var words = Avx2.PackSignedSaturate(v, v);
+            var bytes = Avx2.PackSignedSaturate(words, words).AsInt32();
+            *(int*)destination = bytes.GetElement(0);
+            *(int*)(destination + 4) = bytes.GetElement(4);
+        }
+    }
+
+    /// <summary>
+    /// 128-bit vectors: SSE2 on x86, NEON on Arm64 (the pair multiply-add is pmaddwd there and a widening
+    /// multiply plus pairwise add here). Four channels per vector; requantization is the scalar definition per lane.
+    /// </summary>
+    internal readonly unsafe struct Lanes128 : IVectorLanes<Vector128<int>>
+    {
+        public static bool IsSupported => Sse2.IsSupported || AdvSimd.Arm64.IsSupported;
+
+        public static int Lanes => 4;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> Load(int* source) => Vector128.Load(source);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> BroadcastPair(short* pair) => Vector128.Create(*(int*)pair);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> MultiplyAddPairs(Vector128<int> acc, Vector128<int> x, Vector128<int> w)
+        {
+            if (Sse2.IsSupported) return Sse2.Add(acc, Sse2.MultiplyAddAdjacent(x.AsInt16(), w.AsInt16()));
+            if (AdvSimd.Arm64.IsSupported)
+            {
+                var low = AdvSimd.MultiplyWideningLower(x.AsInt16().GetLower(), w.AsInt16().GetLower());
+                var high = AdvSimd.MultiplyWideningUpper(x.AsInt16(), w.AsInt16());
+                return AdvSimd.Add(acc, AdvSimd.Arm64.AddPairwise(low, high));
+            }
+            throw new PlatformNotSupportedException();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> MultiplyAddWidened(Vector128<int> acc, short* x, int* w) =>
+            acc + Vector128.WidenLower(Vector128.Load(x)) * Vector128.Load(w);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(sbyte* destination, Vector128<int> acc, int channel, in Requantizer r)
+        {
+            for (int i = 0; i < 4; i++) destination[i] = r.Scalar(acc.GetElement(i), channel + i);
+        }
+    }
+
+    /// <summary>How many vectors of output channels a register tile holds (a type, so each count gets its own loop).</summary>
+    internal interface ITileWidth
+    {
+        static abstract int Vectors { get; }
+    }
+
+    internal readonly struct OneVector : ITileWidth
+    {
+        public static int Vectors => 1;
+    }
+
+    internal readonly struct TwoVectors : ITileWidth
+    {
+        public static int Vectors => 2;
+    }
+}
