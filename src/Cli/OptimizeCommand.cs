@@ -100,7 +100,7 @@ namespace NetQuantGen.Cli
             var read = StatisticsFile.Read(statsBytes, Path.GetFileName(statsPath));
             foreach (var d in read.Diagnostics) output.Diagnostic(statsPath, d);
             if (read.Statistics == null) return CliApp.Failure;
-            var plain = read.Statistics.WithOptimization(Array.Empty<RoundedWeights>(), Array.Empty<BiasCorrection>(), "");
+            var plain = read.Statistics.WithOptimization(Array.Empty<RoundedWeights>(), Array.Empty<SavedBiasCorrection>(), "");
             var lowering = ModelCompiler.Lower(new ModelInput(Path.GetFileName(modelPath), modelBytes, Path.GetFileName(statsPath),
                 StatisticsFile.Write(plain), options, new TargetClass(null, "Model", "public", true)));
             foreach (var d in lowering.Diagnostics) output.Diagnostic(modelPath, d);

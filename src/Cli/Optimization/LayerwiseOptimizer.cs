@@ -36,7 +36,7 @@ namespace NetQuantGen.Cli.Optimization
     /// <summary>What happened to one layer: relative reconstruction error ‖Wx − W̃x̃‖²/‖Wx‖² with nearest rounding and with the chosen weights.</summary>
     public sealed record LayerReport(string Node, int OutputChannels, int Inputs, int Patches, double NearestError, double ChosenError, double Sparsity, double Seconds);
 
-    public sealed record OptimizationResult(IReadOnlyList<RoundedWeights> RoundedWeights, IReadOnlyList<BiasCorrection> BiasCorrections, IReadOnlyList<LayerReport> Layers);
+    public sealed record OptimizationResult(IReadOnlyList<RoundedWeights> RoundedWeights, IReadOnlyList<SavedBiasCorrection> BiasCorrections, IReadOnlyList<LayerReport> Layers);
 
     /// <summary>
     /// Layer by layer in graph order, the data-dependent quantization steps: each Conv/Gemm/MatMul sees its
@@ -56,7 +56,7 @@ namespace NetQuantGen.Cli.Optimization
             var rounded = new Dictionary<string, (sbyte[] Values, float[] Scales)>(StringComparer.Ordinal);
             var corrections = new Dictionary<string, float[]>(StringComparer.Ordinal);
             var savedWeights = new List<RoundedWeights>();
-            var savedCorrections = new List<BiasCorrection>();
+            var savedCorrections = new List<SavedBiasCorrection>();
             var reports = new List<LayerReport>();
             var cache = samples.Select(_ => new Dictionary<string, sbyte[]>(StringComparer.Ordinal)).ToArray();
             for (int l = 0; l < layers.Count; l++)
@@ -103,7 +103,7 @@ namespace NetQuantGen.Cli.Optimization
                 {
                     var correction = BiasCorrectionOf(problem, chosen, floatMeans[l], quantizedMeans, (double)samples.Count * sampler.PositionsPerSample);
                     corrections[node.Name] = correction;
-                    savedCorrections.Add(new BiasCorrection(node.Name, correction));
+                    savedCorrections.Add(new SavedBiasCorrection(node.Name, correction));
                 }
                 double energy = Math.Max(problem.OutputEnergy(), 1e-30);
                 var report = new LayerReport(node.Name, m, problem.Inputs, problem.Patches, problem.ReconstructionError(nearest) / energy,

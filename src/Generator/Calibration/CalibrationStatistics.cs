@@ -92,13 +92,13 @@ namespace NetQuantGen.Calibration
         public IReadOnlyList<RoundedWeights> RoundedWeights { get; private set; } = Array.Empty<RoundedWeights>();
 
         /// <summary>Empirical bias corrections by <c>netquant optimize</c>, in graph order; empty when none.</summary>
-        public IReadOnlyList<BiasCorrection> BiasCorrections { get; private set; } = Array.Empty<BiasCorrection>();
+        public IReadOnlyList<SavedBiasCorrection> BiasCorrections { get; private set; } = Array.Empty<SavedBiasCorrection>();
 
         /// <summary>What produced <see cref="RoundedWeights"/> and <see cref="BiasCorrections"/> (informational).</summary>
         public string Optimization { get; private set; } = "";
 
         /// <summary>The same statistics carrying these data-dependent results instead of any it had.</summary>
-        public CalibrationStatistics WithOptimization(IEnumerable<RoundedWeights> roundedWeights, IEnumerable<BiasCorrection> biasCorrections, string optimization) =>
+        public CalibrationStatistics WithOptimization(IEnumerable<RoundedWeights> roundedWeights, IEnumerable<SavedBiasCorrection> biasCorrections, string optimization) =>
             new(ModelSha256, ModelFileName, _passes, _inputShapes, SampleCount, DataDescription, _tensors, Producer, FormatVersion)
             {
                 RoundedWeights = roundedWeights.ToArray(),

@@ -45,9 +45,9 @@ namespace NetQuantGen.Calibration
     }
 
     /// <summary>An empirical bias correction: per output channel E[W̃x̃] − E[Wx], subtracted from the node's float bias.</summary>
-    public sealed class BiasCorrection
+    public sealed class SavedBiasCorrection
     {
-        public BiasCorrection(string node, float[] correction)
+        public SavedBiasCorrection(string node, float[] correction)
         {
             Node = node ?? throw new ArgumentNullException(nameof(node));
             Correction = correction ?? throw new ArgumentNullException(nameof(correction));

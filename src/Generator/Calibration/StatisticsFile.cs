@@ -203,11 +203,11 @@ namespace NetQuantGen.Calibration
                 r.Scales.ToArray(), r.Shape.ToArray(), values, r.Method);
         }
 
-        private static BiasCorrection ParseCorrection(Proto.BiasCorrection b, string fileName)
+        private static SavedBiasCorrection ParseCorrection(Proto.BiasCorrection b, string fileName)
         {
             if (string.IsNullOrEmpty(b.Node)) throw Error(fileName, "a bias correction names no node");
             if (b.Correction.Any(c => !Finite(c))) throw Error(fileName, $"the bias correction of node '{b.Node}' holds a non-finite value");
-            return new BiasCorrection(b.Node, b.Correction.ToArray());
+            return new SavedBiasCorrection(b.Node, b.Correction.ToArray());
         }
 
         private static bool Finite(double x) => !double.IsNaN(x) && !double.IsInfinity(x);

@@ -72,7 +72,7 @@ namespace NetQuantGen.Tests.Optimization
                 Assert.Equal(saved.Scales, convolutions[saved.Node].WeightScales);
             }
             // The saved weights differ from nearest rounding somewhere, and the bias corrections changed the int32 biases.
-            var nearest = ModelCompiler.Lower(Input(model, StatisticsFile.Write(statistics.WithOptimization(Array.Empty<RoundedWeights>(), Array.Empty<BiasCorrection>(), "")), W4)).IntegerGraph!;
+            var nearest = ModelCompiler.Lower(Input(model, StatisticsFile.Write(statistics.WithOptimization(Array.Empty<RoundedWeights>(), Array.Empty<SavedBiasCorrection>(), "")), W4)).IntegerGraph!;
             var nearestOps = nearest.Operations.OfType<QConvolution>().ToDictionary(c => c.Source);
             Assert.Contains(statistics.RoundedWeights, s => !s.Values.SequenceEqual(nearestOps[s.Node].Weights));
             Assert.Contains(statistics.BiasCorrections, b => !convolutions[b.Node].Bias.SequenceEqual(nearestOps[b.Node].Bias));
@@ -119,7 +119,7 @@ namespace NetQuantGen.Tests.Optimization
             var first = statistics.RoundedWeights[0];
             var values = (sbyte[])first.Values.Clone();
             values[0] = 100; // beyond the 4-bit range [-7, 7]
-            var broken = statistics.WithOptimization(new[] { new RoundedWeights(first.Node, first.Bits, first.Granularity, first.Scales, first.Shape, values, first.Method) }, Array.Empty<BiasCorrection>(), "");
+            var broken = statistics.WithOptimization(new[] { new RoundedWeights(first.Node, first.Bits, first.Granularity, first.Scales, first.Shape, values, first.Method) }, Array.Empty<SavedBiasCorrection>(), "");
             var read = StatisticsFile.Read(StatisticsFile.Write(broken), "broken.calib");
             Assert.False(read.Succeeded);
             var diagnostic = Assert.Single(read.Diagnostics);
