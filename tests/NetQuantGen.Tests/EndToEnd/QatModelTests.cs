@@ -16,7 +16,7 @@ namespace NetQuantGen.Tests.EndToEnd
 {
     /// <summary>
     /// The quantization-aware-trained small CNN (samples/models/train_qat.py: FX prepare_qat, BN folded, uint8
-    /// activations, int8 / int4 weights per channel, written as QDQ ONNX) built by the generator with no
+    /// activations, int8 weights per channel, written as QDQ ONNX) built by the generator with no
     /// statistics: bit-exact with the integer reference, top-1 as the training script measured it, and
     /// ONNX Runtime running the same file agrees.
     /// </summary>
@@ -27,7 +27,7 @@ namespace NetQuantGen.Tests.EndToEnd
 
         public QatModelTests(ITestOutputHelper output) => _output = output;
 
-        public static IEnumerable<object[]> Models => new[] { new object[] { "small_cnn_qat" }, new object[] { "small_cnn_qat_w4" } };
+        public static IEnumerable<object[]> Models => new[] { new object[] { "small_cnn_qat" } };
 
         private static readonly Lazy<JsonElement> Recorded = new(() =>
             JsonDocument.Parse(File.ReadAllText(Repository.SampleModel("qat_accuracy.json"))).RootElement);
@@ -69,12 +69,11 @@ namespace NetQuantGen.Tests.EndToEnd
         }
 
         /// <summary>
-        /// QAT against PTQ of the same float model at the same weight bit-width (W8A8, W4A8; per-channel min-max
+        /// QAT against PTQ of the same float model at the same weight bit-width (W8A8; per-channel min-max
         /// from the committed statistics), on the same 1,000 test images through the integer reference.
         /// </summary>
         [Theory]
         [InlineData("small_cnn_qat", 8)]
-        [InlineData("small_cnn_qat_w4", 4)]
         public void QatIsAtLeastAsAccurateAsPtqAtTheSameBitWidth(string model, int weightBits)
         {
             var qat = ModelCompiler.Lower(QdqImportTests.QuantizedInput(model + ".onnx", File.ReadAllBytes(Repository.SampleModel(model + ".onnx")))).IntegerGraph!;
