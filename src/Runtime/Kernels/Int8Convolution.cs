@@ -243,18 +243,22 @@ namespace NetQuantGen.Runtime.Kernels
             int* tilePixels = stackalloc int[TilePixels];
             var window = new Window(wide, g, stride);
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
+            // Fewer pixels than a tile (a Gemm, a tiny image): one-pixel tiles instead of six copies of the same pixel.
+            bool six = g.OutputPixels >= TilePixels;
             for (; v + 2 <= vectors; v += 2)
-                DenseTiles<TLanes, TVector, TwoVectors>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                if (six) DenseTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                else DenseTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
             if (v < vectors)
-                DenseTiles<TLanes, TVector, OneVector>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                if (six) DenseTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                else DenseTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DenseTiles<TLanes, TVector, TWidth>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+        private static void DenseTiles<TLanes, TVector, TWidth, THeight>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
             sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileWidth
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileSize where THeight : struct, ITileSize
         {
-            bool two = TWidth.Vectors == 2;
+            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels;
             int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, pixels = g.OutputPixels, outChannels = g.OutChannels;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
@@ -264,7 +268,7 @@ namespace NetQuantGen.Runtime.Kernels
             int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
             int* bias = r.Bias;
             short* zero = window.Zero;
-            for (int p = 0; p < pixels; p += TilePixels)
+            for (int p = 0; p < pixels; p += THeight.Count)
             {
                 int q0 = p, q1 = Math.Min(p + 1, pixels - 1), q2 = Math.Min(p + 2, pixels - 1);
                 int q3 = Math.Min(p + 3, pixels - 1), q4 = Math.Min(p + 4, pixels - 1), q5 = Math.Min(p + 5, pixels - 1);
@@ -285,28 +289,28 @@ namespace NetQuantGen.Runtime.Kernels
                         var u = TLanes.Load(w0);
                         var v = two ? TLanes.Load(w1) : default;
                         var x = TLanes.BroadcastPair(r0 + c); a0 = TLanes.MultiplyAddPairs(a0, x, u); if (two) b0 = TLanes.MultiplyAddPairs(b0, x, v);
-                        x = TLanes.BroadcastPair(r1 + c); a1 = TLanes.MultiplyAddPairs(a1, x, u); if (two) b1 = TLanes.MultiplyAddPairs(b1, x, v);
-                        x = TLanes.BroadcastPair(r2 + c); a2 = TLanes.MultiplyAddPairs(a2, x, u); if (two) b2 = TLanes.MultiplyAddPairs(b2, x, v);
-                        x = TLanes.BroadcastPair(r3 + c); a3 = TLanes.MultiplyAddPairs(a3, x, u); if (two) b3 = TLanes.MultiplyAddPairs(b3, x, v);
-                        x = TLanes.BroadcastPair(r4 + c); a4 = TLanes.MultiplyAddPairs(a4, x, u); if (two) b4 = TLanes.MultiplyAddPairs(b4, x, v);
-                        x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v);
+                        if (six) { x = TLanes.BroadcastPair(r1 + c); a1 = TLanes.MultiplyAddPairs(a1, x, u); if (two) b1 = TLanes.MultiplyAddPairs(b1, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r2 + c); a2 = TLanes.MultiplyAddPairs(a2, x, u); if (two) b2 = TLanes.MultiplyAddPairs(b2, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r3 + c); a3 = TLanes.MultiplyAddPairs(a3, x, u); if (two) b3 = TLanes.MultiplyAddPairs(b3, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r4 + c); a4 = TLanes.MultiplyAddPairs(a4, x, u); if (two) b4 = TLanes.MultiplyAddPairs(b4, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v); }
                     }
                 }
                 // Through memory to a separate method: no call while the accumulators are live, so none is spilled in the loop.
                 tile[0] = a0; tile[1] = a1; tile[2] = a2; tile[3] = a3; tile[4] = a4; tile[5] = a5;
                 if (two) { tile[6] = b0; tile[7] = b1; tile[8] = b2; tile[9] = b3; tile[10] = b4; tile[11] = b5; }
                 tilePixels[0] = q0; tilePixels[1] = q1; tilePixels[2] = q2; tilePixels[3] = q3; tilePixels[4] = q4; tilePixels[5] = q5;
-                StoreTile<TLanes, TVector>(tile, tilePixels, TWidth.Vectors, output, channel, outChannels, partial, r);
+                StoreTile<TLanes, TVector>(tile, tilePixels, TWidth.Count, THeight.Count, output, channel, outChannels, partial, r);
             }
         }
 
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void StoreTile<TLanes, TVector>(TVector* tile, int* pixels, int vectors, sbyte* output, int channel, int outChannels,
+        private static void StoreTile<TLanes, TVector>(TVector* tile, int* pixels, int vectors, int count, sbyte* output, int channel, int outChannels,
             sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             for (int v = 0; v < vectors; v++)
-                for (int i = 0; i < TilePixels; i++)
+                for (int i = 0; i < count; i++)
                     Store<TLanes, TVector>(output + pixels[i] * outChannels, tile[v * TilePixels + i], channel + v * TLanes.Lanes, outChannels, partial, r);
         }
 

@@ -134,19 +134,29 @@ namespace NetQuantGen.Runtime.Kernels
         }
     }
 
-    /// <summary>How many vectors of output channels a register tile holds (a type, so each count gets its own loop).</summary>
-    internal interface ITileWidth
+    /// <summary>How many vectors of output channels (or output pixels) a register tile holds (a type, so each count gets its own loop).</summary>
+    internal interface ITileSize
     {
-        static abstract int Vectors { get; }
+        static abstract int Count { get; }
     }
 
-    internal readonly struct OneVector : ITileWidth
+    internal readonly struct OneVector : ITileSize
     {
-        public static int Vectors => 1;
+        public static int Count => 1;
     }
 
-    internal readonly struct TwoVectors : ITileWidth
+    internal readonly struct TwoVectors : ITileSize
     {
-        public static int Vectors => 2;
+        public static int Count => 2;
+    }
+
+    internal readonly struct OnePixel : ITileSize
+    {
+        public static int Count => 1;
+    }
+
+    internal readonly struct SixPixels : ITileSize
+    {
+        public static int Count => 6;
     }
 }
