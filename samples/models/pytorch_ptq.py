@@ -72,9 +72,10 @@ def main():
                 entry[backend + "_seconds"] = round(time.time() - t0, 1)
                 print(f"{name} {backend}: {entry[backend + '_top1']:.4f} (fp32 {entry['fp32_top1']:.4f}), {entry[backend + '_seconds']} s", flush=True)
         results["models"][name] = entry
-    with open(os.path.join(HERE, "pytorch_ptq.json"), "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
+        # Written after every model, so a long run that is stopped keeps what it measured.
+        with open(os.path.join(HERE, "pytorch_ptq.json"), "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
 
 
 if __name__ == "__main__":

@@ -167,6 +167,6 @@ namespace NetQuantGen.Cli.Report
 
         private static string G(double x) => x.ToString("G5", CultureInfo.InvariantCulture);
 
-        private static string Shorten(string name) => name.Length > 60 ? "..." + name.Substring(name.Length - 57) : name;
+        private static string Shorten(string name) => name.Length > 46 ? "..." + name.Substring(name.Length - 43) : name;
     }
 }
