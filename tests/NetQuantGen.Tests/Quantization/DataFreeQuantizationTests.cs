@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
-using System.Threading.Tasks;
+using NetQuantGen.Cli;
 using NetQuantGen.Compiler;
 using NetQuantGen.Diagnostics;
 using NetQuantGen.Import;
@@ -33,7 +33,7 @@ namespace NetQuantGen.Tests.Quantization
         [Theory]
         [InlineData("small_cnn")]
         [InlineData("mobilenet_v2_small")]
-        public void SampleModelWithoutStatisticsBuildsInt8DataFreeWithinTwoPointsOfFloat(string model)
+        public void SampleModelWithoutStatisticsBuildsBitExactInt8DataFreeWithinOnePointOfFloat(string model)
         {
             var input = Uncalibrated(model);
             var lowering = ModelCompiler.Lower(input);
@@ -47,25 +47,26 @@ namespace NetQuantGen.Tests.Quantization
             Assert.NotNull(source);
             Assert.Contains("data-free", source);
 
-            const int count = 1000;
+            using var generated = new GeneratedModel(source!, "Tests.DataFree.Model");
+            const int count = 2000, exactnessCount = 40;
             var inputs = SampleData.TestInputs(model, count);
             var labels = SampleData.TestLabels;
-            int floatCorrect = 0, integerCorrect = 0;
-            Parallel.For(0, 2, part =>
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            var quantizedInput = lowering.IntegerGraph!.Inputs[0].Output;
+            for (int i = 0; i < exactnessCount; i++)
             {
-                var f = new FloatExecutor(lowering.FloatGraph!);
-                var q = new IntegerExecutor(lowering.IntegerGraph!);
-                int fc = 0, qc = 0;
-                for (int i = part; i < count; i += 2)
-                {
-                    if (SampleData.ArgMax(f.Run(inputs[i])) == labels[i]) fc++;
-                    if (SampleData.ArgMax(q.Run(inputs[i])) == labels[i]) qc++;
-                }
-                System.Threading.Interlocked.Add(ref floatCorrect, fc);
-                System.Threading.Interlocked.Add(ref integerCorrect, qc);
-            });
-            _output.WriteLine($"{model}: FP32 {floatCorrect / (double)count:P1}, data-free INT8 {integerCorrect / (double)count:P1} on {count} test images");
-            Assert.True(integerCorrect >= floatCorrect - 0.02 * count, $"data-free INT8 {integerCorrect} vs FP32 {floatCorrect} of {count}");
+                var q = IntegerExecutor.Quantize(inputs[i], quantizedInput);
+                Assert.Equal(reference.RunQuantized(q), generated.Run(q));
+            }
+            var floatRun = new FloatExecutor(lowering.FloatGraph!);
+            int floatCorrect = 0, integerCorrect = 0;
+            for (int i = 0; i < count; i++)
+            {
+                if (SampleData.ArgMax(floatRun.Run(inputs[i])) == labels[i]) floatCorrect++;
+                if (SampleData.ArgMax(generated.Run(inputs[i])) == labels[i]) integerCorrect++;
+            }
+            _output.WriteLine($"{model}: FP32 {floatCorrect / (double)count:P2}, data-free INT8 {integerCorrect / (double)count:P2} on {count} test images");
+            Assert.True(integerCorrect >= floatCorrect - 0.01 * count, $"data-free INT8 {integerCorrect} vs FP32 {floatCorrect} of {count}");
         }
 
         [Fact]
