@@ -51,9 +51,15 @@ count = Math.Min(count, images.Count);
 // The rows of the table, as data: a name, the attribute's options and, for data-dependent steps, `netquant optimize` arguments.
 var perTensor = new CompilationOptions { WeightGranularity = WeightGranularityOption.PerTensor };
 var w4 = new CompilationOptions { WeightBits = 4 };
+// The mixed-precision row's weight budget, as a fraction of the all-8-bit size.
+const double MixedPrecisionBudget = 0.5;
+// The white paper's data-free pipeline: ReLU6 -> ReLU, cross-layer equalization, high-bias absorption, analytic bias correction.
+var equalized = new CompilationOptions { Passes = 7 | 8 | 16 | 32, BiasCorrection = BiasCorrectionOption.Analytic };
 var configurations = new[]
 {
     new Configuration("W8A8 per-tensor, min-max", perTensor),
+    new Configuration("W8A8 per-tensor, min-max + ReLU6→ReLU + CLE + bias absorption + analytic bias correction",
+        equalized with { WeightGranularity = WeightGranularityOption.PerTensor }),
     new Configuration("W8A8 per-tensor, min-max + empirical bias correction", perTensor, "--bias-correction", "empirical"),
     new Configuration("W8A8 per-channel, min-max", new CompilationOptions()),
     new Configuration("W8A8 per-channel, percentile 99.99", new CompilationOptions { ActivationRange = RangeMethodOption.Percentile }),
@@ -64,6 +70,8 @@ var configurations = new[]
     new Configuration("W4A8 per-channel + AdaRound", w4, "--adaround", "--iterations", "200", "--batch", "64"),
     new Configuration("W4A8 per-channel + GPFQ", w4, "--gpfq"),
     new Configuration("W4A8 per-channel + sparse GPFQ (λ = 1): top-1 (zero weights)", w4, "--gpfq", "--gpfq-sparsity", "1"),
+    new Configuration($"Mixed precision: per-layer weight bits (2-8) chosen under a budget of {MixedPrecisionBudget:P0} of the W8 size: top-1 (size)", new CompilationOptions()),
+    new Configuration("Data-free W8A8 per-channel (no calibration data: ranges from BatchNormalization, CLE, absorption, analytic bias correction)", new CompilationOptions()) { DataFree = true },
 };
 var models = new (string Name, int[] Shape)[] { ("small_cnn", new[] { 1, 1, 28, 28 }), ("mobilenet_v2_small", new[] { 1, 1, 28, 28 }), ("resnet18", new[] { 1, 3, 32, 32 }) }
     .Where(m => onlyModels == null || onlyModels.Contains(m.Name)).ToArray();
@@ -111,7 +119,21 @@ foreach (var (name, shape) in models)
             continue;
         }
         var options = configuration.Options with { InputShape = inputShape };
+        if (configuration.Name.StartsWith("Mixed precision", StringComparison.Ordinal))
+            options = options with { SizeBudgetKiB = (int)Math.Round(MixedPrecisionBudget * WeightKiB(baseline.FloatGraph)) };
         string statistics = statisticsPath;
+        if (!options.PassNames().SequenceEqual(new CompilationOptions().PassNames()))
+        {
+            // Passes that change tensor ranges need statistics collected after them.
+            statistics = Path.Combine(work, $"{name}.{c}.calib");
+            if (!reuse || !File.Exists(statistics))
+            {
+                var log = new StringWriter();
+                if (CliApp.Run(new[] { "calibrate", modelPath, "--data", calibrationImages, "--input-shape", inputShape,
+                        "--passes", string.Join(",", options.PassNames()), "--out", statistics }, log, log) != CliApp.Success)
+                    throw new InvalidOperationException(log.ToString());
+            }
+        }
         if (configuration.Optimize.Length > 0)
         {
             statistics = Path.Combine(work, $"{name}.{c}.calib");
@@ -128,15 +150,21 @@ foreach (var (name, shape) in models)
                 Console.Error.Write(log);
             }
         }
-        byte[] statisticsBytes = File.ReadAllBytes(statistics);
-        var result = ModelCompiler.Compile(new ModelInput(name + ".onnx", modelBytes, Path.GetFileName(statistics), statisticsBytes,
+        byte[]? statisticsBytes = configuration.DataFree ? null : File.ReadAllBytes(statistics);
+        var result = ModelCompiler.Compile(new ModelInput(name + ".onnx", modelBytes, configuration.DataFree ? null : Path.GetFileName(statistics), statisticsBytes,
             options, new TargetClass("Accuracy", "Model", "public", true)));
+        if (configuration.DataFree && !result.Diagnostics.Any(d => d.Kind == NetQuantGen.Diagnostics.DiagnosticCatalog.DataFreeQuantization))
+            throw new InvalidOperationException($"{name}: the data-free build fell back to FLOAT32: " + string.Join("\n", result.Diagnostics));
         if (result.Source == null) throw new InvalidOperationException(string.Join("\n", result.Diagnostics));
         using var generated = new GeneratedModel(result.Source, "Accuracy.Model");
         string cell = Percent(Top1(inputs, () => generated.Run));
-        var rounded = StatisticsFile.Read(statisticsBytes).Statistics!.RoundedWeights;
+        if (options.SizeBudgetKiB > 0)
+            cell += FormattableString.Invariant($" ({options.SizeBudgetKiB} KiB of {WeightKiB(baseline.FloatGraph):F0})");
         if (configuration.Optimize.Contains("--gpfq-sparsity"))
+        {
+            var rounded = StatisticsFile.Read(statisticsBytes!).Statistics!.RoundedWeights;
             cell += FormattableString.Invariant($" ({100.0 * rounded.Sum(r => (long)r.Values.Count(v => v == 0)) / rounded.Sum(r => (long)r.Values.Length):F1}%)");
+        }
         cells[c + 1].Add(cell);
         Console.Error.WriteLine($"{name}: {configuration.Name}: {cell}");
     }
@@ -183,6 +211,11 @@ double Top1(float[][] inputs, Func<Func<float[], float[]>> newRunner)
     return correct / (double)inputs.Length;
 }
 
+// Weights of the quantized layers at 8 bits, in KiB: what a size budget is a fraction of.
+static double WeightKiB(NetQuantGen.IR.Graph graph) =>
+    graph.Nodes.Where(n => n.Op is NetQuantGen.IR.Conv or NetQuantGen.IR.Gemm or NetQuantGen.IR.MatMul && n.Input(1).Constant != null)
+        .Sum(n => (double)n.Input(1).ElementCount) / 1024;
+
 static string Percent(double fraction) => (100 * fraction).ToString("F2", CultureInfo.InvariantCulture) + "%";
 
 // The PyTorch PTQ rows, one per backend, from the json pytorch_ptq.py writes.
@@ -198,4 +231,9 @@ static List<(string Name, Dictionary<string, double> Top1)> PeerRows(string path
     return rows;
 }
 
-sealed record Configuration(string Name, CompilationOptions Options, params string[] Optimize);
+sealed record Configuration(string Name, CompilationOptions Options, params string[] Optimize)
+{
+    /// <summary>Built without statistics (data-free), which must give INT8, not the FLOAT32 fallback.</summary>
+    public bool DataFree { get; init; }
+}
+

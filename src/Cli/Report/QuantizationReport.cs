@@ -29,7 +29,7 @@ namespace NetQuantGen.Cli.Report
     public sealed class QuantizationReport
     {
         /// <summary>The float pass whose effect the per-channel weight ranges show.</summary>
-        public const string EqualizationPass = "cross-layer-equalization";
+        public const string EqualizationPass = CrossLayerEqualization.PassName;
 
         public required string ModelName { get; init; }
 
@@ -45,8 +45,8 @@ namespace NetQuantGen.Cli.Report
 
         public required ChannelRanges Before { get; init; }
 
-        /// <summary>Null when this build has no <see cref="EqualizationPass"/>.</summary>
-        public required ChannelRanges? After { get; init; }
+        /// <summary>The same layer after ReLU6→ReLU and cross-layer equalization (the build's passes plus those two).</summary>
+        public required ChannelRanges After { get; init; }
 
         public static QuantizationReport Build(ModelInput input, Lowering lowering, CalibrationStatistics statistics, IReadOnlyList<float[]> images)
         {
@@ -136,15 +136,17 @@ namespace NetQuantGen.Cli.Report
         }
 
         /// <summary>
-        /// The layer the white paper's Figure 5 shows (the first depthwise convolution, else the first convolution),
-        /// its per-channel weight ranges after the build's passes and, when the pass exists, after cross-layer equalization too.
+        /// The layer the white paper's Figure 5 shows (the first depthwise convolution, else the first convolution):
+        /// its per-channel weight ranges after the build's passes, and after ReLU6→ReLU and cross-layer equalization
+        /// (as the paper equalizes MobileNetV2: CLE only crosses ReLU).
         /// </summary>
-        private static (ChannelRanges Before, ChannelRanges? After) EqualizationRanges(ModelInput input, Graph graph)
+        private static (ChannelRanges Before, ChannelRanges After) EqualizationRanges(ModelInput input, Graph graph)
         {
             var before = Ranges(graph);
-            if (!PassPipeline.KnownPasses.Contains(EqualizationPass)) return (before, null);
             var equalized = Import.OnnxImporter.Import(input.ModelBytes, input.ModelFileName, ModelCompiler.ImportOptionsFor(input)).Graph!;
-            PassPipeline.FromNames(input.Options.PassNames().Where(p => p != EqualizationPass).Append(EqualizationPass).ToList()).Run(equalized);
+            var added = new[] { ReplaceRelu6.PassName, EqualizationPass };
+            var names = input.Options.PassNames().Where(p => !added.Contains(p)).Concat(added);
+            PassPipeline.FromNames(PassPipeline.Order.Where(names.Contains).ToList()).Run(equalized);
             return (before, Ranges(equalized, before.Node));
         }
 

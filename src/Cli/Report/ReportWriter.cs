@@ -22,9 +22,7 @@ namespace NetQuantGen.Cli.Report
             File.WriteAllText(Path.Combine(folder, TextName), text);
             var histogramFiles = report.Tensors.Select((t, i) => PlotHistogram(t, folder, i)).ToList();
             string before = PlotRanges(report.Before, "before", $"{report.Before.Node}: per-channel weight ranges after the build's passes", folder);
-            string after = report.After != null
-                ? PlotRanges(report.After, "after", $"{report.After.Node}: per-channel weight ranges after {QuantizationReport.EqualizationPass}", folder)
-                : PlotPlaceholder(folder, $"PLACEHOLDER: this build has no '{QuantizationReport.EqualizationPass}' pass, so there is no 'after' series");
+            string after = PlotRanges(report.After, "after", $"{report.After.Node}: per-channel weight ranges after {QuantizationReport.EqualizationPass}", folder);
             File.WriteAllText(Path.Combine(folder, PageName), Html(report, histogramFiles, before, after));
             return text;
         }
@@ -48,7 +46,7 @@ namespace NetQuantGen.Cli.Report
                     (100 * ClippedFraction(t)).ToString("F3", CultureInfo.InvariantCulture) + "%", Db(t.Sqnr)));
             s.AppendLine();
             s.AppendLine($"Per-channel weight ranges of {report.Before.Node} (white paper Figure 5): widest/narrowest channel range {G(Spread(report.Before))} before" +
-                (report.After != null ? $", {G(Spread(report.After))} after {QuantizationReport.EqualizationPass}." : $"; no '{QuantizationReport.EqualizationPass}' pass in this build (no 'after')."));
+                $", {G(Spread(report.After))} after {QuantizationReport.EqualizationPass}.");
             return s.ToString();
         }
 
@@ -117,16 +115,6 @@ namespace NetQuantGen.Cli.Report
             plot.XLabel("output channel");
             plot.YLabel("weight range [min, max]");
             string file = $"channel_ranges_{name}.png";
-            plot.SavePng(Path.Combine(folder, file), 1000, 320);
-            return file;
-        }
-
-        private static string PlotPlaceholder(string folder, string message)
-        {
-            var plot = new ScottPlot.Plot();
-            plot.Add.Annotation(message);
-            plot.Title("after cross-layer equalization: not available");
-            string file = "channel_ranges_after.png";
             plot.SavePng(Path.Combine(folder, file), 1000, 320);
             return file;
         }

@@ -16,7 +16,9 @@ namespace NetQuantGen.Compiler
     {
         /// <summary>
         /// Saved weights must have been optimized for the attribute's weight bits and granularity (NQG0040) and
-        /// name nodes of this graph that have weights (NQG0041). Empty when they fit.
+        /// name nodes of this graph that have weights (NQG0041); BiasCorrection = Empirical needs corrections saved in the
+        /// file (NQG0041). Saved corrections are applied whenever the file has them: `netquant optimize` put them there.
+        /// Empty when they fit.
         /// </summary>
         public static IReadOnlyList<ModelDiagnostic> Check(Graph graph, CalibrationStatistics statistics, CompilationOptions options, string statisticsFileName)
         {
@@ -32,6 +34,10 @@ namespace NetQuantGen.Compiler
             foreach (var name in statistics.RoundedWeights.Select(r => r.Node).Concat(statistics.BiasCorrections.Select(b => b.Node)).Where(n => !weighted.Contains(n)).Distinct())
                 diagnostics.Add(new ModelDiagnostic(DiagnosticCatalog.SavedWeightsMismatch,
                     $"Model '{graph.ModelName}': statistics file '{statisticsFileName}' holds optimized weights or a bias correction for node '{name}', which the graph after the float passes has no Conv/Gemm/MatMul of that name; re-run `netquant optimize` on this model."));
+            if (options.BiasCorrection == BiasCorrectionOption.Empirical && statistics.BiasCorrections.Count == 0)
+                diagnostics.Add(new ModelDiagnostic(DiagnosticCatalog.SavedWeightsMismatch,
+                    $"Model '{graph.ModelName}': BiasCorrection = Empirical, but statistics file '{statisticsFileName}' holds no empirical bias corrections; " +
+                    "run `netquant optimize --bias-correction empirical` on it, or choose BiasCorrection = Analytic or None."));
             return diagnostics;
         }
 

@@ -35,6 +35,16 @@ namespace NetQuantGen.Tests.Optimization
             new(ModelName, model, "residual.calib", statistics, options, new TargetClass("Tests.Optimized", "Residual", "public", true));
 
         [Fact]
+        public void EmpiricalBiasCorrectionWithoutSavedCorrectionsIsAnError()
+        {
+            var model = TinyModels.ResidualCnn();
+            var statistics = TinyModels.Calibrate(model, ModelName, TinyModels.RandomInputs(8, InputLength, seed: 2).ToList());
+            var lowering = ModelCompiler.Lower(Input(model, statistics, new CompilationOptions { BiasCorrection = BiasCorrectionOption.Empirical }));
+            Assert.Null(lowering.IntegerGraph);
+            Assert.Contains(lowering.Diagnostics, d => d.Id == "NQG0041" && d.Message.Contains("--bias-correction empirical"));
+        }
+
+        [Fact]
         public void OptimizedResultsSurviveTheStatisticsFileRoundTrip()
         {
             var (_, statistics) = Optimized();
