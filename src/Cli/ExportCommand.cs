@@ -17,24 +17,29 @@ namespace NetQuantGen.Cli
     /// </summary>
     internal static class ExportCommand
     {
+        /// <summary>The attribute's quantization choices as options; export, optimize and report parse them with <see cref="ParseOptions"/>.</summary>
+        internal static readonly OptionSpec[] QuantizationOptions =
+        {
+            new OptionSpec("weight-bits", "N", "Weight width, 2 to 8 (default 8), as the attribute's WeightBits."),
+            new OptionSpec("granularity", "g", "Weight scales: per-channel (default) or per-tensor, as the attribute's WeightGranularity."),
+            new OptionSpec("range", "method", "Activation range setting: minmax (default), percentile, mse or entropy, as the attribute's ActivationRange."),
+            new OptionSpec("percentile", "P", "The percentile for --range percentile (default 99.99)."),
+        };
+
         public static readonly CommandSpec Spec = new(
             "export",
             "Write the quantized model as a QDQ ONNX model (int8, opset 13) for ONNX Runtime and other runtimes.",
             "Quantizes the model exactly as the build does (the same statistics, options and float passes) and writes it as a QDQ ONNX model: QuantizeLinear/DequantizeLinear pairs with our scale and zero-point on every activation tensor, our int8 per-channel weights and int32 biases behind DequantizeLinear, and the float operators between them. ONNX Runtime fuses it into QLinearConv, QGemm, QLinearAdd, ...",
             new[] { new PositionalSpec("model.onnx", "The ONNX model (the float model the build compiles).") },
-            new[]
-            {
+            [
                 new OptionSpec("qdq", null, "Write QuantizeLinear/DequantizeLinear (QDQ) format, the only format so far.", Required: true),
                 new OptionSpec("stats", "file.calib", "The statistics file from 'netquant calibrate' (the build's Calibration argument).", Required: true),
                 new OptionSpec("out", "file.onnx", "The model to write (default: the model's path with .qdq.onnx). Written atomically."),
                 new OptionSpec("activations", "type", "int8 (default: exactly our zero-points) or uint8 (the same quantization with zero-point + 128: what ONNX Runtime's x86 kernels run; it then fuses residual networks entirely)."),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape (the statistics must have been computed at the same shape)."),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
-                new OptionSpec("weight-bits", "N", "Weight width, 2 to 8 (default 8), as the attribute's WeightBits."),
-                new OptionSpec("granularity", "g", "Weight scales: per-channel (default) or per-tensor, as the attribute's WeightGranularity."),
-                new OptionSpec("range", "method", "Activation range setting: minmax (default), percentile, mse or entropy, as the attribute's ActivationRange."),
-                new OptionSpec("percentile", "P", "The percentile for --range percentile (default 99.99)."),
-            },
+                .. QuantizationOptions,
+            ],
             "ONNX Runtime's results differ from the generated code's by at most a quantization step here and there: it\n" +
             "requantizes in float (round to nearest even) where the generated code uses fixed-point multipliers (ties\n" +
             "away from zero), and averages and adds in float.\n\n" +

@@ -41,6 +41,23 @@ namespace NetQuantGen.Cli
     /// <summary>Reads, imports and transforms a model the way the generator does, printing diagnostics compiler-style.</summary>
     internal static class ModelLoader
     {
+        /// <summary>The model's and the statistics file's bytes; false, after saying why, when either cannot be read.</summary>
+        public static bool TryReadModelAndStatistics(string modelPath, string statsPath, Output output, out byte[] modelBytes, out byte[] statsBytes)
+        {
+            try
+            {
+                modelBytes = File.ReadAllBytes(modelPath);
+                statsBytes = File.ReadAllBytes(statsPath);
+                return true;
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                output.Fail(null, e.Message);
+                modelBytes = statsBytes = Array.Empty<byte>();
+                return false;
+            }
+        }
+
         /// <summary>The --input-shape option text, shared by the commands.</summary>
         public const string InputShapeHelp =
             "Static shape for a dynamic input, e.g. 1,3,32,32 (or 1x3x32x32); NAME=1,3,32,32 names the input. Repeatable.";

@@ -24,8 +24,7 @@ namespace NetQuantGen.Cli
             "integer weights chosen by AdaRound or GPFQ and/or empirical bias corrections. The build bakes them when the " +
             "attribute's WeightBits and WeightGranularity match those given here (else NQG0040).",
             new[] { new PositionalSpec("model.onnx", "The ONNX model.") },
-            new[]
-            {
+            [
                 new OptionSpec("stats", "file.calib", "The statistics file from 'netquant calibrate' (any earlier optimization in it is replaced).", Required: true),
                 new OptionSpec("data", "path", DataSources.DataHelp, Required: true),
                 new OptionSpec("out", "file.calib", "The statistics file to write (default: --stats itself). Written atomically."),
@@ -40,11 +39,8 @@ namespace NetQuantGen.Cli
                 new OptionSpec("threads", "N", "Threads (default 2)."),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,32,32, as the attribute's InputShape."),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
-                new OptionSpec("weight-bits", "N", "Weight width, 2 to 8 (default 8), as the attribute's WeightBits."),
-                new OptionSpec("granularity", "g", "Weight scales: per-channel (default) or per-tensor, as the attribute's WeightGranularity."),
-                new OptionSpec("range", "method", "Activation range setting: minmax (default), percentile, mse or entropy, as the attribute's ActivationRange."),
-                new OptionSpec("percentile", "P", "The percentile for --range percentile (default 99.99)."),
-            },
+                .. ExportCommand.QuantizationOptions,
+            ],
             "The quantized network the layers see uses the same weight and activation settings as the build will.\n\n" +
             "Example:\n" +
             "  netquant optimize resnet18.onnx --stats resnet18.calib --data train-images-idx3-ubyte.gz --input-shape 1,3,32,32 \\\n" +
@@ -86,17 +82,7 @@ namespace NetQuantGen.Cli
             if (Path.GetFullPath(outPath) == Path.GetFullPath(modelPath)) throw new UsageException($"--out '{outPath}' would overwrite the model", Spec);
 
             var clock = Stopwatch.StartNew();
-            byte[] modelBytes, statsBytes;
-            try
-            {
-                modelBytes = File.ReadAllBytes(modelPath);
-                statsBytes = File.ReadAllBytes(statsPath);
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                output.Fail(null, e.Message);
-                return CliApp.Failure;
-            }
+            if (!ModelLoader.TryReadModelAndStatistics(modelPath, statsPath, output, out var modelBytes, out var statsBytes)) return CliApp.Failure;
             var read = StatisticsFile.Read(statsBytes, Path.GetFileName(statsPath));
             foreach (var d in read.Diagnostics) output.Diagnostic(statsPath, d);
             if (read.Statistics == null) return CliApp.Failure;

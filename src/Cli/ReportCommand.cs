@@ -19,19 +19,15 @@ namespace NetQuantGen.Cli
             "activations (float vs integer reference executors), each tensor's histogram with the chosen clipping range, and per-channel " +
             "weight ranges before and after cross-layer equalization (white paper Figure 5). Prints the text; writes report.txt, report.html and PNGs.",
             new[] { new PositionalSpec("model.onnx", "The ONNX model.") },
-            new[]
-            {
+            [
                 new OptionSpec("stats", "file.calib", "The statistics file (the build's Calibration argument).", Required: true),
                 new OptionSpec("out", "folder", "Where to write report.html, report.txt and the plots (default: <model>-report beside the model)."),
                 new OptionSpec("data", "path", "Images for the activation SQNR. " + DataSources.DataHelp),
                 new OptionSpec("count", "N", "Images to run for the activation SQNR (default 8)."),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,32,32, as the attribute's InputShape."),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
-                new OptionSpec("weight-bits", "N", "Weight width, 2 to 8 (default 8), as the attribute's WeightBits."),
-                new OptionSpec("granularity", "g", "Weight scales: per-channel (default) or per-tensor, as the attribute's WeightGranularity."),
-                new OptionSpec("range", "method", "Activation range setting: minmax (default), percentile, mse or entropy, as the attribute's ActivationRange."),
-                new OptionSpec("percentile", "P", "The percentile for --range percentile (default 99.99)."),
-            },
+                .. ExportCommand.QuantizationOptions,
+            ],
             "Example:\n  netquant report resnet18.onnx --stats resnet18.calib --input-shape 1,3,32,32 --data calib-images-idx3-ubyte.gz --out resnet18-report");
 
         public static int Run(ParsedArguments args, Output output, CancellationToken cancellation)
@@ -50,17 +46,7 @@ namespace NetQuantGen.Cli
             if (args.Value("count") is string countText && (!int.TryParse(countText, out count) || count < 1))
                 throw new UsageException($"--count '{countText}' is not a positive integer", Spec);
 
-            byte[] modelBytes, statsBytes;
-            try
-            {
-                modelBytes = File.ReadAllBytes(modelPath);
-                statsBytes = File.ReadAllBytes(statsPath);
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                output.Fail(null, e.Message);
-                return CliApp.Failure;
-            }
+            if (!ModelLoader.TryReadModelAndStatistics(modelPath, statsPath, output, out var modelBytes, out var statsBytes)) return CliApp.Failure;
             var input = new ModelInput(Path.GetFileName(modelPath), modelBytes, Path.GetFileName(statsPath), statsBytes, options, new TargetClass(null, "Model", "public", true));
             var lowering = ModelCompiler.Lower(input);
             foreach (var d in lowering.Diagnostics) output.Diagnostic(modelPath, d);
