@@ -129,12 +129,7 @@ namespace NetQuantGen.Tests.EndToEnd
         {
             const int count = 10_000;
             var (_, generated) = _models.Get(model);
-            var inputs = SampleData.TestInputs(model, count);
-            var labels = SampleData.TestLabels;
-            int correct = 0;
-            Parallel.For(0, count, () => 0, (i, _, mine) => SampleData.ArgMax(generated.Run(inputs[i])) == labels[i] ? mine + 1 : mine,
-                mine => System.Threading.Interlocked.Add(ref correct, mine));
-            double int8 = correct / (double)count, fp32 = SampleData.PyTorchTop1(model);
+            double int8 = SampleData.Top1(model, count, generated.Run), fp32 = SampleData.PyTorchTop1(model);
             _output.WriteLine($"{model}: INT8 W8A8 per-channel top-1 {int8:P2}, FP32 {fp32:P2}");
             Assert.True(int8 >= fp32 - 0.005, $"{model}: INT8 top-1 {int8:P2} is more than 0.5 points below FP32 {fp32:P2}");
         }
@@ -157,12 +152,7 @@ namespace NetQuantGen.Tests.EndToEnd
             var result = ModelCompiler.Compile(input);
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
             using var generated = new GeneratedModel(result.Source!, "Samples.Model");
-            var inputs = SampleData.TestInputs(model, count);
-            var labels = SampleData.TestLabels;
-            int correct = 0;
-            Parallel.For(0, count, () => 0, (i, _, mine) => SampleData.ArgMax(generated.Run(inputs[i])) == labels[i] ? mine + 1 : mine,
-                mine => System.Threading.Interlocked.Add(ref correct, mine));
-            double int8 = correct / (double)count, fp32 = SampleData.PyTorchTop1(model);
+            double int8 = SampleData.Top1(model, count, generated.Run), fp32 = SampleData.PyTorchTop1(model);
             _output.WriteLine($"{model}, range {method}: INT8 top-1 {int8:P2}, FP32 {fp32:P2}");
             Assert.True(int8 >= fp32 - 0.01, $"range {method}: INT8 top-1 {int8:P2} is more than a point below FP32 {fp32:P2}");
         }

@@ -46,6 +46,17 @@ namespace NetQuantGen.Tests
             Recorded.Value.GetProperty(model).GetProperty("first16_logits").EnumerateArray()
                 .Select(row => row.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
 
+        /// <summary>Fraction of the first <paramref name="count"/> test images that <paramref name="run"/> (thread-safe) classifies right, run in parallel.</summary>
+        public static double Top1(string model, int count, Func<float[], float[]> run)
+        {
+            var inputs = TestInputs(model, count);
+            var labels = TestLabels;
+            int correct = 0;
+            System.Threading.Tasks.Parallel.For(0, count, () => 0, (i, _, mine) => ArgMax(run(inputs[i])) == labels[i] ? mine + 1 : mine,
+                mine => System.Threading.Interlocked.Add(ref correct, mine));
+            return correct / (double)count;
+        }
+
         public static int ArgMax(ReadOnlySpan<float> values)
         {
             int best = 0;
