@@ -72,6 +72,11 @@ var configurations = new[]
     new Configuration("W4A8 per-channel + sparse GPFQ (λ = 1): top-1 (zero weights)", w4, "--gpfq", "--gpfq-sparsity", "1"),
     new Configuration($"Mixed precision: per-layer weight bits (2-8) chosen under a budget of {MixedPrecisionBudget:P0} of the W8 size: top-1 (size)", new CompilationOptions()),
     new Configuration("Data-free W8A8 per-channel (no calibration data: ranges from BatchNormalization, CLE, absorption, analytic bias correction)", new CompilationOptions()) { DataFree = true },
+    // Quantization-aware training (samples/models/train_qat.py; small CNN only): the QDQ file is compiled as it is, no statistics.
+    new Configuration("QAT W8A8 (PyTorch FX QAT, 1 epoch; QDQ model compiled with its own scales)", new CompilationOptions()) { QatModel = "small_cnn_qat" },
+    new Configuration("QAT W4A8 (PyTorch FX QAT, 1 epoch; QDQ model compiled with its own scales)", new CompilationOptions()) { QatModel = "small_cnn_qat_w4" },
+    new Configuration("W2A8 per-channel, min-max", new CompilationOptions { WeightBits = 2 }),
+    new Configuration("QAT W2A8 (PyTorch FX QAT, 1 epoch; QDQ model compiled with its own scales)", new CompilationOptions()) { QatModel = "small_cnn_qat_w2" },
 };
 var models = new (string Name, int[] Shape)[] { ("small_cnn", new[] { 1, 1, 28, 28 }), ("mobilenet_v2_small", new[] { 1, 1, 28, 28 }), ("resnet18", new[] { 1, 3, 32, 32 }) }
     .Where(m => onlyModels == null || onlyModels.Contains(m.Name)).ToArray();
@@ -116,6 +121,11 @@ foreach (var (name, shape) in models)
         if (onlyConfigurations != null && !onlyConfigurations.Contains(c))
         {
             cells[c + 1].Add("not run");
+            continue;
+        }
+        if (configuration.QatModel != null)
+        {
+            cells[c + 1].Add(QatTop1(name, configuration.QatModel, inputs));
             continue;
         }
         var options = configuration.Options with { InputShape = inputShape };
@@ -178,6 +188,11 @@ table.AppendLine("The PyTorch rows are PyTorch's own post-training quantization 
 table.AppendLine("torch.ao FX graph mode (`prepare_fx`, calibration, `convert_fx`) with each backend's default QConfigMapping (HistogramObserver");
 table.AppendLine("on activations; weights per-channel on onednn, per-tensor on qnnpack), by `samples/models/pytorch_ptq.py` (Debian's torch 1.13),");
 table.AppendLine("which writes `samples/models/pytorch_ptq.json`.");
+table.AppendLine();
+table.AppendLine("The QAT rows compile the QDQ models that `samples/models/train_qat.py` wrote (PyTorch FX `prepare_qat_fx` from the trained");
+table.AppendLine("float weights, BN folded, fake quantization with the straight-through estimator, one epoch over 24,000 training images;");
+table.AppendLine("W4 and W2 are restricted int8 ranges, [-7, 7] and [-1, 1]; 2 bits is the lowest width our QDQ path and the generator carry).");
+table.AppendLine("Compare them with the PTQ rows of the same bit-width; only the small CNN has QAT models.");
 if (timings.Count > 0)
 {
     table.AppendLine();
@@ -211,6 +226,20 @@ double Top1(float[][] inputs, Func<Func<float[], float[]>> newRunner)
     return correct / (double)inputs.Length;
 }
 
+// Top-1 of the generated code of a quantization-aware-trained QDQ model of `model`, or why there is none.
+string QatTop1(string model, string qatModel, float[][] inputs)
+{
+    string path = Path.Combine(root, "samples", "models", qatModel + ".onnx");
+    if (!qatModel.StartsWith(model + "_qat", StringComparison.Ordinal) || !File.Exists(path)) return "no QAT model";
+    var result = ModelCompiler.Compile(new ModelInput(qatModel + ".onnx", File.ReadAllBytes(path), null, null, new CompilationOptions(),
+        new TargetClass("Accuracy", "Model", "public", true)));
+    if (result.Source == null) throw new InvalidOperationException(string.Join("\n", result.Diagnostics));
+    using var generated = new GeneratedModel(result.Source, "Accuracy.Model");
+    string cell = Percent(Top1(inputs, () => generated.Run));
+    Console.Error.WriteLine($"{model}: {qatModel}: {cell}");
+    return cell;
+}
+
 // Weights of the quantized layers at 8 bits, in KiB: what a size budget is a fraction of.
 static double WeightKiB(NetQuantGen.IR.Graph graph) =>
     graph.Nodes.Where(n => n.Op is NetQuantGen.IR.Conv or NetQuantGen.IR.Gemm or NetQuantGen.IR.MatMul && n.Input(1).Constant != null)
@@ -235,5 +264,8 @@ sealed record Configuration(string Name, CompilationOptions Options, params stri
 {
     /// <summary>Built without statistics (data-free), which must give INT8, not the FLOAT32 fallback.</summary>
     public bool DataFree { get; init; }
+
+    /// <summary>A quantization-aware-trained QDQ file in samples/models (without .onnx), compiled instead of the float model.</summary>
+    public string? QatModel { get; init; }
 }
 

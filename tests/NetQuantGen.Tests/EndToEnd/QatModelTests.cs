@@ -15,8 +15,8 @@ using Xunit.Abstractions;
 namespace NetQuantGen.Tests.EndToEnd
 {
     /// <summary>
-    /// The quantization-aware-trained small CNN (samples/models/train_qat.py: FX prepare_qat, BN folded, uint8
-    /// activations, int8 weights per channel, written as QDQ ONNX) built by the generator with no
+    /// The quantization-aware-trained small CNNs (samples/models/train_qat.py: FX prepare_qat, BN folded, uint8
+    /// activations, int8 weights per channel in the 8-, 4- and 2-bit ranges, written as QDQ ONNX) built by the generator with no
     /// statistics: bit-exact with the integer reference, top-1 as the training script measured it, and
     /// ONNX Runtime running the same file agrees.
     /// </summary>
@@ -27,7 +27,7 @@ namespace NetQuantGen.Tests.EndToEnd
 
         public QatModelTests(ITestOutputHelper output) => _output = output;
 
-        public static IEnumerable<object[]> Models => new[] { new object[] { "small_cnn_qat" } };
+        public static IEnumerable<object[]> Models => new[] { new object[] { "small_cnn_qat" }, new object[] { "small_cnn_qat_w4" }, new object[] { "small_cnn_qat_w2" } };
 
         private static readonly Lazy<JsonElement> Recorded = new(() =>
             JsonDocument.Parse(File.ReadAllText(Repository.SampleModel("qat_accuracy.json"))).RootElement);
@@ -74,6 +74,8 @@ namespace NetQuantGen.Tests.EndToEnd
         /// </summary>
         [Theory]
         [InlineData("small_cnn_qat", 8)]
+        [InlineData("small_cnn_qat_w4", 4)]
+        [InlineData("small_cnn_qat_w2", 2)]
         public void QatIsAtLeastAsAccurateAsPtqAtTheSameBitWidth(string model, int weightBits)
         {
             var qat = ModelCompiler.Lower(QdqImportTests.QuantizedInput(model + ".onnx", File.ReadAllBytes(Repository.SampleModel(model + ".onnx")))).IntegerGraph!;
