@@ -192,7 +192,8 @@ table.AppendLine();
 table.AppendLine("The QAT rows compile the QDQ models that `samples/models/train_qat.py` wrote (PyTorch FX `prepare_qat_fx` from the trained");
 table.AppendLine("float weights, BN folded, fake quantization with the straight-through estimator, one epoch over 24,000 training images;");
 table.AppendLine("W4 and W2 are restricted int8 ranges, [-7, 7] and [-1, 1]; 2 bits is the lowest width our QDQ path and the generator carry).");
-table.AppendLine("Compare them with the PTQ rows of the same bit-width; only the small CNN has QAT models.");
+table.AppendLine("Compare them with the PTQ rows of the same bit-width; in parentheses PyTorch's fake-quantized top-1 (`samples/models/qat_accuracy.json`);");
+table.AppendLine("only the small CNN has QAT models.");
 if (timings.Count > 0)
 {
     table.AppendLine();
@@ -226,7 +227,8 @@ double Top1(float[][] inputs, Func<Func<float[], float[]>> newRunner)
     return correct / (double)inputs.Length;
 }
 
-// Top-1 of the generated code of a quantization-aware-trained QDQ model of `model`, or why there is none.
+// Top-1 of the generated code of a quantization-aware-trained QDQ model of `model` (PyTorch's fake-quantized top-1 in
+// parentheses), or why there is none.
 string QatTop1(string model, string qatModel, float[][] inputs)
 {
     string path = Path.Combine(root, "samples", "models", qatModel + ".onnx");
@@ -235,7 +237,9 @@ string QatTop1(string model, string qatModel, float[][] inputs)
         new TargetClass("Accuracy", "Model", "public", true)));
     if (result.Source == null) throw new InvalidOperationException(string.Join("\n", result.Diagnostics));
     using var generated = new GeneratedModel(result.Source, "Accuracy.Model");
-    string cell = Percent(Top1(inputs, () => generated.Run));
+    double trained = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "samples", "models", "qat_accuracy.json"))).RootElement
+        .GetProperty(qatModel).GetProperty("qat_top1").GetDouble();
+    string cell = $"{Percent(Top1(inputs, () => generated.Run))} ({Percent(trained)})";
     Console.Error.WriteLine($"{model}: {qatModel}: {cell}");
     return cell;
 }
