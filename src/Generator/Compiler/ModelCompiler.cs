@@ -192,6 +192,7 @@ namespace NetQuantGen.Compiler
                 WeightBits = options.WeightBits,
                 Granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
                 WeightRange = options.WeightRange == WeightRangeOption.Mse ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax,
+                Arithmetic = options.ArithmeticFor(quantizedModel: false),
                 WeightOverride = SavedOptimization.WeightOverride(statistics),
                 BiasCorrectionOf = SavedOptimization.BiasCorrectionOf(statistics),
             };
@@ -219,6 +220,7 @@ namespace NetQuantGen.Compiler
                 WeightBits = settings.WeightBits,
                 Granularity = settings.Granularity,
                 WeightRange = settings.WeightRange,
+                Arithmetic = settings.Arithmetic,
                 LayerWeightBits = layerBits,
                 ExpectedValue = expected,
                 WeightOverride = settings.WeightOverride,
@@ -234,7 +236,8 @@ namespace NetQuantGen.Compiler
             (o.WeightRange == WeightRangeOption.Mse ? "; weight range MSE" : "") +
             (o.BiasCorrection != BiasCorrectionOption.None ? $"; bias correction {o.BiasCorrection.ToString().ToLowerInvariant()}" : "") +
             (string.IsNullOrWhiteSpace(o.LayerWeightBits) ? "" : $"; layer weight bits {o.LayerWeightBits}") +
-            (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "");
+            (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "") +
+            (o.ArithmeticFor(quantizedModel: false) == IntegerIR.RequantizationArithmetic.Float ? "; requantization float (ONNX Runtime)" : "");
 
         /// <summary>Parses the InputShape option ("1,3,224,224"), which pins the model's first input.</summary>
         public static ImportOptions ImportOptionsFor(ModelInput input)
