@@ -122,6 +122,14 @@ namespace NetQuantGen.IntegerIR
                 }
         }
 
+        /// <summary>One integer Add on given operands (for comparing a single operation with another runtime).</summary>
+        public static sbyte[] Add(QAdd add, sbyte[] a, sbyte[] b)
+        {
+            var y = new sbyte[add.Output.Length];
+            Add(add, a, b, y);
+            return y;
+        }
+
         private static void Add(QAdd add, sbyte[] a, sbyte[] b, sbyte[] y)
         {
             int za = add.Inputs[0].ZeroPoint, zb = add.Inputs[1].ZeroPoint, zOut = add.Output.ZeroPoint;
