@@ -128,7 +128,10 @@ namespace NetQuantGen.Compiler
                 string? dataFreeProblem = null;
                 if (input.StatisticsBytes == null && input.Options.DataFree
                     && DataFree.TryLower(input, graph, diagnostics, out var dataFreeGraph, out dataFreeProblem) is IntegerIR.IntegerGraph dataFree)
+                {
+                    FloatArithmeticCoverage.Check(dataFree, input.ModelFileName, diagnostics);
                     return new Lowering(modelHash, dataFreeGraph, dataFree, diagnostics);
+                }
                 var passes = PassPipeline.FromNames(input.Options.PassNames());
                 passes.Run(graph);
 
@@ -151,7 +154,9 @@ namespace NetQuantGen.Compiler
                 if (savedMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
                 var settings = SettingsFor(input.Options, read.Statistics, graph, input.ModelFileName, diagnostics);
-                return new Lowering(modelHash, graph, Quantizer.Run(graph, settings), diagnostics);
+                var integerGraph = Quantizer.Run(graph, settings);
+                FloatArithmeticCoverage.Check(integerGraph, input.ModelFileName, diagnostics);
+                return new Lowering(modelHash, graph, integerGraph, diagnostics);
             }
             catch (ModelException e)
             {

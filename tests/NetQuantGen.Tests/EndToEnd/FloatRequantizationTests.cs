@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using NetQuantGen.Cli;
@@ -110,6 +111,31 @@ namespace NetQuantGen.Tests.EndToEnd
                     Assert.True(expected[i].AsSpan().SequenceEqual(generated.Run(quantized[i])), $"{model}: test image {i} differs on kernel path {path}");
             }
             _output.WriteLine($"{model}, Requantization = Float: {count} images bit-identical on {string.Join(", ", paths)}");
+        }
+
+        /// <summary>A windowed average and a table keep the integer arithmetic: NQG0060 names them, in the float arithmetic only.</summary>
+        [Fact]
+        public void OperationsWithoutAFloatFormulationAreNamedByAnInfo()
+        {
+            var random = new Random(19);
+            var bytes = new OnnxBuilder()
+                .Input("input", 1, 2, 6, 6)
+                .Initializer("w", new long[] { 4, 2, 3, 3 }, Enumerable.Range(0, 72).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray())
+                .Node("Conv", new[] { "input", "w" }, new[] { "c" }, "conv", Ints("pads", 1, 1, 1, 1))
+                .Node("Sigmoid", new[] { "c" }, new[] { "s" }, "sigmoid")
+                .Node("AveragePool", new[] { "s" }, new[] { "pool" }, "pool", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2))
+                .Output("pool")
+                .Bytes();
+            var statistics = TinyModels.Calibrate(bytes, "notes.onnx", TinyModels.RandomInputs(16, 72, seed: 3).ToList());
+            IReadOnlyList<Diagnostics.ModelDiagnostic> DiagnosticsWith(RequantizationOption requantization) =>
+                ModelCompiler.Lower(new ModelInput("notes.onnx", bytes, "notes.calib", statistics, new CompilationOptions { Requantization = requantization },
+                    new TargetClass(null, "Notes", "public", true))).Diagnostics;
+            var info = Assert.Single(DiagnosticsWith(RequantizationOption.Float));
+            Assert.Equal("NQG0060", info.Id);
+            Assert.Contains("node 'sigmoid' (Sigmoid)", info.Message);
+            Assert.Contains("node 'pool' (AveragePool)", info.Message);
+            Assert.DoesNotContain("'conv'", info.Message);
+            Assert.Empty(DiagnosticsWith(RequantizationOption.FixedPoint));
         }
 
         [Fact]
