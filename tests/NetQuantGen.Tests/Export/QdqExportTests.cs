@@ -18,16 +18,21 @@ namespace NetQuantGen.Tests.Export
 {
     /// <summary>
     /// `netquant export --qdq`: the sample models with their committed statistics, run by ONNX Runtime as
-    /// QDQ, against our integer reference executor.
+    /// QDQ, against our integer reference executor and generated code, in both requantization arithmetics.
     ///
-    /// Where the two differ: on the same int8 input, an operation of ONNX Runtime and ours differ by exactly
-    /// one step on 0.03–0.4 % of the outputs of a convolution, and nowhere else. ONNX Runtime requantizes the
-    /// int32 accumulator once, in float (acc · s_in·s_w/s_out, round half to even); DESIGN §3's fixed-point
-    /// requantization (TFLite/gemmlowp) rounds twice — SaturatingRoundingDoublingHighMul rounds acc·M0/2^31 to
-    /// an integer before RoundingDivideByPOT shifts it right — so a value like 4.4992 becomes 1152/256 = 4.5 and
-    /// then 5, always away from zero. Through a network those single steps are amplified (a step of one layer's
-    /// input moves the next layer's output by |w|·s_in/s_out steps), so end to end the logits differ by a few
-    /// steps in places while the top-1 class agrees.
+    /// Requantization = Float computes every operation of the sample models as ONNX Runtime (MLAS, x86) does:
+    /// QLinearConv/QGemm's float32 scale (s_in·s_w[c])/s_out, float32(acc)·scale rounded half to even;
+    /// QLinearAdd on uint8 with two fused multiply-adds; QLinearGlobalAveragePool's s_in/(s_out·count); MaxPool,
+    /// Flatten and the ReLU/Clip clamps exactly. Measured: no output of any operation differs, end to end all
+    /// logits are equal.
+    ///
+    /// Requantization = FixedPoint (DESIGN §3): on the same int8 input, an operation of ONNX Runtime and ours differ
+    /// by exactly one step on 0.03–0.4 % of the outputs of a convolution, and nowhere else. ONNX Runtime requantizes
+    /// the int32 accumulator once, in float (round half to even); the fixed-point requantization (TFLite/gemmlowp)
+    /// rounds twice — SaturatingRoundingDoublingHighMul rounds acc·M0/2^31 to an integer before RoundingDivideByPOT
+    /// shifts it right — so a value like 4.4992 becomes 1152/256 = 4.5 and then 5, always away from zero. Through a
+    /// network those single steps are amplified (a step of one layer's input moves the next layer's output by
+    /// |w|·s_in/s_out steps), so end to end the logits differ by a few steps in places while the top-1 class agrees.
     /// </summary>
     public class QdqExportTests
     {
@@ -289,6 +294,12 @@ namespace NetQuantGen.Tests.Export
             Assert.True(r.ExitCode == 0, r.Error);
             var uint8 = QdqExporter.Export(InputFor("small_cnn"), new QdqExportOptions { Producer = NetQuantGen.Cli.CliApp.Producer, Activations = QdqActivationType.UInt8 });
             Assert.Equal(uint8.Model, File.ReadAllBytes(outPath));
+
+            r = CliTests.Netquant("export", "--qdq", SampleData.OnnxPath("small_cnn"), "--stats", SampleData.StatisticsPath("small_cnn"), "--out", outPath, "--requantization", "float");
+            Assert.True(r.ExitCode == 0, r.Error);
+            var floatArithmetic = QdqExporter.Export(InputFor("small_cnn", RequantizationOption.Float), new QdqExportOptions { Producer = NetQuantGen.Cli.CliApp.Producer });
+            Assert.Equal(floatArithmetic.Model, File.ReadAllBytes(outPath));
+            Assert.Contains("requantization float", ModelProto.Parser.ParseFrom(floatArithmetic.Model).MetadataProps.Single(p => p.Key == "netquantgen.quantization").Value);
         }
 
         [Fact]
@@ -309,6 +320,10 @@ namespace NetQuantGen.Tests.Export
 
             var badType = CliTests.Netquant("export", "--qdq", model, "--stats", stats, "--out", outPath, "--activations", "int4");
             Assert.Equal(2, badType.ExitCode);
+
+            var badArithmetic = CliTests.Netquant("export", "--qdq", model, "--stats", stats, "--out", outPath, "--requantization", "double");
+            Assert.Equal(2, badArithmetic.ExitCode);
+            Assert.Contains("--requantization", badArithmetic.Error);
 
             // Statistics of another model: the same NQG diagnostic the build gives, exit code 1.
             var stale = CliTests.Netquant("export", "--qdq", model, "--stats", SampleData.StatisticsPath("mobilenet_v2_small"), "--out", outPath);
