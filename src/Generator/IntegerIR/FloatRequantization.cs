@@ -20,15 +20,16 @@ namespace NetQuantGen.IntegerIR
         /// <summary>The per-channel scale of QLinearConv and QGemm (alpha 1): (s_in·s_w) / s_out, each operation in float32.</summary>
         public static float ConvolutionScale(float inputScale, float weightScale, float outputScale)
         {
-            float product = inputScale * weightScale;
-            return product / outputScale;
+            // The casts make each step float32 even where a JIT might keep more precision (C# allows it; casts forbid it).
+            float product = (float)(inputScale * weightScale);
+            return (float)(product / outputScale);
         }
 
         /// <summary>The scale of QLinearGlobalAveragePool: s_in / (s_out·count) in float32, the division by the count folded in.</summary>
         public static float GlobalAverageScale(float inputScale, float outputScale, int count)
         {
-            float denominator = outputScale * count;
-            return inputScale / denominator;
+            float denominator = (float)(outputScale * count);
+            return (float)(inputScale / denominator);
         }
 
         /// <summary>
@@ -38,7 +39,7 @@ namespace NetQuantGen.IntegerIR
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static int Requantize(int acc, float scale, int zeroPoint, int min, int max)
         {
-            float scaled = acc * scale;
+            float scaled = (float)(acc * scale);
             float low = min - zeroPoint, high = max - zeroPoint;
             scaled = scaled < low ? low : scaled > high ? high : scaled;
             return RoundHalfToEven(scaled) + zeroPoint;
@@ -87,10 +88,10 @@ namespace NetQuantGen.IntegerIR
     {
         public static FloatAddParameters For(float scaleA, int zeroPointA, float scaleB, int zeroPointB, float scaleC, int zeroPointC)
         {
-            float ratioA = scaleA / scaleC, ratioB = scaleB / scaleC;
-            float partA = ratioA * (zeroPointA + 128), partB = ratioB * (zeroPointB + 128);
-            float zeroParts = partA + partB;
-            return new FloatAddParameters(ratioA, ratioB, (zeroPointC + 128) - zeroParts);
+            float ratioA = (float)(scaleA / scaleC), ratioB = (float)(scaleB / scaleC);
+            float partA = (float)(ratioA * (zeroPointA + 128)), partB = (float)(ratioB * (zeroPointB + 128));
+            float zeroParts = (float)(partA + partB);
+            return new FloatAddParameters(ratioA, ratioB, (float)((zeroPointC + 128) - zeroParts));
         }
     }
 }

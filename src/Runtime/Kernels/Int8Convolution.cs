@@ -6,7 +6,8 @@ namespace NetQuantGen.Runtime.Kernels
 {
     /// <summary>
     /// Exact int8 convolutions on channels-last tensors: acc = bias + Σ w·(x − z_in) in int32, then
-    /// y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)). The input is first widened to int16 with the
+    /// y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)), or the float requantization of <see cref="Requantizer"/>
+    /// (the overloads with float scales). The input is first widened to int16 with the
     /// zero-point subtracted (padding reads a zero pixel), so the vector paths can use the exact int16×int16
     /// multiply-add of adjacent pairs (vpmaddwd / pmaddwd / NEON widening multiply + pairwise add): no
     /// saturating shortcut, and integer sums do not depend on order, so every path gives the same bits.
