@@ -75,6 +75,24 @@ namespace NetQuantGen
         /// absorption and analytic bias correction), else build FLOAT32; false always builds FLOAT32 without statistics.
         /// </summary>
         public bool DataFree { get; set; } = true;
+
+        /// <summary>
+        /// The requantization arithmetic: DESIGN §3's fixed point (the default for models we quantize) or ONNX Runtime's float
+        /// (the default for quantized QDQ/QOperator models, whose meaning is float: generated code then matches ONNX Runtime bit for bit).
+        /// </summary>
+        public Requantization Requantization { get; set; } = Requantization.Default;
+    }
+
+    public enum Requantization
+    {
+        /// <summary><see cref="FixedPoint"/> for models quantized from statistics or data-free, <see cref="Float"/> for quantized models.</summary>
+        Default = 0,
+
+        /// <summary>Integer multiplier and shift with gemmlowp rounding (TFLite; DESIGN §3).</summary>
+        FixedPoint = 1,
+
+        /// <summary>ONNX Runtime's (MLAS) arithmetic: float32 scale, one rounding half to even; its QLinearAdd and QLinearGlobalAveragePool.</summary>
+        Float = 2,
     }
 
     public enum WeightRangeMethod

@@ -38,11 +38,13 @@ namespace NetQuantGen.Cli
                 new OptionSpec("activations", "type", "int8 (default: exactly our zero-points) or uint8 (the same quantization with zero-point + 128: what ONNX Runtime's x86 kernels run; it then fuses residual networks entirely)."),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape (the statistics must have been computed at the same shape)."),
                 new OptionSpec("passes", "list", ModelLoader.PassesHelp),
+                new OptionSpec("requantization", "arithmetic", "fixed-point (default, DESIGN §3) or float (ONNX Runtime's), as the attribute's Requantization: the arithmetic of the build this export is checked against (recorded in the model's metadata)."),
                 .. QuantizationOptions,
             ],
-            "ONNX Runtime's results differ from the generated code's by at most a quantization step here and there: it\n" +
-            "requantizes in float (round to nearest even) where the generated code uses fixed-point multipliers (ties\n" +
-            "away from zero), and averages and adds in float.\n\n" +
+            "With --requantization float the generated code computes what ONNX Runtime computes on this export (its\n" +
+            "float requantization, QLinearAdd and QLinearGlobalAveragePool), bit for bit on the sample models. With the\n" +
+            "default fixed-point arithmetic ONNX Runtime's results differ by a quantization step here and there: it rounds\n" +
+            "once in float where fixed-point multipliers round twice, and adds and averages in float.\n\n" +
             "Example:\n" +
             "  netquant export --qdq resnet18.onnx --stats resnet18_224.calib --input-shape 1,3,224,224 --out resnet18_224.qdq.onnx");
 
@@ -51,7 +53,15 @@ namespace NetQuantGen.Cli
             string modelPath = args.Positionals[0];
             string statsPath = args.Value("stats")!;
             string outPath = args.Value("out") ?? DefaultOutput(modelPath);
-            var options = ParseOptions(args);
+            var options = ParseOptions(args) with
+            {
+                Requantization = args.Value("requantization") switch
+                {
+                    null or "fixed-point" => RequantizationOption.FixedPoint,
+                    "float" => RequantizationOption.Float,
+                    string other => throw new UsageException($"--requantization '{other}' is not fixed-point or float", Spec),
+                },
+            };
             var activations = args.Value("activations") switch
             {
                 null or "int8" => QdqActivationType.Int8,

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using NetQuantGen.IntegerIR;
 
 namespace NetQuantGen.Compiler
 {
@@ -9,6 +10,9 @@ namespace NetQuantGen.Compiler
     public enum WeightRangeOption { MinMax = 0, Mse = 1 }
 
     public enum BiasCorrectionOption { None = 0, Analytic = 1, Empirical = 2 }
+
+    /// <summary>Default: fixed point for our own quantization, float for a quantized (QDQ/QOperator) model.</summary>
+    public enum RequantizationOption { Default = 0, FixedPoint = 1, Float = 2 }
 
     /// <summary>
     /// Every choice the attribute carries, as plain equatable data (the generator must not hold Roslyn
@@ -46,6 +50,16 @@ namespace NetQuantGen.Compiler
 
         /// <summary>The attribute's MaxTensorMegabytes: the import's byte limit for tensors (see ImportOptions.MaxTensorBytes).</summary>
         public int MaxTensorMegabytes { get; init; } = (int)(Import.ImportOptions.DefaultMaxTensorBytes >> 20);
+
+        public RequantizationOption Requantization { get; init; } = RequantizationOption.Default;
+
+        /// <summary>The arithmetic <see cref="Requantization"/> selects for a model quantized by us or (<paramref name="quantizedModel"/>) by its producer.</summary>
+        public RequantizationArithmetic ArithmeticFor(bool quantizedModel) => Requantization switch
+        {
+            RequantizationOption.FixedPoint => RequantizationArithmetic.FixedPoint,
+            RequantizationOption.Float => RequantizationArithmetic.Float,
+            _ => quantizedModel ? RequantizationArithmetic.Float : RequantizationArithmetic.FixedPoint,
+        };
 
         /// <summary>The float pass names these flags select, in pipeline order.</summary>
         public IReadOnlyList<string> PassNames()

@@ -51,6 +51,7 @@ namespace NetQuantGen.Compiler
                 WeightBits = input.Options.WeightBits,
                 Granularity = input.Options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
                 WeightRange = input.Options.WeightRange == WeightRangeOption.Mse ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax,
+                Arithmetic = input.Options.ArithmeticFor(quantizedModel: false),
             };
             var notes = new List<ModelDiagnostic>();
             try

@@ -128,7 +128,10 @@ namespace NetQuantGen.Compiler
                 string? dataFreeProblem = null;
                 if (input.StatisticsBytes == null && input.Options.DataFree
                     && DataFree.TryLower(input, graph, diagnostics, out var dataFreeGraph, out dataFreeProblem) is IntegerIR.IntegerGraph dataFree)
+                {
+                    FloatArithmeticCoverage.Check(dataFree, input.ModelFileName, diagnostics);
                     return new Lowering(modelHash, dataFreeGraph, dataFree, diagnostics);
+                }
                 var passes = PassPipeline.FromNames(input.Options.PassNames());
                 passes.Run(graph);
 
@@ -151,7 +154,9 @@ namespace NetQuantGen.Compiler
                 if (savedMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
                 var settings = SettingsFor(input.Options, read.Statistics, graph, input.ModelFileName, diagnostics);
-                return new Lowering(modelHash, graph, Quantizer.Run(graph, settings), diagnostics);
+                var integerGraph = Quantizer.Run(graph, settings);
+                FloatArithmeticCoverage.Check(integerGraph, input.ModelFileName, diagnostics);
+                return new Lowering(modelHash, graph, integerGraph, diagnostics);
             }
             catch (ModelException e)
             {
@@ -192,6 +197,7 @@ namespace NetQuantGen.Compiler
                 WeightBits = options.WeightBits,
                 Granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel,
                 WeightRange = options.WeightRange == WeightRangeOption.Mse ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax,
+                Arithmetic = options.ArithmeticFor(quantizedModel: false),
                 WeightOverride = SavedOptimization.WeightOverride(statistics),
                 BiasCorrectionOf = SavedOptimization.BiasCorrectionOf(statistics),
             };
@@ -219,6 +225,7 @@ namespace NetQuantGen.Compiler
                 WeightBits = settings.WeightBits,
                 Granularity = settings.Granularity,
                 WeightRange = settings.WeightRange,
+                Arithmetic = settings.Arithmetic,
                 LayerWeightBits = layerBits,
                 ExpectedValue = expected,
                 WeightOverride = settings.WeightOverride,
@@ -234,7 +241,8 @@ namespace NetQuantGen.Compiler
             (o.WeightRange == WeightRangeOption.Mse ? "; weight range MSE" : "") +
             (o.BiasCorrection != BiasCorrectionOption.None ? $"; bias correction {o.BiasCorrection.ToString().ToLowerInvariant()}" : "") +
             (string.IsNullOrWhiteSpace(o.LayerWeightBits) ? "" : $"; layer weight bits {o.LayerWeightBits}") +
-            (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "");
+            (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "") +
+            (o.ArithmeticFor(quantizedModel: false) == IntegerIR.RequantizationArithmetic.Float ? "; requantization float (ONNX Runtime)" : "");
 
         /// <summary>Parses the InputShape option ("1,3,224,224"), which pins the model's first input.</summary>
         public static ImportOptions ImportOptionsFor(ModelInput input)

@@ -28,8 +28,10 @@ namespace NetQuantGen.Compiler
 
             CheckFusableActivations(graph, model, input.ModelFileName);
             PassPipeline.FromNames(QdqLowering.Passes).Run(graph);
-            var integerGraph = Quantizer.Run(graph, QdqLowering.Settings(model, input.ModelFileName));
-            return new Lowering(modelHash, graph, integerGraph, diagnostics) { Quantization = QdqLowering.Describe(model) };
+            var arithmetic = input.Options.ArithmeticFor(quantizedModel: true);
+            var integerGraph = Quantizer.Run(graph, QdqLowering.Settings(model, input.ModelFileName, arithmetic));
+            FloatArithmeticCoverage.Check(integerGraph, input.ModelFileName, diagnostics);
+            return new Lowering(modelHash, graph, integerGraph, diagnostics) { Quantization = QdqLowering.Describe(model, arithmetic) };
         }
 
         /// <summary>

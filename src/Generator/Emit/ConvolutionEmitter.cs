@@ -73,19 +73,32 @@ namespace NetQuantGen.Emit
             int batch = c.Input.Shape.Length == 4 ? c.Input.Shape[0] : 1;
             w.Line($"// weights {Shapes.Format(c.WeightShape)} int8 symmetric, scales {Float(c.WeightScales.Min())} .. {Float(c.WeightScales.Max())}; group {Int(c.Group)}; {kernel} kernel");
             w.Line($"// stride {Int(win.Strides[0])}x{Int(win.Strides[1])}, dilation {Int(win.Dilations[0])}x{Int(win.Dilations[1])}, pads (top {Int(win.PadBegin(0))}, left {Int(win.PadBegin(1))}, bottom {Int(win.PadEnd(0))}, right {Int(win.PadEnd(1))})");
-            w.Line($"// acc = bias[m] + Σ w·(x − ({Int(c.Input.ZeroPoint)})); y = clamp({Int(c.Output.ZeroPoint)} + acc·M[m], {Int(c.ClampMin)}, {Int(c.ClampMax)}); M = multiplier·2^(shift−31)");
+            bool floatScales = c.FloatScales != null;
+            w.Line(floatScales
+                ? $"// acc = bias[m] + Σ w·(x − ({Int(c.Input.ZeroPoint)})); y = clamp({Int(c.Output.ZeroPoint)} + round_half_even(float(acc)·scale[m]), {Int(c.ClampMin)}, {Int(c.ClampMax)}); float requantization (ONNX Runtime), scale = (s_in·s_w[m]) / s_out in float32"
+                : $"// acc = bias[m] + Σ w·(x − ({Int(c.Input.ZeroPoint)})); y = clamp({Int(c.Output.ZeroPoint)} + acc·M[m], {Int(c.ClampMin)}, {Int(c.ClampMax)}); fixed-point requantization (DESIGN §3), M = multiplier·2^(shift−31)");
             if (kernel == ConvolutionKernel.Grouped)
             {
                 Grouped(w, c, name, batch, inH, inW, inC, outH, outW);
                 return;
             }
-            var multiplier = c.Requantization.Select(r => r.Multiplier).ToArray();
-            var left = c.Requantization.Select(r => System.Math.Max(0, r.Shift)).ToArray();
-            var right = c.Requantization.Select(r => System.Math.Max(0, -r.Shift)).ToArray();
             w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(WeightPacking.Padded(c.Bias))} }};");
-            w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(WeightPacking.Padded(multiplier))} }};");
-            w.Line($"ReadOnlySpan<int> leftShift = new int[] {{ {Ints(WeightPacking.Padded(left))} }};");
-            w.Line($"ReadOnlySpan<int> rightShift = new int[] {{ {Ints(WeightPacking.Padded(right))} }};");
+            string requantization;
+            if (floatScales)
+            {
+                w.Line($"ReadOnlySpan<float> scale = new float[] {{ {Floats(WeightPacking.Padded(c.FloatScales!))} }};");
+                requantization = "scale";
+            }
+            else
+            {
+                var multiplier = c.Requantization.Select(r => r.Multiplier).ToArray();
+                var left = c.Requantization.Select(r => System.Math.Max(0, r.Shift)).ToArray();
+                var right = c.Requantization.Select(r => System.Math.Max(0, -r.Shift)).ToArray();
+                w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(WeightPacking.Padded(multiplier))} }};");
+                w.Line($"ReadOnlySpan<int> leftShift = new int[] {{ {Ints(WeightPacking.Padded(left))} }};");
+                w.Line($"ReadOnlySpan<int> rightShift = new int[] {{ {Ints(WeightPacking.Padded(right))} }};");
+                requantization = "multiplier, leftShift, rightShift";
+            }
             w.Line("var geometry = new ConvolutionGeometry(");
             w.Line($"    InHeight: {Int(inH)}, InWidth: {Int(inW)}, InChannels: {Int(inC)}, OutHeight: {Int(outH)}, OutWidth: {Int(outW)}, OutChannels: {Int(c.OutputChannels)},");
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
@@ -95,7 +108,7 @@ namespace NetQuantGen.Emit
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";
             if (batch > 1) w.Open($"for (int n = 0; n < {Int(batch)}; n++)");
-            w.Line($"{call}(x.Slice({Image(inLength)}, {Int(inLength)}), y.Slice({Image(outLength)}, {Int(outLength)}), scratch, BakedWeights.{name}, bias, multiplier, leftShift, rightShift, geometry);");
+            w.Line($"{call}(x.Slice({Image(inLength)}, {Int(inLength)}), y.Slice({Image(outLength)}, {Int(outLength)}), scratch, BakedWeights.{name}, bias, {requantization}, geometry);");
             if (batch > 1) w.Close();
         }
 
@@ -109,8 +122,13 @@ namespace NetQuantGen.Emit
             w.Line($"const int InputZeroPoint = {Int(c.Input.ZeroPoint)}, OutputZeroPoint = {Int(c.Output.ZeroPoint)}, ClampMin = {Int(c.ClampMin)}, ClampMax = {Int(c.ClampMax)};");
             w.Line($"ReadOnlySpan<int> weights = BakedWeights.{name};");
             w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(c.Bias)} }};");
-            w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(c.Requantization.Select(r => r.Multiplier))} }};");
-            w.Line($"ReadOnlySpan<int> shift = new int[] {{ {Ints(c.Requantization.Select(r => r.Shift))} }};");
+            if (c.FloatScales != null)
+                w.Line($"ReadOnlySpan<float> scale = new float[] {{ {Floats(c.FloatScales)} }};");
+            else
+            {
+                w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(c.Requantization.Select(r => r.Multiplier))} }};");
+                w.Line($"ReadOnlySpan<int> shift = new int[] {{ {Ints(c.Requantization.Select(r => r.Shift))} }};");
+            }
             using (w.Block("for (int n = 0; n < Batch; n++)"))
             using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
             using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
@@ -126,8 +144,13 @@ namespace NetQuantGen.Emit
                     using (w.Block("for (int ci = 0; ci < GroupIn; ci++)"))
                         w.Line("acc += weights[((m * GroupIn + ci) * KH + ky) * KW + kx] * (x[pixel + ci] - InputZeroPoint);");
                 }
-                w.Line("int v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], shift[m]);");
-                w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)Math.Clamp(v, ClampMin, ClampMax);");
+                if (c.FloatScales != null)
+                    w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)FloatRequantization.Requantize(acc, scale[m], OutputZeroPoint, ClampMin, ClampMax);");
+                else
+                {
+                    w.Line("int v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], shift[m]);");
+                    w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)Math.Clamp(v, ClampMin, ClampMax);");
+                }
             }
         }
     }

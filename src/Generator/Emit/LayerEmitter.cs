@@ -48,6 +48,13 @@ namespace NetQuantGen.Emit
 
         private static void Add(SourceWriter w, QAdd add)
         {
+            if (add.FloatParameters is FloatAddParameters f)
+            {
+                w.Line($"// float requantization (ONNX Runtime's QLinearAdd on uint8): y = round_half_even(fma(a + 128, r_a, fma(b + 128, r_b, c))) saturated to uint8, − 128; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]");
+                w.Line($"var parameters = new FloatAddParameters(RatioA: {Float(f.RatioA)}, RatioB: {Float(f.RatioB)}, FixedPart: {Float(f.FixedPart)});");
+                w.Line($"Int8FloatAdd.Run(x0, x1, y, parameters, {Int(add.ClampMin)}, {Int(add.ClampMax)});");
+                return;
+            }
             w.Line($"// TFLite integer add: inputs shifted left by {Int(add.LeftShift)} and rescaled to a common scale, summed, requantized; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]");
             w.Line("var parameters = new AddParameters(");
             w.Line($"    LeftShift: {Int(add.LeftShift)}, ZeroPointA: {Int(add.Inputs[0].ZeroPoint)}, MultiplierA: {Int(add.InputA.Multiplier)}, ShiftA: {Int(add.InputA.Shift)},");
@@ -62,9 +69,9 @@ namespace NetQuantGen.Emit
             var win = p.Window;
             bool average = p.Pool == PoolKind.Average;
             int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
-            w.Line(average
-                ? $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including explicit padding (real 0 = the zero-point)" : "valid part of the window")}"
-                : "// max over the valid part of the window");
+            w.Line(!average ? "// max over the valid part of the window"
+                : p.FloatScale != null ? $"// global average, float requantization (ONNX Runtime's QLinearGlobalAveragePool): round_half_even(float(Σ(x − z))·{Float(p.FloatScale.Value)}) + z, scale = s_in / (s_out·count) in float32"
+                : $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including explicit padding (real 0 = the zero-point)" : "valid part of the window")}");
             w.Line($"const int Batch = {Int(n)}, Channels = {Int(c)}, InH = {Int(inH)}, InW = {Int(inW)}, OutH = {Int(p.Output.Shape[2])}, OutW = {Int(p.Output.Shape[3])};");
             w.Line($"const int KH = {Int(win.KernelShape[0])}, KW = {Int(win.KernelShape[1])}, StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])};");
             w.Line($"const int PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
@@ -105,7 +112,9 @@ namespace NetQuantGen.Emit
                     using (w.Block("for (int ch = 0; ch < Channels; ch++)"))
                     {
                         w.Line(p.CountIncludePad ? $"int total = sum[ch] + padded * {Int(p.Input.ZeroPoint)}; // padding is real 0, the zero-point" : "int total = sum[ch];");
-                        w.Line("pixel[ch] = (sbyte)(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
+                        w.Line(p.FloatScale is float scale
+                            ? $"pixel[ch] = (sbyte)FloatRequantization.Requantize(total - count * {Int(p.Input.ZeroPoint)}, {Float(scale)}, {Int(p.Output.ZeroPoint)}, -128, 127);"
+                            : "pixel[ch] = (sbyte)(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
                     }
                 }
             }

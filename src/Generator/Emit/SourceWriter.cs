@@ -53,6 +53,9 @@ namespace NetQuantGen.Emit
         public static string Ints(System.Collections.Generic.IEnumerable<int> values) =>
             string.Join(", ", System.Linq.Enumerable.Select(values, v => Int(v)));
 
+        public static string Floats(System.Collections.Generic.IEnumerable<float> values) =>
+            string.Join(", ", System.Linq.Enumerable.Select(values, Float));
+
         private sealed class Closer : IDisposable
         {
             private readonly SourceWriter _writer;

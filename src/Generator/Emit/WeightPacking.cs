@@ -49,9 +49,9 @@ namespace NetQuantGen.Emit
         }
 
         /// <summary>Per-channel values padded with zeros to a whole block.</summary>
-        public static int[] Padded(int[] values)
+        public static T[] Padded<T>(T[] values)
         {
-            var padded = new int[PaddedChannels(values.Length)];
+            var padded = new T[PaddedChannels(values.Length)];
             Array.Copy(values, padded, values.Length);
             return padded;
         }

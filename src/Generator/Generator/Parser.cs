@@ -110,6 +110,10 @@ namespace NetQuantGen.Generator
                         if (CheckEnum(value, pair.Key, Invalid, out int weightRange))
                             options = options with { WeightRange = (WeightRangeOption)weightRange };
                         break;
+                    case "Requantization":
+                        if (CheckEnum(value, pair.Key, Invalid, out int requantization))
+                            options = options with { Requantization = (RequantizationOption)requantization };
+                        break;
                     case "BiasCorrection":
                         if (CheckEnum(value, pair.Key, Invalid, out int biasCorrection))
                             options = options with { BiasCorrection = (BiasCorrectionOption)biasCorrection };

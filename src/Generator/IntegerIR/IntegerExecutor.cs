@@ -7,8 +7,8 @@ namespace NetQuantGen.IntegerIR
 {
     /// <summary>
     /// The integer reference executor: the oracle that generated code must match bit for bit. Written for
-    /// clarity, one plain loop nest per operation, exactly as DESIGN §3 states the arithmetic.
-    /// Not thread-safe; one instance per thread.
+    /// clarity, one plain loop nest per operation, exactly as DESIGN §3 states the arithmetic (or, for operations
+    /// that carry float constants, as <see cref="FloatRequantization"/> does). Not thread-safe; one instance per thread.
     /// </summary>
     public sealed class IntegerExecutor
     {
@@ -114,15 +114,30 @@ namespace NetQuantGen.IntegerIR
                                     }
                                 }
                             }
-                            int v = zOut + rq.Apply(acc);
-                            y[((n * outChannels + m) * outH + oy) * outW + ox] = (sbyte)Math.Min(c.ClampMax, Math.Max(c.ClampMin, v));
+                            int v = c.FloatScales != null
+                                ? FloatRequantization.Requantize(acc, c.FloatScales[m], zOut, c.ClampMin, c.ClampMax)
+                                : Math.Min(c.ClampMax, Math.Max(c.ClampMin, zOut + rq.Apply(acc)));
+                            y[((n * outChannels + m) * outH + oy) * outW + ox] = (sbyte)v;
                         }
                 }
+        }
+
+        /// <summary>One integer Add on given operands (for comparing a single operation with another runtime).</summary>
+        public static sbyte[] Add(QAdd add, sbyte[] a, sbyte[] b)
+        {
+            var y = new sbyte[add.Output.Length];
+            Add(add, a, b, y);
+            return y;
         }
 
         private static void Add(QAdd add, sbyte[] a, sbyte[] b, sbyte[] y)
         {
             int za = add.Inputs[0].ZeroPoint, zb = add.Inputs[1].ZeroPoint, zOut = add.Output.ZeroPoint;
+            if (add.FloatParameters is FloatAddParameters p)
+            {
+                for (int i = 0; i < y.Length; i++) y[i] = (sbyte)Math.Min(add.ClampMax, Math.Max(add.ClampMin, FloatRequantization.Add(a[i], b[i], p)));
+                return;
+            }
             for (int i = 0; i < y.Length; i++)
             {
                 int sa = add.InputA.Apply((a[i] - za) << add.LeftShift);
@@ -163,6 +178,8 @@ namespace NetQuantGen.IntegerIR
                         }
                         int result;
                         if (p.Pool == PoolKind.Max) result = max;
+                        else if (p.FloatScale is float scale)
+                            result = FloatRequantization.Requantize(sum - count * p.Input.ZeroPoint, scale, p.Output.ZeroPoint, -128, 127);
                         else
                         {
                             if (p.CountIncludePad)

@@ -45,6 +45,19 @@ namespace NetQuantGen.IntegerIR
         public int Apply(int x) => FixedPoint.MultiplyByQuantizedMultiplier(x, Multiplier, Shift);
     }
 
+    /// <summary>How an operation turns its int32 result into the int8 output.</summary>
+    public enum RequantizationArithmetic
+    {
+        /// <summary>DESIGN §3: fixed-point multiplier and shift, gemmlowp rounding (TFLite); the default for our own quantization.</summary>
+        FixedPoint,
+
+        /// <summary>
+        /// ONNX Runtime's (MLAS) float requantization: one float32 multiply by a scale computed as ONNX Runtime
+        /// computes it, one rounding half to even; the default for quantized (QDQ/QOperator) models, whose meaning is float.
+        /// </summary>
+        Float,
+    }
+
     /// <summary>
     /// The quantized model: every tensor has (scale, zero-point), every operation has exact integer
     /// parameters. The integer reference executor runs it; the emitter turns it into C#.

@@ -34,16 +34,19 @@ namespace NetQuantGen.IntegerIR
 
     /// <summary>
     /// Convolution with int8 weights (zero-point 0), int32 bias and per-output-channel requantization:
-    /// y = clamp(z_out + M_c·(Σ w·(x − z_in) + bias_c), ClampMin, ClampMax). Gemm and MatMul with constant
-    /// weights lower to this as a 1×1 convolution over [batch, K, 1, 1].
+    /// y = clamp(z_out + M_c·(Σ w·(x − z_in) + bias_c), ClampMin, ClampMax), with M_c applied in fixed point
+    /// (<see cref="Requantization"/>) or, when <see cref="FloatScales"/> is set, in float32 as ONNX Runtime does
+    /// (<see cref="FloatRequantization.Requantize"/>). Gemm and MatMul with constant weights lower to this as a
+    /// 1×1 convolution over [batch, K, 1, 1].
     /// </summary>
     public sealed class QConvolution : QOperation
     {
         public QConvolution(string source, QTensor input, QTensor output, Window window, int group,
             sbyte[] weights, int[] weightShape, float[] weightScales, int[] bias, Requantization[] requantization,
-            int clampMin, int clampMax, bool fromGemm)
+            int clampMin, int clampMax, bool fromGemm, float[]? floatScales = null)
             : base(source, new[] { input }, output)
         {
+            FloatScales = floatScales;
             Window = window;
             Group = group;
             Weights = weights;
@@ -76,6 +79,11 @@ namespace NetQuantGen.IntegerIR
 
         public Requantization[] Requantization { get; }
 
+        /// <summary>Per output channel, the float32 scale of <see cref="RequantizationArithmetic.Float"/> ((s_in·s_w[c]) / s_out); null in fixed point.</summary>
+        public float[]? FloatScales { get; }
+
+        public RequantizationArithmetic Arithmetic => FloatScales != null ? RequantizationArithmetic.Float : RequantizationArithmetic.FixedPoint;
+
         public int ClampMin { get; }
 
         public int ClampMax { get; }
@@ -95,14 +103,17 @@ namespace NetQuantGen.IntegerIR
 
     /// <summary>
     /// Element-wise addition of two int8 tensors with different scales, the TFLite way: both inputs are
-    /// shifted left by <see cref="LeftShift"/>, rescaled to a common scale, added and requantized.
+    /// shifted left by <see cref="LeftShift"/>, rescaled to a common scale, added and requantized; or, when
+    /// <see cref="FloatParameters"/> is set, in float32 as ONNX Runtime's QLinearAdd (<see cref="FloatRequantization.Add"/>).
     /// </summary>
     public sealed class QAdd : QOperation
     {
         public QAdd(string source, QTensor a, QTensor b, QTensor output, int leftShift,
-            Requantization inputA, Requantization inputB, Requantization outputRequantization, int clampMin, int clampMax)
+            Requantization inputA, Requantization inputB, Requantization outputRequantization, int clampMin, int clampMax,
+            FloatAddParameters? floatParameters = null)
             : base(source, new[] { a, b }, output)
         {
+            FloatParameters = floatParameters;
             LeftShift = leftShift;
             InputA = inputA;
             InputB = inputB;
@@ -121,6 +132,11 @@ namespace NetQuantGen.IntegerIR
 
         public Requantization OutputRequantization { get; }
 
+        /// <summary>The constants of <see cref="RequantizationArithmetic.Float"/>; null in fixed point.</summary>
+        public FloatAddParameters? FloatParameters { get; }
+
+        public RequantizationArithmetic Arithmetic => FloatParameters != null ? RequantizationArithmetic.Float : RequantizationArithmetic.FixedPoint;
+
         public int ClampMin { get; }
 
         public int ClampMax { get; }
@@ -131,13 +147,16 @@ namespace NetQuantGen.IntegerIR
     /// <summary>
     /// Max or average pooling over a window (GlobalAveragePool is a window over the whole plane). Input
     /// and output share scale and zero-point; an average is the rounding division of the integer sum
-    /// (ties away from zero), over the valid or the full window as <see cref="CountIncludePad"/> says.
+    /// (ties away from zero), over the valid or the full window as <see cref="CountIncludePad"/> says. A global
+    /// average with <see cref="FloatScale"/> set is ONNX Runtime's QLinearGlobalAveragePool instead:
+    /// FloatRequantization.Requantize(Σ(x − z), s_in / (s_out·count)).
     /// </summary>
     public sealed class QPool : QOperation
     {
-        public QPool(string source, QTensor input, QTensor output, PoolKind pool, Window window, bool countIncludePad)
+        public QPool(string source, QTensor input, QTensor output, PoolKind pool, Window window, bool countIncludePad, float? floatScale = null)
             : base(source, new[] { input }, output)
         {
+            FloatScale = floatScale;
             Pool = pool;
             Window = window;
             CountIncludePad = countIncludePad;
@@ -150,6 +169,9 @@ namespace NetQuantGen.IntegerIR
         public Window Window { get; }
 
         public bool CountIncludePad { get; }
+
+        /// <summary>The float32 scale of a <see cref="RequantizationArithmetic.Float"/> global average; null for the rounding division.</summary>
+        public float? FloatScale { get; }
     }
 
     /// <summary>

@@ -12,10 +12,11 @@ namespace NetQuantGen.Quantization
     /// <summary>
     /// Quantization settings that take every scale, zero-point and integer weight from a quantized ONNX model
     /// (<see cref="QdqModel"/>) instead of calibration statistics, so the existing <see cref="Quantizer"/>
-    /// builds the integer graph the model prescribes. What stays DESIGN §3's: the requantization arithmetic
-    /// (the multiplier M = s_in·s_w/s_out as a fixed-point M0 and shift, gemmlowp rounding), the integer Add
-    /// and the pooling rounding; the model's parameters are honoured exactly, its float requantization is
-    /// reproduced to within the ±1 step DESIGN §3 documents.
+    /// builds the integer graph the model prescribes. A QDQ model means float arithmetic (dequantize, float
+    /// operator, QuantizeLinear), so by default the integer graph requantizes as ONNX Runtime computes that
+    /// (<see cref="RequantizationArithmetic.Float"/>: one float32 multiply and one rounding half to even);
+    /// Requantization = FixedPoint keeps DESIGN §3's fixed-point multipliers, the integer Add and the pooling
+    /// rounding instead, within a step of it.
     /// <list type="bullet">
     /// <item>uint8 activations become the int8 values q − 128 with zero-point z − 128: the same real values, one to one.</item>
     /// <item>Weights must be symmetric: int8 with zero-point 0, or uint8 with zero-point 128 (exactly int8 q − 128).
@@ -32,9 +33,10 @@ namespace NetQuantGen.Quantization
 
         public const double BiasScaleTolerance = 1e-6;
 
-        public static QuantizationSettings Settings(QdqModel model, string modelName) =>
+        public static QuantizationSettings Settings(QdqModel model, string modelName, RequantizationArithmetic arithmetic) =>
             new(_ => null)
             {
+                Arithmetic = arithmetic,
                 GivenActivation = name => model.Activations.TryGetValue(name, out var p) ? p : null,
                 GivenWeights = (node, input) => WeightsOf(model, modelName, node, input),
                 MissingRange = (value, node) => new ModelException(DiagnosticCatalog.UnsupportedQuantization,
@@ -42,8 +44,9 @@ namespace NetQuantGen.Quantization
             };
 
         /// <summary>One line for the generated header.</summary>
-        public static string Describe(QdqModel model) =>
-            $"quantization from the model (QDQ): {string.Join("/", model.ActivationTypes)} activations per tensor as given, weights and biases as given; requantization per DESIGN §3";
+        public static string Describe(QdqModel model, RequantizationArithmetic arithmetic) =>
+            $"quantization from the model (QDQ): {string.Join("/", model.ActivationTypes)} activations per tensor as given, weights and biases as given; " +
+            (arithmetic == RequantizationArithmetic.Float ? "requantization in float32 as ONNX Runtime computes it" : "requantization in fixed point per DESIGN §3");
 
         private static GivenWeights? WeightsOf(QdqModel model, string modelName, Node node, QTensor input)
         {

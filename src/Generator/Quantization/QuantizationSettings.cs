@@ -33,6 +33,9 @@ namespace NetQuantGen.Quantization
 
         public WeightRangeMethod WeightRange { get; init; } = WeightRangeMethod.MinMax;
 
+        /// <summary>How convolutions, adds and global averages requantize (DESIGN §3's fixed point, or ONNX Runtime's float).</summary>
+        public IntegerIR.RequantizationArithmetic Arithmetic { get; init; } = IntegerIR.RequantizationArithmetic.FixedPoint;
+
         /// <summary>Weight bit-widths of single layers by node name, overriding <see cref="WeightBits"/>.</summary>
         public IReadOnlyDictionary<string, int> LayerWeightBits { get; init; } = new Dictionary<string, int>();
 

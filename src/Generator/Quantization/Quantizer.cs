@@ -10,7 +10,9 @@ namespace NetQuantGen.Quantization
     /// <summary>
     /// Lowers a float graph (after the float passes) to the integer IR of DESIGN §3: int8 asymmetric
     /// activations from calibrated ranges, symmetric int8 weights, int32 biases, fixed-point multipliers,
-    /// activations folded into clamps, and a proof per layer that no int32 accumulator can overflow.
+    /// activations folded into clamps, and a proof per layer that no int32 accumulator can overflow. With
+    /// <see cref="RequantizationArithmetic.Float"/> convolutions, adds and global averages also carry the float32
+    /// constants ONNX Runtime requantizes with.
     /// </summary>
     public sealed class Quantizer
     {
@@ -55,7 +57,11 @@ namespace NetQuantGen.Quantization
                     var x = node.Input(0).Shape;
                     if (x.Length != 4) throw Unsupported(node, "only 2-D global pooling has an integer implementation");
                     var whole = new Window(new[] { x[2], x[3] }, new[] { 1, 1 }, new[] { 1, 1 }, new int[4], AutoPad.NotSet, false);
-                    return new QPool(node.Name, TensorOf(node.Input(0), node), SameParameters(node), PoolKind.Average, whole, false);
+                    var pooled = TensorOf(node.Input(0), node);
+                    var average = SameParameters(node);
+                    float? averageScale = _settings.Arithmetic == RequantizationArithmetic.Float
+                        ? FloatRequantization.GlobalAverageScale(pooled.Scale, average.Scale, x[2] * x[3]) : null;
+                    return new QPool(node.Name, pooled, average, PoolKind.Average, whole, false, averageScale);
                 case Flatten:
                 case Reshape:
                 case Squeeze:
@@ -116,7 +122,9 @@ namespace NetQuantGen.Quantization
             }
             int clampMin = ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint);
             int clampMax = ActivationQuantizer.Bound(fused?.Max ?? float.PositiveInfinity, output.Scale, output.ZeroPoint);
-            var op = new QConvolution(node.Name, input, output, window, group, weights, weightData.Shape, weightScales, bias, requantization, clampMin, clampMax, fromGemm);
+            var floatScales = _settings.Arithmetic == RequantizationArithmetic.Float
+                ? weightScales.Select(s => FloatRequantization.ConvolutionScale(input.Scale, s, output.Scale)).ToArray() : null;
+            var op = new QConvolution(node.Name, input, output, window, group, weights, weightData.Shape, weightScales, bias, requantization, clampMin, clampMax, fromGemm, floatScales);
             ProveNoOverflow(node, op);
             return op;
         }
@@ -134,7 +142,7 @@ namespace NetQuantGen.Quantization
                 long sum = 0;
                 for (int i = c * perChannel; i < (c + 1) * perChannel; i++) sum += Math.Abs((int)op.Weights[i]);
                 long bound = Math.Abs((long)op.Bias[c]) + sum * maxInput;
-                int shift = Math.Max(0, op.Requantization[c].Shift);
+                int shift = op.Arithmetic == RequantizationArithmetic.FixedPoint ? Math.Max(0, op.Requantization[c].Shift) : 0;
                 if (bound << shift > int.MaxValue)
                     throw new ModelException(DiagnosticCatalog.AccumulatorOverflow,
                         $"Model '{_graph.ModelName}': node '{node.Name}' ({node.Op.OpType}), output channel {c}: the int32 accumulator could reach {bound}{(shift > 0 ? $" shifted left by {shift}" : "")}, beyond int32; use fewer input channels per group, narrower weights (WeightBits) or per-channel weights.");
@@ -202,7 +210,9 @@ namespace NetQuantGen.Quantization
             var outputRequantization = Requantization.FromReal(twiceMax / ((1 << leftShift) * (double)output.Scale));
             int clampMin = ActivationQuantizer.Bound(add.Fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint);
             int clampMax = ActivationQuantizer.Bound(add.Fused?.Max ?? float.PositiveInfinity, output.Scale, output.ZeroPoint);
-            return new QAdd(node.Name, a, b, output, leftShift, inputA, inputB, outputRequantization, clampMin, clampMax);
+            FloatAddParameters? floatParameters = _settings.Arithmetic == RequantizationArithmetic.Float
+                ? FloatAddParameters.For(a.Scale, a.ZeroPoint, b.Scale, b.ZeroPoint, output.Scale, output.ZeroPoint) : null;
+            return new QAdd(node.Name, a, b, output, leftShift, inputA, inputB, outputRequantization, clampMin, clampMax, floatParameters);
         }
 
         private QConcat LowerConcat(Node node, Concat concat)

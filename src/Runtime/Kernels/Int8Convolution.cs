@@ -6,7 +6,8 @@ namespace NetQuantGen.Runtime.Kernels
 {
     /// <summary>
     /// Exact int8 convolutions on channels-last tensors: acc = bias + Σ w·(x − z_in) in int32, then
-    /// y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)). The input is first widened to int16 with the
+    /// y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)), or the float requantization of <see cref="Requantizer"/>
+    /// (the overloads with float scales). The input is first widened to int16 with the
     /// zero-point subtracted (padding reads a zero pixel), so the vector paths can use the exact int16×int16
     /// multiply-add of adjacent pairs (vpmaddwd / pmaddwd / NEON widening multiply + pairwise add): no
     /// saturating shortcut, and integer sums do not depend on order, so every path gives the same bits.
@@ -24,43 +25,56 @@ namespace NetQuantGen.Runtime.Kernels
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise: false);
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false);
 
         /// <summary>A depthwise convolution (group = input channels = output channels).</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise: true);
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true);
 
+        /// <summary><see cref="Dense(ReadOnlySpan{sbyte}, Span{sbyte}, Span{short}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, in ConvolutionGeometry)"/> requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
+        public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: false);
+
+        /// <summary>A depthwise convolution requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
+        public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: true);
+
+        /// <summary>Fixed-point requantization when <paramref name="scale"/> is empty, float otherwise.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g, bool depthwise)
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise)
         {
-            CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise);
+            CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise);
             var path = KernelPaths.Current;
             if (g.Patches)
             {
                 // The windows as rows of one 1×1 convolution over the output plane (its weights are packed that way).
                 var rows = g.AsPatchGemm();
                 Patches(x, scratch, g, rows.InChannels, path != KernelPath.Scalar);
-                RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, rows, depthwise: false, path);
+                RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, scale, rows, depthwise: false, path);
                 return;
             }
             Widen(x, scratch, g, g.WideStride(depthwise), path != KernelPath.Scalar);
-            RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, g, depthwise, path);
+            RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise, path);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void RunWidened(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
-            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, bool depthwise, KernelPath path)
+            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, ReadOnlySpan<float> scale,
+            in ConvolutionGeometry g, bool depthwise, KernelPath path)
         {
             int stride = g.WideStride(depthwise);
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
+            fixed (float* s = scale)
             fixed (sbyte* output = y)
             {
-                var r = new Requantizer(b, m, ls, rs, g);
+                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g);
                 switch (path)
                 {
                     case KernelPath.Vector512 when depthwise: DepthwiseVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
@@ -83,13 +97,14 @@ namespace NetQuantGen.Runtime.Kernels
         /// </summary>
         private static void CheckBounds(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g, bool depthwise)
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise)
         {
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+            bool requantization = scale.IsEmpty ? multiplier.Length >= padded && leftShift.Length >= padded && rightShift.Length >= padded : scale.Length >= padded;
             if (x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
                 || scratch.Length < g.ScratchLength(depthwise)
                 || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.DenseWeightLength)
-                || bias.Length < padded || multiplier.Length < padded || leftShift.Length < padded || rightShift.Length < padded
+                || bias.Length < padded || !requantization
                 || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels))
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
         }

@@ -6,21 +6,25 @@ using System.Runtime.Intrinsics.X86;
 namespace NetQuantGen.Runtime.Kernels
 {
     /// <summary>
-    /// The per-channel output stage of a convolution: y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)).
-    /// Bias, multiplier and shift arrays are padded to whole 16-channel blocks, so any vector of lanes that
+    /// The per-channel output stage of a convolution: y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)), or with
+    /// float scales (ONNX Runtime's arithmetic) y = <see cref="FloatRequantization.Requantize"/>(acc, scale[m]).
+    /// Bias, multiplier, shift and scale arrays are padded to whole 16-channel blocks, so any vector of lanes that
     /// starts inside the padded range reads in bounds.
     /// </summary>
     internal readonly unsafe struct Requantizer
     {
         private readonly int* _multiplier, _leftShift, _rightShift;
+        private readonly float* _scale;
         private readonly int _outputZeroPoint, _clampMin, _clampMax;
 
-        public Requantizer(int* bias, int* multiplier, int* leftShift, int* rightShift, in ConvolutionGeometry g)
+        /// <summary>Fixed point when <paramref name="scale"/> is null, float otherwise (then the multiplier and shifts are not read).</summary>
+        public Requantizer(int* bias, int* multiplier, int* leftShift, int* rightShift, float* scale, in ConvolutionGeometry g)
         {
             Bias = bias;
             _multiplier = multiplier;
             _leftShift = leftShift;
             _rightShift = rightShift;
+            _scale = scale;
             _outputZeroPoint = g.OutputZeroPoint;
             _clampMin = g.ClampMin;
             _clampMax = g.ClampMax;
@@ -30,6 +34,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         public sbyte Scalar(int acc, int m)
         {
+            if (_scale != null) return (sbyte)FloatRequantization.Requantize(acc, _scale[m], _outputZeroPoint, _clampMin, _clampMax);
             int shift = _leftShift[m] > 0 ? _leftShift[m] : -_rightShift[m];
             int v = _outputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, _multiplier[m], shift);
             return (sbyte)Math.Clamp(v, _clampMin, _clampMax);
@@ -39,10 +44,26 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<int> Finish(Vector256<int> acc, int channel)
         {
+            if (_scale != null) return FinishFloat(acc, channel);
             var scaled = VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, Avx.LoadVector256(_multiplier + channel),
                 Avx.LoadVector256(_leftShift + channel).AsUInt32(), Avx.LoadVector256(_rightShift + channel));
             var v = Avx2.Add(scaled, Vector256.Create(_outputZeroPoint));
             return Avx2.Min(Avx2.Max(v, Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
+        }
+
+        /// <summary>
+        /// <see cref="FloatRequantization.Requantize"/> on eight lanes, the same float32 steps: vcvtdq2ps and vmulps
+        /// (each correctly rounded, as the scalar conversion and multiply), clamp, vcvtps2dq (half to even in the
+        /// default MXCSR mode, as the scalar rounding), plus the zero-point.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<int> FinishFloat(Vector256<int> acc, int channel)
+        {
+            var scaled = Avx.Multiply(Avx.ConvertToVector256Single(acc), Avx.LoadVector256(_scale + channel));
+            var low = Vector256.Create((float)(_clampMin - _outputZeroPoint));
+            var high = Vector256.Create((float)(_clampMax - _outputZeroPoint));
+            var rounded = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(scaled, low), high));
+            return Avx2.Add(rounded, Vector256.Create(_outputZeroPoint));
         }
     }
 }

@@ -214,6 +214,7 @@ namespace NetQuantGen.Tests.Generator
         [InlineData("SizeBudgetKiB = -1", "SizeBudgetKiB is -1")]
         [InlineData("WeightRange = (WeightRangeMethod)4", "WeightRange is 4")]
         [InlineData("BiasCorrection = (BiasCorrection)7", "BiasCorrection is 7")]
+        [InlineData("Requantization = (Requantization)3", "Requantization is 3")]
         public void OtherInvalidArguments(string argument, string expected)
         {
             var d = Single(DiagnosticCatalog.InvalidOption, Run(Source($"\"{ModelPath}\", {argument}")));
@@ -232,7 +233,7 @@ namespace NetQuantGen.Tests.Generator
         {
             var (result, _) = Run(Source($"\"{ModelPath}\", InputShape = \"1,2,5,5\", WeightBits = 4, ActivationBits = 8, " +
                 "WeightGranularity = WeightGranularity.PerTensor, ActivationRange = RangeMethod.Percentile, Percentile = 99.9, " +
-                "Passes = QuantizationPasses.FoldBatchNorm | QuantizationPasses.RemoveIdentity, MaxTensorMegabytes = 64"));
+                "Passes = QuantizationPasses.FoldBatchNorm | QuantizationPasses.RemoveIdentity, MaxTensorMegabytes = 64, Requantization = Requantization.Float"));
             var spec = (ModelSpec)Assert.Single(GeneratorDriverHarness.StepOutputs(result, TrackingNames.ModelSpecs)).Value;
             Assert.Empty(spec.Diagnostics);
             Assert.Equal(new NetQuantGen.Compiler.CompilationOptions
@@ -245,6 +246,7 @@ namespace NetQuantGen.Tests.Generator
                 Percentile = 99.9,
                 Passes = 3,
                 MaxTensorMegabytes = 64,
+                Requantization = NetQuantGen.Compiler.RequantizationOption.Float,
             }, spec.Options);
             Assert.Equal(("Demo", "Tiny", "public", true), (spec.Namespace, spec.ClassName, spec.Accessibility, spec.IsStatic));
             Assert.Equal(HintName, spec.HintName);

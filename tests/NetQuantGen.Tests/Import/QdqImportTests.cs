@@ -27,24 +27,24 @@ namespace NetQuantGen.Tests.Import
 
         private static readonly TargetClass Target = new("Samples", "Model", "public", true);
 
-        private static ModelInput SampleInput(string model) =>
+        private static ModelInput SampleInput(string model, RequantizationOption requantization = RequantizationOption.Default) =>
             new(model + ".onnx", File.ReadAllBytes(SampleData.OnnxPath(model)), model + ".calib", File.ReadAllBytes(SampleData.StatisticsPath(model)),
-                new CompilationOptions { InputShape = SampleData.InputShapeOption(model) }, Target);
+                new CompilationOptions { InputShape = SampleData.InputShapeOption(model), Requantization = requantization }, Target);
 
         /// <summary>A quantized model as the user gives it: bytes, no statistics.</summary>
         internal static ModelInput QuantizedInput(string name, byte[] bytes, CompilationOptions? options = null) =>
             new(name, bytes, null, null, options ?? new CompilationOptions(), Target);
 
-        private static QdqExportResult Export(string model, QdqActivationType activations)
+        private static QdqExportResult Export(string model, QdqActivationType activations, RequantizationOption requantization = RequantizationOption.Default)
         {
-            var result = QdqExporter.Export(SampleInput(model), new QdqExportOptions { Activations = activations });
+            var result = QdqExporter.Export(SampleInput(model, requantization), new QdqExportOptions { Activations = activations });
             Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
             return result;
         }
 
-        private static IntegerGraph Reimport(byte[] qdq, string name)
+        private static IntegerGraph Reimport(byte[] qdq, string name, RequantizationOption requantization = RequantizationOption.Default)
         {
-            var lowering = ModelCompiler.Lower(QuantizedInput(name, qdq));
+            var lowering = ModelCompiler.Lower(QuantizedInput(name, qdq, new CompilationOptions { Requantization = requantization }));
             Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
             Assert.Empty(lowering.Diagnostics);
             return lowering.IntegerGraph!;
@@ -53,29 +53,41 @@ namespace NetQuantGen.Tests.Import
         public static IEnumerable<object[]> RoundTripCases =>
             from model in new[] { "small_cnn", "mobilenet_v2_small" }
             from type in new[] { QdqActivationType.Int8, QdqActivationType.UInt8 }
-            select new object[] { model, type };
+            from requantization in new[] { RequantizationOption.FixedPoint, RequantizationOption.Float }
+            select new object[] { model, type, requantization };
 
-        /// <summary>Export W8A8 to QDQ, import it back: the very same integer IR (tensors, weights, biases, multipliers, clamps).</summary>
+        /// <summary>
+        /// Export W8A8 to QDQ, import it back with the same arithmetic: the very same integer IR (tensors, weights, biases,
+        /// multipliers or float scales, clamps).
+        /// </summary>
         [Theory]
         [MemberData(nameof(RoundTripCases))]
-        public void ExportedQdqImportsBackToTheSameIntegerGraph(string model, QdqActivationType activations)
+        public void ExportedQdqImportsBackToTheSameIntegerGraph(string model, QdqActivationType activations, RequantizationOption requantization)
         {
-            var exported = Export(model, activations);
+            var exported = Export(model, activations, requantization);
             var original = exported.Lowering!.IntegerGraph!;
-            var reimported = Reimport(exported.Model!, model + ".qdq.onnx");
+            var reimported = Reimport(exported.Model!, model + ".qdq.onnx", requantization);
             AssertSameIntegerGraph(original, reimported);
         }
 
-        /// <summary>...and the regenerated code gives the same integer outputs as the original build on 1,000 test images.</summary>
-        [Fact]
-        public void RegeneratedCodeFromTheExportIsBitIdenticalToTheOriginalBuild()
+        /// <summary>
+        /// ...and the regenerated code gives the same integer outputs as the original build on 1,000 test images, in both
+        /// arithmetics (an imported model is Float by default, so a fixed-point round trip asks for FixedPoint again).
+        /// </summary>
+        [Theory]
+        [InlineData(RequantizationOption.FixedPoint)]
+        [InlineData(RequantizationOption.Float)]
+        public void RegeneratedCodeFromTheExportIsBitIdenticalToTheOriginalBuild(RequantizationOption requantization)
         {
             const int count = 1000;
             const string model = "mobilenet_v2_small";
-            var exported = Export(model, QdqActivationType.UInt8);
-            var originalSource = ModelCompiler.Compile(SampleInput(model)).Source!;
-            var result = ModelCompiler.Compile(QuantizedInput(model + ".qdq.onnx", exported.Model!));
+            var exported = Export(model, QdqActivationType.UInt8, requantization);
+            var originalSource = ModelCompiler.Compile(SampleInput(model, requantization)).Source!;
+            var result = ModelCompiler.Compile(QuantizedInput(model + ".qdq.onnx", exported.Model!, new CompilationOptions { Requantization = requantization }));
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            string arithmetic = requantization == RequantizationOption.Float ? "float requantization (ONNX Runtime)" : "fixed-point requantization (DESIGN §3)";
+            Assert.Contains(arithmetic, originalSource);
+            Assert.Contains(arithmetic, result.Source);
             using var original = new GeneratedModel(originalSource, "Samples.Model");
             using var regenerated = new GeneratedModel(result.Source!, "Samples.Model");
             var input = exported.Lowering!.IntegerGraph!.Inputs[0].Output;
@@ -110,18 +122,19 @@ namespace NetQuantGen.Tests.Import
                         Assert.Equal(ec.WeightScales, ac.WeightScales);
                         Assert.Equal(ec.Bias, ac.Bias);
                         Assert.Equal(ec.Requantization, ac.Requantization);
+                        Assert.Equal(ec.FloatScales, ac.FloatScales);
                         Assert.Equal((ec.ClampMin, ec.ClampMax, ec.Group), (ac.ClampMin, ac.ClampMax, ac.Group));
                         Assert.Equal(ec.Window.Pads, ac.Window.Pads);
                         Assert.Equal(ec.Window.Strides, ac.Window.Strides);
                         break;
                     case QAdd ea:
                         var aa = (QAdd)a;
-                        Assert.Equal((ea.LeftShift, ea.InputA, ea.InputB, ea.OutputRequantization, ea.ClampMin, ea.ClampMax),
-                            (aa.LeftShift, aa.InputA, aa.InputB, aa.OutputRequantization, aa.ClampMin, aa.ClampMax));
+                        Assert.Equal((ea.LeftShift, ea.InputA, ea.InputB, ea.OutputRequantization, ea.ClampMin, ea.ClampMax, ea.FloatParameters),
+                            (aa.LeftShift, aa.InputA, aa.InputB, aa.OutputRequantization, aa.ClampMin, aa.ClampMax, aa.FloatParameters));
                         break;
                     case QPool ep:
                         var ap = (QPool)a;
-                        Assert.Equal((ep.Pool, ep.CountIncludePad), (ap.Pool, ap.CountIncludePad));
+                        Assert.Equal((ep.Pool, ep.CountIncludePad, ep.FloatScale), (ap.Pool, ap.CountIncludePad, ap.FloatScale));
                         Assert.Equal(ep.Window.KernelShape, ap.Window.KernelShape);
                         break;
                     case QLookup el:
@@ -339,7 +352,7 @@ namespace NetQuantGen.Tests.Import
         [Fact]
         public void StatisticsGivenForAQuantizedModelAreIgnoredWithAWarning()
         {
-            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            var exported = Export("small_cnn", QdqActivationType.UInt8, RequantizationOption.Float);
             var input = new ModelInput("small_cnn.qdq.onnx", exported.Model!, "small_cnn.calib", File.ReadAllBytes(SampleData.StatisticsPath("small_cnn")),
                 new CompilationOptions { WeightBits = 4 }, Target);
             var lowering = ModelCompiler.Lower(input);
@@ -361,7 +374,7 @@ namespace NetQuantGen.Tests.Import
         [InlineData("Gemm transB=0")]
         public void EquivalentEncodingsOfTheWeightsGiveTheSameIntegerGraph(string encoding)
         {
-            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            var exported = Export("small_cnn", QdqActivationType.UInt8, RequantizationOption.Float);
             var m = ModelProto.Parser.ParseFrom(exported.Model);
             foreach (var op in m.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm").ToList())
             {
@@ -402,7 +415,8 @@ namespace NetQuantGen.Tests.Import
         [Fact]
         public void QLinearConvModelsLowerToTheSameIntegerGraphAsTheirQdqForm()
         {
-            var exported = Export("small_cnn", QdqActivationType.UInt8);
+            // Both forms import in the float arithmetic, the default for quantized models.
+            var exported = Export("small_cnn", QdqActivationType.UInt8, RequantizationOption.Float);
             var m = ModelProto.Parser.ParseFrom(exported.Model);
             var g = m.Graph;
             NodeProto Producer(string name) => g.Node.Single(n => n.Output.Contains(name));
@@ -446,6 +460,7 @@ namespace NetQuantGen.Tests.Import
                 Assert.Equal(e.Weights, a.Weights);
                 Assert.Equal(e.Bias, a.Bias);
                 Assert.Equal(e.Requantization, a.Requantization);
+                Assert.Equal(e.FloatScales, a.FloatScales);
                 Assert.Equal((e.ClampMin, e.ClampMax), (a.ClampMin, a.ClampMax));
             }
             var x = SampleData.TestInputs("small_cnn", 20);

@@ -119,7 +119,7 @@ namespace Samples
             Span<sbyte> y = arena.Slice(0, 32);
             // weights [2x1x3x3] int8 symmetric, scales 0.00246063f .. 0.00246063f; group 1; DensePatches kernel
             // stride 1x1, dilation 1x1, pads (top 1, left 1, bottom 1, right 1)
-            // acc = bias[m] + Σ w·(x − (-128)); y = clamp(-128 + acc·M[m], -128, 127); M = multiplier·2^(shift−31)
+            // acc = bias[m] + Σ w·(x − (-128)); y = clamp(-128 + acc·M[m], -128, 127); fixed-point requantization (DESIGN §3), M = multiplier·2^(shift−31)
             ReadOnlySpan<int> bias = new int[] { 6909, -13818, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> multiplier = new int[] { 1135171084, 1135171084, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> leftShift = new int[] { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -195,7 +195,7 @@ namespace Samples
             Span<sbyte> y = arena.Slice(32, 3);
             // weights [3x8x1x1] int8 symmetric, scales 0.00246063f .. 0.002952756f; group 1; Dense kernel
             // stride 1x1, dilation 1x1, pads (top 0, left 0, bottom 0, right 0)
-            // acc = bias[m] + Σ w·(x − (-128)); y = clamp(14 + acc·M[m], -128, 127); M = multiplier·2^(shift−31)
+            // acc = bias[m] + Σ w·(x − (-128)); y = clamp(14 + acc·M[m], -128, 127); fixed-point requantization (DESIGN §3), M = multiplier·2^(shift−31)
             ReadOnlySpan<int> bias = new int[] { 38651, 0, -46381, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> multiplier = new int[] { 1274570502, 1274570502, 2124284170, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> leftShift = new int[] { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
