@@ -71,6 +71,8 @@ namespace NetQuantGen.Diagnostics
             new("NQG0052", "Unsupported quantization in a quantized model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind QuantizedModelIgnoresSettings =
             new("NQG0053", "A quantized model keeps its own quantization: statistics and weight-changing options are ignored", DiagnosticLevel.Warning);
+        public static readonly DiagnosticKind ReferenceOnlyQuantization =
+            new("NQG0054", "A quantized operator the generated int8 kernels cannot carry exactly", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InternalError =
             new("NQG0099", "Internal compiler error", DiagnosticLevel.Error);
 
@@ -82,7 +84,7 @@ namespace NetQuantGen.Diagnostics
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
             DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable, SavedWeightsSettingsMismatch, SavedWeightsMismatch,
             InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
-            InternalError,
+            ReferenceOnlyQuantization, InternalError,
         };
     }
 

@@ -24,10 +24,12 @@ namespace NetQuantGen.Import
     public sealed class QdqModel
     {
         public QdqModel(byte[] floatModel, IReadOnlyDictionary<string, (float Scale, int ZeroPoint)> activations,
-            IReadOnlyDictionary<string, QuantizedConstant> constants, IReadOnlyList<string> activationTypes)
+            IReadOnlyDictionary<string, QuantizedConstant> constants, IReadOnlyList<string> activationTypes,
+            IReadOnlyCollection<string> accumulators)
         {
             FloatModel = floatModel;
             Activations = activations;
+            Accumulators = accumulators;
             Constants = constants;
             ActivationTypes = activationTypes;
         }
@@ -37,6 +39,12 @@ namespace NetQuantGen.Import
 
         /// <summary>int8 scale and zero-point of each activation tensor (uint8 ones shifted by −128).</summary>
         public IReadOnlyDictionary<string, (float Scale, int ZeroPoint)> Activations { get; }
+
+        /// <summary>
+        /// The int32 outputs of ConvInteger/MatMulInteger by name: raw accumulators Σ (x − z_x)·(w − z_w), which the
+        /// float model computes exactly as the product of the operands dequantized with scale 1.
+        /// </summary>
+        public IReadOnlyCollection<string> Accumulators { get; }
 
         /// <summary>Integer constants by the name of the float initializer that replaced their DequantizeLinear.</summary>
         public IReadOnlyDictionary<string, QuantizedConstant> Constants { get; }

@@ -59,6 +59,7 @@ namespace NetQuantGen.Import
             private readonly Dictionary<string, QuantizedConstant> _quantized = new(StringComparer.Ordinal);
             private readonly SortedSet<string> _activationTypes = new(StringComparer.Ordinal);
             private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+            private readonly SortedSet<string> _accumulators = new(StringComparer.Ordinal);
 
             public Session(string model, ModelProto proto, ImportOptions options)
             {
@@ -134,7 +135,9 @@ namespace NetQuantGen.Import
 
                 _graph.Node.Clear();
                 _graph.Node.AddRange(floatNodes);
-                return new QdqModel(_proto.ToByteArray(), _activations, _quantized, _activationTypes.ToList());
+                foreach (var output in _graph.Output.Where(o => _accumulators.Contains(o.Name) && o.Type?.TensorType != null))
+                    output.Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Float; // the float model computes the int32 exactly
+                return new QdqModel(_proto.ToByteArray(), _activations, _quantized, _activationTypes.ToList(), _accumulators.ToList());
             }
 
             /// <summary>
@@ -319,13 +322,15 @@ namespace NetQuantGen.Import
                 switch (node.OpType)
                 {
                     case "QLinearConv":
-                        return ExpandQLinear(node, "Conv", new[] { (0, 1, 2, -1), (3, 4, 5, 0) }, 6, biasInput: 8);
+                        return ExpandQLinear(node, "Conv", new (int, int, int, int?)[] { (0, 1, 2, null), (3, 4, 5, 0) }, 6, biasInput: 8);
                     case "QLinearMatMul":
-                        return ExpandQLinear(node, "MatMul", new[] { (0, 1, 2, -1), (3, 4, 5, 1) }, 6, biasInput: -1);
+                        return ExpandQLinear(node, "MatMul", new (int, int, int, int?)[] { (0, 1, 2, null), (3, 4, 5, -1) }, 6, biasInput: -1);
                     case "QLinearAdd" when node.Domain == "com.microsoft":
-                        return ExpandQLinear(node, "Add", new[] { (0, 1, 2, -1), (3, 4, 5, -1) }, 6, biasInput: -1);
+                        return ExpandQLinear(node, "Add", new (int, int, int, int?)[] { (0, 1, 2, null), (3, 4, 5, null) }, 6, biasInput: -1);
                     case "ConvInteger":
+                        return ExpandInteger(node, "Conv", weightAxis: 0);
                     case "MatMulInteger":
+                        return ExpandInteger(node, "MatMul", weightAxis: -1);
                     case "DynamicQuantizeLinear":
                         throw Unsupported(node, "dynamic quantization has no static output scale, which the integer path needs; quantize the model statically (QuantizeLinear/DequantizeLinear or QLinearConv/QLinearMatMul)");
                     default:
@@ -337,7 +342,7 @@ namespace NetQuantGen.Import
             /// DequantizeLinear on each (input, scale, zero-point) triple, the float operator, and a QuantizeLinear with the
             /// output scale and zero-point. A QLinearConv bias is int32 at scale x_scale·w_scale[c] (zero-point 0).
             /// </summary>
-            private IEnumerable<NodeProto> ExpandQLinear(NodeProto node, string floatOp, (int X, int Scale, int ZeroPoint, int Axis)[] inputs, int outputScale, int biasInput)
+            private IEnumerable<NodeProto> ExpandQLinear(NodeProto node, string floatOp, (int X, int Scale, int ZeroPoint, int? Axis)[] inputs, int outputScale, int biasInput)
             {
                 if (node.Input.Count < outputScale + 2)
                     throw Invalid(node, $"it has {node.Input.Count} inputs; {node.OpType} needs at least {outputScale + 2}");
@@ -346,9 +351,7 @@ namespace NetQuantGen.Import
                 foreach (var (x, scale, zeroPoint, axis) in inputs)
                 {
                     string name = Fresh(node.Input[x] + "_dequantized");
-                    var dq = new NodeProto { OpType = "DequantizeLinear", Name = Fresh(node.Name + "_DequantizeLinear"), Input = { node.Input[x], node.Input[scale], node.Input[zeroPoint] }, Output = { name } };
-                    if (axis >= 0) dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis });
-                    nodes.Add(dq);
+                    nodes.Add(Dequantize(node, node.Input[x], node.Input[scale], node.Input[zeroPoint], axis, name));
                     floatInputs.Add(name);
                 }
                 if (biasInput >= 0 && node.Input.Count > biasInput && node.Input[biasInput].Length > 0)
@@ -372,6 +375,44 @@ namespace NetQuantGen.Import
                 nodes.Add(op);
                 nodes.Add(new NodeProto { OpType = "QuantizeLinear", Name = Fresh(node.Name + "_QuantizeLinear"), Input = { floatOutput, node.Input[outputScale], node.Input[outputScale + 1] }, Output = { node.Output[0] } });
                 return nodes;
+            }
+
+            /// <summary>
+            /// ConvInteger/MatMulInteger: both operands dequantized with scale 1 (so the float operator computes the int32
+            /// Σ (x − z_x)·(w − z_w) exactly), the float operator, and its output recorded as an int32 accumulator.
+            /// </summary>
+            private IEnumerable<NodeProto> ExpandInteger(NodeProto node, string floatOp, int weightAxis)
+            {
+                if (node.Input.Count < 2)
+                    throw Invalid(node, $"it has {node.Input.Count} inputs; {node.OpType} needs at least 2");
+                var nodes = new List<NodeProto>();
+                var floatInputs = new List<string>();
+                for (int i = 0; i < 2; i++)
+                {
+                    string zeroPoint = node.Input.Count > i + 2 ? node.Input[i + 2] : "";
+                    // One unit scale per zero-point, in the zero-point's shape (per tensor or per output channel).
+                    var dims = zeroPoint.Length > 0 && _constants.TryGetValue(zeroPoint, out var zp) ? zp.Dims.ToArray() : Array.Empty<long>();
+                    int entries = dims.Length == 1 ? (int)dims[0] : 1;
+                    string scale = Fresh(node.Name + "_unit_scale");
+                    AddInitializer(scale, TensorProto.Types.DataType.Float, dims, FloatBytes(Enumerable.Repeat(1f, entries).ToArray()));
+                    string name = Fresh(node.Input[i] + "_dequantized");
+                    nodes.Add(Dequantize(node, node.Input[i], scale, zeroPoint, i == 1 && entries > 1 ? weightAxis : null, name));
+                    floatInputs.Add(name);
+                }
+                var op = new NodeProto { OpType = floatOp, Name = node.Name, Output = { node.Output[0] } };
+                op.Input.AddRange(floatInputs);
+                op.Attribute.AddRange(node.Attribute);
+                nodes.Add(op);
+                _accumulators.Add(node.Output[0]);
+                return nodes;
+            }
+
+            private NodeProto Dequantize(NodeProto node, string x, string scale, string zeroPoint, int? axis, string output)
+            {
+                var dq = new NodeProto { OpType = "DequantizeLinear", Name = Fresh(node.Name + "_DequantizeLinear"), Input = { x, scale }, Output = { output } };
+                if (zeroPoint.Length > 0) dq.Input.Add(zeroPoint);
+                if (axis != null) dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis.Value });
+                return dq;
             }
 
             private void AddInitializer(string name, TensorProto.Types.DataType type, long[] dims, byte[] raw)

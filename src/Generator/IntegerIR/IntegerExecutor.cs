@@ -10,32 +10,54 @@ namespace NetQuantGen.IntegerIR
     /// clarity, one plain loop nest per operation, exactly as DESIGN §3 states the arithmetic.
     /// Not thread-safe; one instance per thread.
     /// </summary>
-    public sealed class IntegerExecutor
+    public sealed partial class IntegerExecutor
     {
         private readonly IntegerGraph _graph;
         private readonly Dictionary<QTensor, sbyte[]> _buffers = new();
 
+        /// <summary>Storage of the int32 tensors (ConvInteger/MatMulInteger outputs).</summary>
+        private readonly Dictionary<QTensor, int[]> _accumulators = new();
+
         public IntegerExecutor(IntegerGraph graph)
         {
             _graph = graph;
-            foreach (var tensor in graph.Tensors()) _buffers[tensor] = new sbyte[tensor.Length];
+            foreach (var tensor in graph.Tensors())
+            {
+                if (tensor.ElementType == QElementType.Int32) _accumulators[tensor] = new int[tensor.Length];
+                else _buffers[tensor] = new sbyte[tensor.Length];
+            }
         }
 
         /// <summary>Float input (of the single graph input) → float output (of the single graph output).</summary>
         public float[] Run(float[] input)
         {
             var quantized = Quantize(input, _graph.Inputs[0].Output);
-            var output = RunQuantized(quantized);
+            var output = RunIntegers(quantized);
             var o = _graph.Outputs[0].Input;
             return output.Select(q => (q - o.ZeroPoint) * o.Scale).ToArray();
+        }
+
+        /// <summary>int8 input → the output's integers in its own type (int8 or int32 accumulators).</summary>
+        public int[] RunIntegers(sbyte[] input)
+        {
+            RunAll(input);
+            var output = _graph.Outputs[0].Input;
+            return output.ElementType == QElementType.Int32 ? (int[])_accumulators[output].Clone() : Array.ConvertAll(_buffers[output], q => (int)q);
         }
 
         /// <summary>int8 input → int8 output, for callers (and tests) that work in the quantized domain.</summary>
         public sbyte[] RunQuantized(sbyte[] input)
         {
+            if (_graph.Outputs[0].Input.ElementType != QElementType.Int8)
+                throw new InvalidOperationException($"The output '{_graph.Outputs[0].Input.Name}' holds int32 accumulators; use RunIntegers.");
+            RunAll(input);
+            return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
+        }
+
+        private void RunAll(sbyte[] input)
+        {
             Array.Copy(input, _buffers[_graph.Inputs[0].Output], input.Length);
             foreach (var op in _graph.Operations) Execute(op);
-            return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
         }
 
         /// <summary>
@@ -62,6 +84,11 @@ namespace NetQuantGen.IntegerIR
 
         private void Execute(QOperation op)
         {
+            switch (op)
+            {
+                case QIntegerConvolution conv: IntegerConvolution(conv); return;
+                case QIntegerMatMul matMul: IntegerMatMul(matMul); return;
+            }
             var output = _buffers[op.Output];
             switch (op)
             {

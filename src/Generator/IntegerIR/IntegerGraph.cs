@@ -4,6 +4,9 @@ using NetQuantGen.IR;
 
 namespace NetQuantGen.IntegerIR
 {
+    /// <summary>How a tensor's integers are stored: int8 activations, or the raw int32 accumulators of ConvInteger/MatMulInteger.</summary>
+    public enum QElementType { Int8, Int32 }
+
     /// <summary>
     /// A quantized activation tensor: int8 values q with real value Scale·(q − ZeroPoint). Every tensor of
     /// the integer graph has its own storage; the emitter later shares memory between tensors whose
@@ -11,12 +14,13 @@ namespace NetQuantGen.IntegerIR
     /// </summary>
     public sealed class QTensor
     {
-        public QTensor(string name, int[] shape, float scale, int zeroPoint)
+        public QTensor(string name, int[] shape, float scale, int zeroPoint, QElementType elementType = QElementType.Int8)
         {
             Name = name;
             Shape = shape;
             Scale = scale;
             ZeroPoint = zeroPoint;
+            ElementType = elementType;
         }
 
         /// <summary>The name of the float value it quantizes.</summary>
@@ -27,6 +31,9 @@ namespace NetQuantGen.IntegerIR
         public float Scale { get; }
 
         public int ZeroPoint { get; }
+
+        /// <summary>Int8 (the default) or Int32, an accumulator tensor with zero-point 0.</summary>
+        public QElementType ElementType { get; }
 
         public int Length => (int)Shapes.ElementCount(Shape);
 

@@ -37,6 +37,11 @@ namespace NetQuantGen.Quantization
 
         private QOperation LowerNode(Node node)
         {
+            if (_settings.GivenOperation?.Invoke(node, v => TensorOf(v, node)) is QOperation given)
+            {
+                _tensors[node.Output] = given.Output;
+                return given;
+            }
             switch (node.Op)
             {
                 case Conv conv:

@@ -56,8 +56,8 @@ namespace NetQuantGen.Tests.Conformance
             var node = original.Graph.Node[0].Clone();
             var inputs = original.Graph.Input.Select((info, i) => ReadProto(dataSet, "input", i)).ToList();
             var expected = ReadProto(dataSet, "output", 0);
-            int activation = node.OpType == "DynamicQuantizeLinear" || node.OpType == "QuantizeLinear" ? 0 : node.OpType.EndsWith("Integer", StringComparison.Ordinal) ? -1 : 0;
-            bool integerInput = node.OpType is "DequantizeLinear" or "QLinearConv" or "QLinearMatMul";
+            bool integerProduct = node.OpType is "ConvInteger" or "MatMulInteger";
+            bool integerInput = node.OpType is "DequantizeLinear" or "QLinearConv" or "QLinearMatMul" || integerProduct;
             (int Scale, int ZeroPoint)? outputParameters = node.OpType switch
             {
                 "QuantizeLinear" => (1, 2),
@@ -66,23 +66,32 @@ namespace NetQuantGen.Tests.Conformance
             };
 
             var graph = new GraphProto { Name = name };
-            for (int i = 0; i < inputs.Count; i++)
+            for (int i = 1; i < inputs.Count; i++)
             {
-                if (i == activation) continue;
                 var init = inputs[i].Clone();
                 init.Name = node.Input[i];
                 graph.Initializer.Add(init);
             }
-            var x = inputs[activation < 0 ? 0 : activation];
-            if (activation >= 0)
+            var x = inputs[0];
+            graph.Input.Add(FloatInfo("x", x.Dims));
+            node.Input[0] = "x";
+            if (integerProduct)
             {
-                graph.Input.Add(FloatInfo("x", x.Dims));
-                if (integerInput)
+                // ConvInteger/MatMulInteger have no scales: x arrives quantized with scale 1 and the node's x_zero_point.
+                graph.Initializer.Add(new TensorProto { Name = "unit_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 1f } });
+                if (node.Input.Count < 3 || node.Input[2].Length == 0)
                 {
-                    graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", node.Input[1], node.Input[2] }, Output = { "x_quantized" } });
-                    node.Input[0] = "x_quantized";
+                    graph.Initializer.Add(new TensorProto { Name = "x_zero_point", DataType = x.DataType, RawData = ByteString.CopyFrom(new byte[1]) });
+                    while (node.Input.Count < 3) node.Input.Add("");
+                    node.Input[2] = "x_zero_point";
                 }
-                else node.Input[0] = "x";
+                graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", "unit_scale", node.Input[2] }, Output = { "x_quantized" } });
+                node.Input[0] = "x_quantized";
+            }
+            else if (integerInput)
+            {
+                graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", node.Input[1], node.Input[2] }, Output = { "x_quantized" } });
+                node.Input[0] = "x_quantized";
             }
             graph.Node.Add(node);
             string output = node.Output[0];
@@ -111,11 +120,11 @@ namespace NetQuantGen.Tests.Conformance
                 sbyte[] q = integerInput
                     ? data.Integers!.Select(v => (sbyte)(v - Shift(x.DataType))).ToArray()
                     : IntegerExecutor.Quantize(data.Floats!, quantizedInput);
-                var result = executor.RunQuantized(q);
+                var result = executor.RunIntegers(q);
                 var want = NetQuantGen.Import.OnnxImporter.ReadTensor(expected.ToByteArray(), "expected");
                 if (want.Integers != null)
                 {
-                    var actual = result.Select(v => v + Shift(expected.DataType)).ToArray();
+                    var actual = result.Select(v => (long)v + Shift(expected.DataType)).ToArray();
                     int bad = Enumerable.Range(0, actual.Length).FirstOrDefault(i => actual[i] != want.Integers[i], -1);
                     return bad < 0 ? new CaseResult(name, CaseStatus.Passed, "")
                         : new CaseResult(name, CaseStatus.Failed, $"element {bad}: {actual[bad]}, expected {want.Integers[bad]} ({actual.Zip(want.Integers, (a, b) => a != b).Count(d => d)} of {actual.Length} differ)");
