@@ -29,6 +29,7 @@ namespace NetQuantGen.Compiler
             CheckFusableActivations(graph, model, input.ModelFileName);
             PassPipeline.FromNames(QdqLowering.Passes).Run(graph);
             var integerGraph = Quantizer.Run(graph, QdqLowering.Settings(model, input.ModelFileName));
+            QdqLowering.CheckBoundaryTensors(integerGraph, input.ModelFileName);
             return new Lowering(modelHash, graph, integerGraph, diagnostics) { Quantization = QdqLowering.Describe(model) };
         }
 

@@ -12,6 +12,16 @@ namespace NetQuantGen.Import
         public bool PerAxis => Scales.Length > 1 || Axis >= 0;
     }
 
+    /// <summary>
+    /// The quantization of an activation that is not one static scale and zero-point: per axis (<see cref="PerAxis"/>,
+    /// its axis as the model gives it, possibly negative) or, when PerAxis is null, computed at run time by a
+    /// DynamicQuantizeLinear. The integer path carries such a tensor only from a graph input to graph outputs.
+    /// </summary>
+    public sealed record BoundaryQuantization(GivenQuantization? PerAxis)
+    {
+        public bool IsDynamic => PerAxis == null;
+    }
+
     /// <summary>A constant (weights, bias) stored as integers behind a DequantizeLinear.</summary>
     public sealed record QuantizedConstant(string Name, int[] Shape, long[] Values, GivenQuantization Quantization);
 
@@ -25,8 +35,9 @@ namespace NetQuantGen.Import
     {
         public QdqModel(byte[] floatModel, IReadOnlyDictionary<string, (float Scale, int ZeroPoint)> activations,
             IReadOnlyDictionary<string, QuantizedConstant> constants, IReadOnlyList<string> activationTypes,
-            IReadOnlyCollection<string> accumulators)
+            IReadOnlyCollection<string> accumulators, IReadOnlyDictionary<string, BoundaryQuantization> boundaryActivations)
         {
+            BoundaryActivations = boundaryActivations;
             FloatModel = floatModel;
             Activations = activations;
             Accumulators = accumulators;
@@ -39,6 +50,9 @@ namespace NetQuantGen.Import
 
         /// <summary>int8 scale and zero-point of each activation tensor (uint8 ones shifted by −128).</summary>
         public IReadOnlyDictionary<string, (float Scale, int ZeroPoint)> Activations { get; }
+
+        /// <summary>Activations quantized per axis or at run time, by name.</summary>
+        public IReadOnlyDictionary<string, BoundaryQuantization> BoundaryActivations { get; }
 
         /// <summary>
         /// The int32 outputs of ConvInteger/MatMulInteger by name: raw accumulators Σ (x − z_x)·(w − z_w), which the

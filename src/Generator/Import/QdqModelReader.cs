@@ -18,8 +18,11 @@ namespace NetQuantGen.Import
     /// their QDQ form: DequantizeLinear on every quantized input, the float operator, QuantizeLinear.</item>
     /// <item>A DequantizeLinear of a constant (weights, int32 bias) becomes a float initializer with the
     /// dequantized values; the integers are kept for the quantizer.</item>
+    /// <item>ConvInteger/MatMulInteger become the float operator on operands dequantized with scale 1, its output
+    /// an int32 accumulator.</item>
     /// <item>A QuantizeLinear → DequantizeLinear pair on an activation disappears; the tensor it quantizes
-    /// gets its scale and zero-point.</item>
+    /// gets its scale and zero-point (per tensor; or per axis, or computed at run time by a
+    /// DynamicQuantizeLinear, which the integer path carries only from a graph input to graph outputs).</item>
     /// </list>
     /// Every parameter is checked first (positive finite scales, zero-points in range of their type, axis and
     /// per-axis lengths, Q/DQ pairs that agree): a model that would give wrong numbers gets a diagnostic.
@@ -60,6 +63,7 @@ namespace NetQuantGen.Import
             private readonly SortedSet<string> _activationTypes = new(StringComparer.Ordinal);
             private readonly HashSet<string> _names = new(StringComparer.Ordinal);
             private readonly SortedSet<string> _accumulators = new(StringComparer.Ordinal);
+            private readonly Dictionary<string, BoundaryQuantization> _boundary = new(StringComparer.Ordinal);
 
             public Session(string model, ModelProto proto, ImportOptions options)
             {
@@ -97,6 +101,28 @@ namespace NetQuantGen.Import
                 var replacement = new Dictionary<string, string>(StringComparer.Ordinal);
                 var removed = new HashSet<NodeProto>();
                 var graphOutputs = new HashSet<string>(_graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+                foreach (var q in floatNodes.Where(n => n.OpType == "DynamicQuantizeLinear").ToList())
+                {
+                    if (q.Output.Any(graphOutputs.Contains))
+                        throw Unsupported(q, "one of its integer outputs is a graph output; model outputs must be float (end the graph with a DequantizeLinear)");
+                    string x = q.Input[0];
+                    if (_activations.ContainsKey(x) || _boundary.ContainsKey(x))
+                        throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
+                            $"Model '{_model}': tensor '{x}' is quantized twice (node '{q.Name}' quantizes it at run time); quantize each activation once.");
+                    _boundary[x] = new BoundaryQuantization(null);
+                    _activationTypes.Add("uint8");
+                    removed.Add(q);
+                    foreach (var reader in floatNodes.Where(n => n.Input.Any(q.Output.Contains)))
+                    {
+                        if (reader.OpType != "DequantizeLinear" || reader.Input[0] != q.Output[0])
+                            throw Unsupported(reader, $"it reads an output of the DynamicQuantizeLinear '{q.Name}'; the integer path takes a run-time quantization only back through a DequantizeLinear to a graph output (dynamically quantized ConvInteger/MatMulInteger models are not supported: quantize statically)");
+                        if (q.Output.Count < 3 || reader.Input.Count < 3 || reader.Input[1] != q.Output[1] || reader.Input[2] != q.Output[2])
+                            throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
+                                $"Model '{_model}': node '{reader.Name}' (DequantizeLinear) dequantizes '{q.Output[0]}' with other parameters than the scale and zero-point '{q.Name}' computed; use its outputs y_scale and y_zero_point.");
+                        replacement[reader.Output[0]] = x;
+                        removed.Add(reader);
+                    }
+                }
                 foreach (var q in floatNodes.Where(n => n.OpType == "QuantizeLinear").ToList())
                 {
                     var parameters = Parameters(q, isConstant: false);
@@ -137,7 +163,7 @@ namespace NetQuantGen.Import
                 _graph.Node.AddRange(floatNodes);
                 foreach (var output in _graph.Output.Where(o => _accumulators.Contains(o.Name) && o.Type?.TensorType != null))
                     output.Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Float; // the float model computes the int32 exactly
-                return new QdqModel(_proto.ToByteArray(), _activations, _quantized, _activationTypes.ToList(), _accumulators.ToList());
+                return new QdqModel(_proto.ToByteArray(), _activations, _quantized, _activationTypes.ToList(), _accumulators.ToList(), _boundary);
             }
 
             /// <summary>
@@ -153,7 +179,8 @@ namespace NetQuantGen.Import
                     string source = resolve(output);
                     if (source == output) continue;
                     var producer = nodes.FirstOrDefault(n => n.Output.Contains(source));
-                    var parameters = _activations[source];
+                    bool boundary = _boundary.TryGetValue(source, out var boundaryParameters);
+                    var parameters = boundary ? default : _activations[source];
                     if (producer == null || inputs.Contains(source) || outputNames.Contains(source))
                     {
                         nodes.Add(new NodeProto { OpType = "Identity", Name = Fresh(output + "_Identity"), Input = { source }, Output = { output } });
@@ -165,8 +192,10 @@ namespace NetQuantGen.Import
                             for (int i = 0; i < node.Input.Count; i++)
                                 if (node.Input[i] == source) node.Input[i] = output;
                         _activations.Remove(source);
+                        _boundary.Remove(source);
                     }
-                    _activations[output] = parameters;
+                    if (boundary) _boundary[output] = boundaryParameters!;
+                    else _activations[output] = parameters;
                 }
             }
 
@@ -174,16 +203,27 @@ namespace NetQuantGen.Import
             private void PropagateThroughIdentities(List<NodeProto> nodes)
             {
                 foreach (var node in nodes.Where(n => n.OpType == "Identity"))
+                {
                     if (_activations.TryGetValue(node.Input[0], out var p) && !_activations.ContainsKey(node.Output[0]))
                         _activations[node.Output[0]] = p;
+                    if (_boundary.TryGetValue(node.Input[0], out var b) && !_boundary.ContainsKey(node.Output[0]))
+                        _boundary[node.Output[0]] = b;
+                }
             }
 
             private void Record(NodeProto q, string tensor, GivenQuantization p)
             {
-                if (p.PerAxis)
-                    throw Unsupported(q, $"it quantizes activation '{tensor}' per axis; activations must be quantized per tensor (one scale and zero-point)");
                 if (p.Type != ElementType.Int8 && p.Type != ElementType.UInt8)
                     throw Unsupported(q, $"it quantizes activation '{tensor}' to {TypeName(p.Type)}; activations must be int8 or uint8");
+                if (p.PerAxis || _boundary.ContainsKey(tensor))
+                {
+                    if (_activations.ContainsKey(tensor) || _boundary.TryGetValue(tensor, out var other) && (other.PerAxis == null || !Same(other.PerAxis, p)))
+                        throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
+                            $"Model '{_model}': tensor '{tensor}' is quantized twice with different parameters (node '{q.Name}' uses {Describe(p)}); quantize each activation once.");
+                    _boundary[tensor] = new BoundaryQuantization(p);
+                    _activationTypes.Add(TypeName(p.Type));
+                    return;
+                }
                 int zeroPoint = (int)p.ZeroPoints[0] - (p.Type == ElementType.UInt8 ? 128 : 0);
                 var given = (p.Scales[0], zeroPoint);
                 if (_activations.TryGetValue(tensor, out var earlier) && earlier != given)
@@ -275,10 +315,9 @@ namespace NetQuantGen.Import
                 int axis = -1;
                 if (perAxis)
                 {
-                    int rank = isConstant ? _constants[node.Input[0]].Dims.Count : -1;
-                    if (rank < 0)
-                        throw Unsupported(node, $"it quantizes the computed tensor '{node.Input[0]}' per axis; activations must be quantized per tensor");
                     long given = axisAttribute?.I ?? 1;
+                    if (!isConstant) return new GivenQuantization(scales, zeroPoints, (int)given, type); // an activation's rank is known after shape inference: QdqLowering checks the axis
+                    int rank = _constants[node.Input[0]].Dims.Count;
                     if (given < -rank || given >= rank)
                         throw Invalid(node, $"axis {given} is out of range for its rank-{rank} input '{node.Input[0]}'");
                     axis = (int)(given < 0 ? given + rank : given);
@@ -331,8 +370,6 @@ namespace NetQuantGen.Import
                         return ExpandInteger(node, "Conv", weightAxis: 0);
                     case "MatMulInteger":
                         return ExpandInteger(node, "MatMul", weightAxis: -1);
-                    case "DynamicQuantizeLinear":
-                        throw Unsupported(node, "dynamic quantization has no static output scale, which the integer path needs; quantize the model statically (QuantizeLinear/DequantizeLinear or QLinearConv/QLinearMatMul)");
                     default:
                         return new[] { node };
                 }

@@ -38,9 +38,40 @@ namespace NetQuantGen.Quantization
                 GivenActivation = name => model.Activations.TryGetValue(name, out var p) ? p : null,
                 GivenWeights = (node, input) => WeightsOf(model, modelName, node, input),
                 GivenOperation = (node, tensorOf) => IntegerProductLowering.Lower(model, modelName, node, tensorOf),
+                GivenTensor = value => BoundaryTensor(model, modelName, value),
                 MissingRange = (value, node) => new ModelException(DiagnosticCatalog.UnsupportedQuantization,
                     $"Model '{modelName}': tensor '{value.Name}'{(node != null ? $" (output of node '{node.Name}', {node.Op.OpType})" : " (a model input)")} has no QuantizeLinear; in a quantized model every activation the integer path computes needs a QuantizeLinear/DequantizeLinear pair (scale and zero-point)."),
             };
+
+        /// <summary>A tensor quantized per axis (its axis checked against the value's rank and shape) or at run time.</summary>
+        private static QTensor? BoundaryTensor(QdqModel model, string modelName, Value value)
+        {
+            if (!model.BoundaryActivations.TryGetValue(value.Name, out var given)) return null;
+            if (given.IsDynamic) return QTensor.Dynamic(value.Name, value.Shape);
+            var p = given.PerAxis!;
+            int rank = value.Shape.Length;
+            ModelException Invalid(string why) => new(DiagnosticCatalog.InvalidQuantizationParameters, $"Model '{modelName}': tensor '{value.Name}' {Shapes.Format(value.Shape)} is quantized per axis {p.Axis}: {why}.");
+            if (p.Axis < -rank || p.Axis >= rank) throw Invalid($"the axis is out of range for rank {rank}");
+            int axis = p.Axis < 0 ? p.Axis + rank : p.Axis;
+            if (value.Shape[axis] != p.Scales.Length) throw Invalid($"it has {p.Scales.Length} scales, but {value.Shape[axis]} slices along axis {axis}; per-axis scales and zero-points need one entry per slice");
+            int shift = p.Type == ElementType.UInt8 ? 128 : 0; // uint8 maps onto int8 as q − 128
+            return new QTensor(value.Name, value.Shape, new AxisQuantization(axis, p.Scales, p.ZeroPoints.Select(z => (int)(z - shift)).ToArray()));
+        }
+
+        /// <summary>
+        /// A tensor quantized per axis or at run time has no single build-time scale for integer arithmetic to use, so
+        /// it may only go from the graph input, through Identity nodes that keep its quantization, to graph outputs.
+        /// </summary>
+        public static void CheckBoundaryTensors(IntegerGraph graph, string modelName)
+        {
+            foreach (var op in graph.Operations)
+            {
+                var tensor = op.Inputs.Append(op.Output).FirstOrDefault(t => t.PerAxis != null || t.IsDynamic);
+                if (tensor == null || op is QMove { Permutation: null, Kind: "Identity" } && op.Output.SameQuantization(op.Input)) continue;
+                throw new ModelException(DiagnosticCatalog.UnsupportedQuantization,
+                    $"Model '{modelName}': node '{op.Source}' ({op.Kind}) computes with tensor '{tensor.Name}', which is quantized {(tensor.IsDynamic ? "at run time (DynamicQuantizeLinear)" : $"per axis {tensor.PerAxis!.Axis}")}; the integer path computes only with activations quantized per tensor with constant parameters (quantize this activation statically, per tensor).");
+            }
+        }
 
         /// <summary>One line for the generated header.</summary>
         public static string Describe(QdqModel model) =>

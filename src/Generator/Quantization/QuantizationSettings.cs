@@ -29,6 +29,12 @@ namespace NetQuantGen.Quantization
         public Func<IR.Node, IntegerIR.QTensor, GivenWeights?>? GivenWeights { get; init; }
 
         /// <summary>
+        /// The quantized tensor a quantized model prescribes for a value whose quantization is not one static scale and
+        /// zero-point (per axis, or computed at run time), by value; null for every other value.
+        /// </summary>
+        public Func<IR.Value, IntegerIR.QTensor?>? GivenTensor { get; init; }
+
+        /// <summary>
         /// The integer operation a quantized model prescribes for a node exactly, when its arithmetic is not DESIGN §3's
         /// (weights beyond symmetric int8, int32 accumulator outputs); given the node and the quantized tensor of a
         /// value, null for the default lowering.

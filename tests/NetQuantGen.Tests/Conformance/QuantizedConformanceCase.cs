@@ -58,10 +58,12 @@ namespace NetQuantGen.Tests.Conformance
             var expected = ReadProto(dataSet, "output", 0);
             bool integerProduct = node.OpType is "ConvInteger" or "MatMulInteger";
             bool integerInput = node.OpType is "DequantizeLinear" or "QLinearConv" or "QLinearMatMul" || integerProduct;
-            (int Scale, int ZeroPoint)? outputParameters = node.OpType switch
+            // An integer output is dequantized with the node's own output scale and zero-point (DynamicQuantizeLinear: the ones it computes).
+            (string Scale, string ZeroPoint)? outputParameters = node.OpType switch
             {
-                "QuantizeLinear" => (1, 2),
-                "QLinearConv" or "QLinearMatMul" => (6, 7),
+                "QuantizeLinear" => (node.Input[1], node.Input[2]),
+                "QLinearConv" or "QLinearMatMul" => (node.Input[6], node.Input[7]),
+                "DynamicQuantizeLinear" => (node.Output[1], node.Output[2]),
                 _ => null,
             };
 
@@ -78,13 +80,15 @@ namespace NetQuantGen.Tests.Conformance
             if (integerProduct)
             {
                 // ConvInteger/MatMulInteger have no scales: x arrives quantized with scale 1 and the node's x_zero_point.
-                graph.Initializer.Add(new TensorProto { Name = "unit_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 1f } });
                 if (node.Input.Count < 3 || node.Input[2].Length == 0)
                 {
                     graph.Initializer.Add(new TensorProto { Name = "x_zero_point", DataType = x.DataType, RawData = ByteString.CopyFrom(new byte[1]) });
                     while (node.Input.Count < 3) node.Input.Add("");
                     node.Input[2] = "x_zero_point";
                 }
+                var unitScale = new TensorProto { Name = "unit_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 1f } };
+                unitScale.Dims.AddRange(graph.Initializer.Single(i => i.Name == node.Input[2]).Dims); // the zero-point's shape, scalar or [1]
+                graph.Initializer.Add(unitScale);
                 graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", "unit_scale", node.Input[2] }, Output = { "x_quantized" } });
                 node.Input[0] = "x_quantized";
             }
@@ -95,9 +99,9 @@ namespace NetQuantGen.Tests.Conformance
             }
             graph.Node.Add(node);
             string output = node.Output[0];
-            if (outputParameters is (int s, int z))
+            if (outputParameters is (string s, string z))
             {
-                graph.Node.Add(new NodeProto { OpType = "DequantizeLinear", Name = "y_DequantizeLinear", Input = { node.Output[0], node.Input[s], node.Input[z] }, Output = { "y_dequantized" } });
+                graph.Node.Add(new NodeProto { OpType = "DequantizeLinear", Name = "y_DequantizeLinear", Input = { node.Output[0], s, z }, Output = { "y_dequantized" } });
                 output = "y_dequantized";
             }
             graph.Output.Add(FloatInfo(output, expected.Dims));
@@ -115,22 +119,22 @@ namespace NetQuantGen.Tests.Conformance
             {
                 var integerGraph = lowering.IntegerGraph;
                 var executor = new IntegerExecutor(integerGraph);
-                var quantizedInput = integerGraph.Inputs[0].Output;
                 var data = NetQuantGen.Import.OnnxImporter.ReadTensor(x.ToByteArray(), "x");
                 sbyte[] q = integerInput
                     ? data.Integers!.Select(v => (sbyte)(v - Shift(x.DataType))).ToArray()
-                    : IntegerExecutor.Quantize(data.Floats!, quantizedInput);
+                    : executor.QuantizeInput(data.Floats!);
                 var result = executor.RunIntegers(q);
                 var want = NetQuantGen.Import.OnnxImporter.ReadTensor(expected.ToByteArray(), "expected");
                 if (want.Integers != null)
                 {
                     var actual = result.Select(v => (long)v + Shift(expected.DataType)).ToArray();
                     int bad = Enumerable.Range(0, actual.Length).FirstOrDefault(i => actual[i] != want.Integers[i], -1);
-                    return bad < 0 ? new CaseResult(name, CaseStatus.Passed, "")
-                        : new CaseResult(name, CaseStatus.Failed, $"element {bad}: {actual[bad]}, expected {want.Integers[bad]} ({actual.Zip(want.Integers, (a, b) => a != b).Count(d => d)} of {actual.Length} differ)");
+                    if (bad >= 0)
+                        return new CaseResult(name, CaseStatus.Failed, $"element {bad}: {actual[bad]}, expected {want.Integers[bad]} ({actual.Zip(want.Integers, (a, b) => a != b).Count(d => d)} of {actual.Length} differ)");
+                    return node.OpType == "DynamicQuantizeLinear" ? CheckRuntimeParameters(executor, integerGraph.Outputs[0].Input, name, dataSet)
+                        : new CaseResult(name, CaseStatus.Passed, "");
                 }
-                var o = integerGraph.Outputs[0].Input;
-                var floats = result.Select(v => (v - o.ZeroPoint) * o.Scale).ToArray();
+                var floats = executor.Dequantize(result);
                 int worst = Enumerable.Range(0, floats.Length).FirstOrDefault(i =>
                     Math.Abs(floats[i] - want.Floats![i]) > ConformanceCase.AbsoluteTolerance + ConformanceCase.RelativeTolerance * Math.Abs(want.Floats[i]), -1);
                 return worst < 0 ? new CaseResult(name, CaseStatus.Passed, "")
@@ -140,6 +144,17 @@ namespace NetQuantGen.Tests.Conformance
             {
                 return new CaseResult(name, CaseStatus.Failed, $"{e.GetType().Name}: {e.Message}");
             }
+        }
+
+        /// <summary>DynamicQuantizeLinear's other outputs: the scale (bit for bit) and the uint8 zero-point the run computed.</summary>
+        private static CaseResult CheckRuntimeParameters(IntegerExecutor executor, QTensor output, string name, string dataSet)
+        {
+            var (scale, zeroPoint) = executor.QuantizationOf(output);
+            float wantScale = NetQuantGen.Import.OnnxImporter.ReadTensor(ReadProto(dataSet, "output", 1).ToByteArray(), "y_scale").Floats![0];
+            long wantZeroPoint = NetQuantGen.Import.OnnxImporter.ReadTensor(ReadProto(dataSet, "output", 2).ToByteArray(), "y_zero_point").Integers![0];
+            return scale.Equals(wantScale) && zeroPoint + 128 == wantZeroPoint
+                ? new CaseResult(name, CaseStatus.Passed, "")
+                : new CaseResult(name, CaseStatus.Failed, $"y_scale {scale:R}, y_zero_point {zeroPoint + 128}; expected {wantScale:R}, {wantZeroPoint}");
         }
 
         /// <summary>uint8 data maps onto int8 as q − 128.</summary>
