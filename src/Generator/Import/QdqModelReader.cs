@@ -114,11 +114,8 @@ namespace NetQuantGen.Import
                     removed.Add(q);
                     foreach (var reader in floatNodes.Where(n => n.Input.Any(q.Output.Contains)))
                     {
-                        if (reader.OpType != "DequantizeLinear" || reader.Input[0] != q.Output[0])
-                            throw Unsupported(reader, $"it reads an output of the DynamicQuantizeLinear '{q.Name}'; the integer path takes a run-time quantization only back through a DequantizeLinear to a graph output (dynamically quantized ConvInteger/MatMulInteger models are not supported: quantize statically)");
-                        if (q.Output.Count < 3 || reader.Input.Count < 3 || reader.Input[1] != q.Output[1] || reader.Input[2] != q.Output[2])
-                            throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
-                                $"Model '{_model}': node '{reader.Name}' (DequantizeLinear) dequantizes '{q.Output[0]}' with other parameters than the scale and zero-point '{q.Name}' computed; use its outputs y_scale and y_zero_point.");
+                        if (reader.OpType != "DequantizeLinear" || q.Output.Count < 3 || !reader.Input.Take(3).SequenceEqual(q.Output.Take(3)))
+                            throw Unsupported(reader, $"it reads an output of the DynamicQuantizeLinear '{q.Name}'; a run-time quantization has no constant scale for integer arithmetic, so it may only go back to float through a DequantizeLinear of its own (y, y_scale, y_zero_point) (a DynamicQuantizeLinear feeding ConvInteger/MatMulInteger is dynamic quantization: quantize the model statically)");
                         replacement[reader.Output[0]] = x;
                         removed.Add(reader);
                     }
