@@ -385,7 +385,9 @@ namespace NetQuantGen.Import
                 foreach (var (x, scale, zeroPoint, axis) in inputs)
                 {
                     string name = Fresh(node.Input[x] + "_dequantized");
-                    nodes.Add(Dequantize(node, node.Input[x], node.Input[scale], node.Input[zeroPoint], axis, name));
+                    var dq = Dequantize(node, node.Input[x], node.Input[scale], node.Input[zeroPoint], axis, name);
+                    Parameters(dq, _constants.ContainsKey(node.Input[x])); // checked before the bias scale is derived from them
+                    nodes.Add(dq);
                     floatInputs.Add(name);
                 }
                 if (biasInput >= 0 && node.Input.Count > biasInput && node.Input[biasInput].Length > 0)

@@ -13,10 +13,12 @@ namespace NetQuantGen.Tests.Conformance
     /// One ONNX backend case of a quantization operator run through the compiler's quantized-model path and
     /// the integer reference executor. The case's single node is wrapped the way a quantized model holds it:
     /// its parameters (scales, zero-points, weights) become initializers, an integer activation input becomes a
-    /// float input behind a QuantizeLinear with the case's scale and zero-point, and an integer output is
-    /// followed by a DequantizeLinear with its scale and zero-point. The integer reference then runs on the
-    /// case's integer data itself (uint8 shifted by −128 to the int8 it maps onto) and must reproduce the
-    /// expected integers exactly (floats within the ONNX runner's tolerances).
+    /// float input behind a QuantizeLinear with the case's scale and zero-point (scale 1 for ConvInteger and
+    /// MatMulInteger, which have none), and an 8-bit output is followed by a DequantizeLinear with its scale and
+    /// zero-point (DynamicQuantizeLinear: the ones it computes). The integer reference then runs on the case's
+    /// integer data itself (uint8 shifted by −128 to the int8 it maps onto) and must reproduce the expected
+    /// integers exactly (int32 accumulators included; DynamicQuantizeLinear's scale bit for bit and its
+    /// zero-point too; floats within the ONNX runner's tolerances).
     /// </summary>
     public static class QuantizedConformanceCase
     {

@@ -504,6 +504,67 @@ namespace NetQuantGen.Tests.Import
         }
 
         /// <summary>
+        /// A QLinearConv of the QOperator model with one parameter input (by index) replaced by a changed copy, so that
+        /// nothing else that shares the initializer changes.
+        /// </summary>
+        private static (ModelProto Model, NodeProto Node) QLinearConvWith(int input, Action<TensorProto> change)
+        {
+            var m = QLinearConvForm(Export("small_cnn", QdqActivationType.UInt8).Model!);
+            var node = m.Graph.Node.Where(n => n.OpType == "QLinearConv").ElementAt(1);
+            var copy = new TensorProto(Initializer(m, node.Input[input])) { Name = node.Input[input] + "_changed" };
+            change(copy);
+            m.Graph.Initializer.Add(copy);
+            node.Input[input] = copy.Name;
+            return (m, node);
+        }
+
+        public static IEnumerable<object[]> InvalidQOperatorParameters => new[]
+        {
+            new object[] { "zero weight scale", 4, "NQG0050", "positive, finite" },
+            new object[] { "negative output scale", 6, "NQG0050", "positive, finite" },
+            new object[] { "NaN input scale", 1, "NQG0050", "positive, finite" },
+            new object[] { "weight zero-point out of range", 5, "NQG0050", "out of range for int8" },
+            new object[] { "weight scales of the wrong length", 4, "NQG0050", "along axis 0" },
+            new object[] { "weight zero-point of another type than the weights", 5, "NQG0050", "same type" },
+            new object[] { "input zero-point of another type than the input", 2, "NQG0051", "same scale, zero-point and type" },
+        };
+
+        /// <summary>Invalid or inconsistent quantization parameters of a QOperator node get a diagnostic naming the node, never numbers.</summary>
+        [Theory]
+        [MemberData(nameof(InvalidQOperatorParameters))]
+        public void InvalidQOperatorParametersAreRejected(string what, int input, string id, string message)
+        {
+            var (m, node) = QLinearConvWith(input, t =>
+            {
+                switch (what)
+                {
+                    case "zero weight scale": SetFloats(t, Floats(t).Select((v, i) => i == 2 ? 0f : v).ToArray()); break;
+                    case "negative output scale": SetFloats(t, -Floats(t)[0]); break;
+                    case "NaN input scale": SetFloats(t, float.NaN); break;
+                    case "weight zero-point out of range":
+                        int count = t.RawData.Length;
+                        t.ClearRawData();
+                        t.Int32Data.AddRange(Enumerable.Repeat(200, count)); // int8 widened in int32_data, as ONNX stores it without raw data
+                        break;
+                    case "weight scales of the wrong length":
+                        SetFloats(t, Floats(t).Skip(1).ToArray());
+                        break;
+                    case "weight zero-point of another type than the weights": t.DataType = (int)TensorProto.Types.DataType.Uint8; break;
+                    case "input zero-point of another type than the input": t.DataType = (int)TensorProto.Types.DataType.Int8; break;
+                }
+            });
+            if (what == "weight scales of the wrong length")
+            {
+                var zp = new TensorProto(Initializer(m, node.Input[5])) { Name = "shortened_zero_point" };
+                zp.RawData = ByteString.CopyFrom(zp.RawData.Skip(1).ToArray());
+                zp.Dims[0]--;
+                m.Graph.Initializer.Add(zp);
+                node.Input[5] = zp.Name;
+            }
+            AssertRejected(m, id, node.Name, message);
+        }
+
+        /// <summary>
         /// The QLinearConv model compiled to C# without statistics: the generated code reproduces the integer reference
         /// bit for bit, and ONNX Runtime running the QOperator model itself agrees on the top-1 class (it requantizes
         /// in float, we in fixed point, so logits may differ by a step).
