@@ -96,7 +96,7 @@ namespace NetQuantGen.Compiler
                     var floatProvenance = new Provenance(input.ModelFileName, lowering.ModelSha256, null, $"passes [{string.Join(", ", input.Options.PassNames())}]");
                     return new CompilationResult(FloatModelEmitter.Emit(lowering.FloatGraph!, input.Target, floatProvenance, HowToCalibrate(input)), diagnostics);
                 }
-                ReferenceOnlyCheck(input, lowering.IntegerGraph);
+                ReferenceOnlyQuantization.Check(lowering.IntegerGraph, input.ModelFileName);
                 var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName,
                     lowering.Quantization ?? (input.StatisticsBytes == null ? DataFree.Describe(input.Options) : Describe(input.Options)));
                 return new CompilationResult(ModelEmitter.Emit(lowering.IntegerGraph, input.Target, provenance), diagnostics);
@@ -181,21 +181,6 @@ namespace NetQuantGen.Compiler
                 command.Append(" --passes ").Append(passes.Count == 0 ? "none" : string.Join(",", passes));
             command.Append(" --data <calibration images> --out ").Append(statistics);
             return $"To build INT8, run `{command}` and set Calibration = \"{statistics}\" on the [QuantizedModel] attribute.";
-        }
-
-        /// <summary>
-        /// The generated kernels take symmetric int8 weights, int8 outputs and 2-D MatMul; an exact integer product
-        /// beyond that (which the integer reference runs) is an error here rather than wrong numbers.
-        /// </summary>
-        private static void ReferenceOnlyCheck(ModelInput input, IntegerIR.IntegerGraph graph)
-        {
-            var op = IntegerIR.ReferenceOnlyOperations.In(graph).FirstOrDefault();
-            if (op == null) return;
-            string why = op.Output.ElementType == IntegerIR.QElementType.Int32 ? "its output is an int32 accumulator (ConvInteger/MatMulInteger)"
-                : op is IntegerIR.QIntegerMatMul m && (m.WeightShape.Length != 2 || m.Input.Shape.Length != 2) ? "it is a batched (N-D) MatMul"
-                : "its weights have zero-points that make w − z_w leave the symmetric int8 range";
-            throw new ModelException(DiagnosticCatalog.ReferenceOnlyQuantization,
-                $"Model '{input.ModelFileName}': node '{op.Source}' ({op.Kind}) cannot be generated exactly: {why}; the integer reference (IntegerExecutor) runs it, the generated int8 kernels do not. Quantize the weights symmetrically (int8 zero-point 0 or uint8 zero-point 128) with an 8-bit output (QLinearConv/QLinearMatMul of 2-D operands).");
         }
 
         private static ModelDiagnostic Failure(ModelInput input, Exception e) =>

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using NetQuantGen.IR;
 
 namespace NetQuantGen.IntegerIR
@@ -99,15 +98,5 @@ namespace NetQuantGen.IntegerIR
         public int[] WeightShape { get; }
 
         public FloatRequantization? Requantization { get; }
-    }
-
-    /// <summary>Which integer operations only the integer reference runs (the generated kernels take symmetric int8 weights and int8 outputs).</summary>
-    public static class ReferenceOnlyOperations
-    {
-        public static IEnumerable<QOperation> In(IntegerGraph graph)
-        {
-            foreach (var op in graph.Operations)
-                if (op is QIntegerConvolution || op is QIntegerMatMul) yield return op;
-        }
     }
 }

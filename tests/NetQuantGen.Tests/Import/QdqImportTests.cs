@@ -621,6 +621,71 @@ namespace NetQuantGen.Tests.Import
             AssertRejected(m, "NQG0052", "DynamicQuantizeLinear 'quantize'", "quantize the model statically");
         }
 
+        /// <summary>x [1, 3, 2, 2] quantized (per axis 1, or at run time) and dequantized into the output, with <paramref name="between"/> nodes on the float tensor.</summary>
+        private static ModelProto BoundaryModel(bool dynamic, params NodeProto[] between)
+        {
+            var g = new GraphProto { Name = "boundary" };
+            g.Input.Add(FloatValue("x", 1, 3, 2, 2));
+            g.Initializer.Add(new TensorProto { Name = "scales", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 3 }, FloatData = { 0.5f, 0.25f, 0.125f } });
+            g.Initializer.Add(new TensorProto { Name = "zero_points", DataType = (int)TensorProto.Types.DataType.Uint8, Dims = { 3 }, RawData = ByteString.CopyFrom(new byte[] { 10, 128, 200 }) });
+            g.Node.Add(dynamic
+                ? new NodeProto { OpType = "DynamicQuantizeLinear", Name = "quantize", Input = { "x" }, Output = { "xq", "x_scale", "x_zero_point" } }
+                : new NodeProto { OpType = "QuantizeLinear", Name = "quantize", Input = { "x", "scales", "zero_points" }, Output = { "xq" } });
+            g.Node.Add(new NodeProto { OpType = "DequantizeLinear", Name = "dequantize", Input = { "xq", dynamic ? "x_scale" : "scales", dynamic ? "x_zero_point" : "zero_points" }, Output = { "xd" } });
+            string last = "xd";
+            foreach (var node in between)
+            {
+                g.Node.Add(node);
+                last = node.Output[0];
+            }
+            g.Output.Add(FloatValue(last, 1, 3, 2, 2));
+            return new ModelProto { IrVersion = 8, Graph = g, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 13 } } };
+        }
+
+        /// <summary>
+        /// An activation quantized per axis or at run time (DynamicQuantizeLinear) going from the model input to its output
+        /// runs in the integer reference (the float output is the model's round trip); the generator refuses it (NQG0054).
+        /// </summary>
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void ActivationsQuantizedPerAxisOrAtRunTimeRunInTheReferenceButAreNotGenerated(bool dynamic)
+        {
+            var input = QuantizedInput("boundary.onnx", BoundaryModel(dynamic).ToByteArray());
+            var graph = ModelCompiler.Lower(input).IntegerGraph;
+            Assert.NotNull(graph);
+            var x = new float[] { -1f, 0f, 2.5f, 60f, 0.3f, -7f, 1f, 0.25f, 3f, -3f, 0.1f, 9f };
+            var executor = new IntegerExecutor(graph!);
+            var y = executor.Run(x);
+            // Per axis: channel c has scale s_c and zero-point z_c; at run time: the range [−7, 60] over 255 steps.
+            float[] scales = dynamic ? new[] { 67f / 255f, 67f / 255f, 67f / 255f } : new[] { 0.5f, 0.25f, 0.125f };
+            int[] zeroPoints = dynamic ? new[] { 27, 27, 27 } : new[] { 10, 128, 200 };
+            var expected = x.Select((v, i) => (Math.Min(255, Math.Max(0, Math.Round(v / scales[i / 4], MidpointRounding.ToEven) + zeroPoints[i / 4])) - zeroPoints[i / 4]) * scales[i / 4]).ToArray();
+            Assert.Equal(expected.Select(v => (float)v), y);
+
+            var result = ModelCompiler.Compile(input);
+            Assert.Null(result.Source);
+            var diagnostic = Assert.Single(result.Diagnostics, d => d.Kind.Level == DiagnosticLevel.Error);
+            Assert.Equal("NQG0054", diagnostic.Id);
+            Assert.Contains(dynamic ? "at run time" : "per axis 1", diagnostic.Message);
+        }
+
+        /// <summary>No integer arithmetic can use an activation quantized per axis or at run time: an operator reading one gets NQG0052.</summary>
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void AnOperatorReadingAnActivationQuantizedPerAxisOrAtRunTimeIsRejected(bool dynamic)
+        {
+            var m = BoundaryModel(dynamic,
+                new NodeProto { OpType = "Conv", Name = "conv", Input = { "xd", "w" }, Output = { "y" } },
+                new NodeProto { OpType = "QuantizeLinear", Name = "quantize_y", Input = { "y", "y_scale", "y_zero_point" }, Output = { "yq" } },
+                new NodeProto { OpType = "DequantizeLinear", Name = "dequantize_y", Input = { "yq", "y_scale", "y_zero_point" }, Output = { "yd" } });
+            m.Graph.Initializer.Add(new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 3, 3, 1, 1 }, FloatData = { 1, 0, 0, 0, 1, 0, 0, 0, 1 } });
+            m.Graph.Initializer.Add(new TensorProto { Name = "y_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.5f } });
+            m.Graph.Initializer.Add(new TensorProto { Name = "y_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            AssertRejected(m, "NQG0052", "conv", dynamic ? "at run time" : "per axis 1");
+        }
+
         private static ValueInfoProto FloatValue(string name, params long[] dims)
         {
             var shape = new TensorShapeProto();
