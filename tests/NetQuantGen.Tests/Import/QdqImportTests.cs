@@ -438,30 +438,45 @@ namespace NetQuantGen.Tests.Import
         // ------------------------------------------------------------ QOperator form
 
         /// <summary>
-        /// Our QDQ export with every Conv rewritten by hand into the QOperator QLinearConv (the form ONNX Runtime's
-        /// quantizer writes with QuantFormat.QOperator).
+        /// Our QDQ export rewritten by hand into the QOperator form ONNX Runtime's quantizer writes with
+        /// QuantFormat.QOperator: every Conv (with the Relu/Clip after it, which the output range folds) into a
+        /// QLinearConv, every Add into a com.microsoft QLinearAdd.
         /// </summary>
-        internal static ModelProto QLinearConvForm(byte[] qdq)
+        internal static ModelProto QOperatorForm(byte[] qdq)
         {
             var m = ModelProto.Parser.ParseFrom(qdq);
             var g = m.Graph;
             NodeProto Producer(string name) => g.Node.Single(n => n.Output.Contains(name));
-            foreach (var conv in g.Node.Where(n => n.OpType == "Conv").ToList())
+            NodeProto Reader(string name) => g.Node.Single(n => n.Input.Contains(name));
+            foreach (var op in g.Node.Where(n => n.OpType is "Conv" or "Add").ToList())
             {
-                var xDq = Producer(conv.Input[0]);
-                var wDq = Producer(conv.Input[1]);
-                var bDq = Producer(conv.Input[2]);
-                var relu = g.Node.Single(n => n.Input.Contains(conv.Output[0]));
-                var yQ = g.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == relu.Output[0]);
-                // QLinearConv computes the conv and requantizes; the ReLU folds into the output clamp (zero-point of a ReLU output).
-                var qconv = new NodeProto { OpType = "QLinearConv", Name = conv.Name, Output = { yQ.Output[0] } };
-                qconv.Input.AddRange(new[] { xDq.Input[0], xDq.Input[1], xDq.Input[2], wDq.Input[0], wDq.Input[1], wDq.Input[2], yQ.Input[1], yQ.Input[2], bDq.Input[0] });
-                qconv.Attribute.AddRange(conv.Attribute);
-                int at = g.Node.IndexOf(conv);
-                foreach (var n in new[] { wDq, bDq, conv, relu, yQ }) g.Node.Remove(n);
-                g.Node.Insert(Math.Min(at, g.Node.Count), qconv);
+                var activation = Reader(op.Output[0]);
+                var removed = activation.OpType == "QuantizeLinear" ? new List<NodeProto> { op } : new List<NodeProto> { op, activation };
+                var yQ = activation.OpType == "QuantizeLinear" ? activation : Reader(activation.Output[0]);
+                removed.Add(yQ);
+                var aDq = Producer(op.Input[0]);
+                var bDq = Producer(op.Input[1]);
+                NodeProto qop;
+                if (op.OpType == "Conv")
+                {
+                    // QLinearConv computes the conv and requantizes; the ReLU/ReLU6 folds into the output range.
+                    var biasDq = Producer(op.Input[2]);
+                    removed.AddRange(new[] { bDq, biasDq });
+                    qop = new NodeProto { OpType = "QLinearConv", Name = op.Name, Output = { yQ.Output[0] } };
+                    qop.Input.AddRange(new[] { aDq.Input[0], aDq.Input[1], aDq.Input[2], bDq.Input[0], bDq.Input[1], bDq.Input[2], yQ.Input[1], yQ.Input[2], biasDq.Input[0] });
+                    qop.Attribute.AddRange(op.Attribute);
+                }
+                else
+                {
+                    qop = new NodeProto { OpType = "QLinearAdd", Domain = "com.microsoft", Name = op.Name, Output = { yQ.Output[0] } };
+                    qop.Input.AddRange(new[] { aDq.Input[0], aDq.Input[1], aDq.Input[2], bDq.Input[0], bDq.Input[1], bDq.Input[2], yQ.Input[1], yQ.Input[2] });
+                }
+                int at = g.Node.IndexOf(op);
+                foreach (var n in removed) g.Node.Remove(n);
+                g.Node.Insert(Math.Min(at, g.Node.Count), qop);
             }
-            // Keep the file's node order topological.
+            // Dequantizations nobody reads any more go; the file's node order stays topological.
+            g.Node.Where(n => n.OpType == "DequantizeLinear" && !g.Node.Any(r => r.Input.Contains(n.Output[0])) && !g.Output.Any(o => o.Name == n.Output[0])).ToList().ForEach(n => g.Node.Remove(n));
             var ordered = new List<NodeProto>();
             var known = new HashSet<string>(g.Initializer.Select(t => t.Name).Concat(g.Input.Select(i => i.Name)));
             var pending = g.Node.ToList();
@@ -474,20 +489,26 @@ namespace NetQuantGen.Tests.Import
             }
             g.Node.Clear();
             g.Node.AddRange(ordered);
+            m.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
             return m;
         }
 
-        /// <summary>The QLinearConv form lowers to the same integer graph as the QDQ form.</summary>
-        [Fact]
-        public void QLinearConvModelsLowerToTheSameIntegerGraphAsTheirQdqForm()
-        {
-            var exported = Export("small_cnn", QdqActivationType.UInt8);
-            var m = QLinearConvForm(exported.Model!);
-            Assert.Equal(4, m.Graph.Node.Count(n => n.OpType == "QLinearConv"));
+        public static IEnumerable<object[]> QOperatorModels => new[] { new object[] { "small_cnn" }, new object[] { "mobilenet_v2_small" } };
 
-            var lowering = ModelCompiler.Lower(QuantizedInput("small_cnn.qlinear.onnx", m.ToByteArray()));
-            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+        /// <summary>The QOperator form (QLinearConv, QLinearAdd) lowers to the same integer graph as the QDQ form.</summary>
+        [Theory]
+        [MemberData(nameof(QOperatorModels))]
+        public void QOperatorModelsLowerToTheSameIntegerGraphAsTheirQdqForm(string model)
+        {
+            var exported = Export(model, QdqActivationType.UInt8);
+            var m = QOperatorForm(exported.Model!);
             var expected = exported.Lowering!.IntegerGraph!;
+            Assert.Equal(expected.Operations.OfType<QConvolution>().Count(c => !c.FromGemm), m.Graph.Node.Count(n => n.OpType == "QLinearConv"));
+            Assert.Equal(expected.Operations.OfType<QAdd>().Count(), m.Graph.Node.Count(n => n.OpType == "QLinearAdd"));
+            Assert.DoesNotContain(m.Graph.Node, n => n.OpType is "Conv" or "Add");
+
+            var lowering = ModelCompiler.Lower(QuantizedInput(model + ".qoperator.onnx", m.ToByteArray()));
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
             var actual = lowering.IntegerGraph!;
             Assert.Equal(expected.Operations.Select(o => o.Kind), actual.Operations.Select(o => o.Kind));
             foreach (var (e, a) in expected.Operations.OfType<QConvolution>().Zip(actual.Operations.OfType<QConvolution>(), (e, a) => (e, a)))
@@ -497,10 +518,11 @@ namespace NetQuantGen.Tests.Import
                 Assert.Equal(e.Requantization, a.Requantization);
                 Assert.Equal((e.ClampMin, e.ClampMax), (a.ClampMin, a.ClampMax));
             }
-            var x = SampleData.TestInputs("small_cnn", 20);
+            foreach (var (e, a) in expected.Operations.OfType<QAdd>().Zip(actual.Operations.OfType<QAdd>(), (e, a) => (e, a)))
+                Assert.Equal((e.LeftShift, e.InputA, e.InputB, e.OutputRequantization, e.ClampMin, e.ClampMax), (a.LeftShift, a.InputA, a.InputB, a.OutputRequantization, a.ClampMin, a.ClampMax));
             var before = new IntegerExecutor(expected);
             var after = new IntegerExecutor(actual);
-            Assert.All(x, image => Assert.Equal(before.Run(image), after.Run(image)));
+            Assert.All(SampleData.TestInputs(model, 20), image => Assert.Equal(before.Run(image), after.Run(image)));
         }
 
         /// <summary>
@@ -509,7 +531,7 @@ namespace NetQuantGen.Tests.Import
         /// </summary>
         private static (ModelProto Model, NodeProto Node) QLinearConvWith(int input, Action<TensorProto> change)
         {
-            var m = QLinearConvForm(Export("small_cnn", QdqActivationType.UInt8).Model!);
+            var m = QOperatorForm(Export("small_cnn", QdqActivationType.UInt8).Model!);
             var node = m.Graph.Node.Where(n => n.OpType == "QLinearConv").ElementAt(1);
             var copy = new TensorProto(Initializer(m, node.Input[input])) { Name = node.Input[input] + "_changed" };
             change(copy);
@@ -565,36 +587,42 @@ namespace NetQuantGen.Tests.Import
         }
 
         /// <summary>
-        /// The QLinearConv model compiled to C# without statistics: the generated code reproduces the integer reference
-        /// bit for bit, and ONNX Runtime running the QOperator model itself agrees on the top-1 class (it requantizes
-        /// in float, we in fixed point, so logits may differ by a step).
+        /// A QOperator model (QLinearConv, QLinearAdd) compiled to C# without statistics: the generated code reproduces the
+        /// integer reference bit for bit, and ONNX Runtime running the QOperator model itself agrees on the top-1 class
+        /// (it requantizes in float, we in fixed point, so logits may differ by a step).
         /// </summary>
-        [Fact]
-        public void GeneratedCodeOfAQLinearConvModelMatchesTheIntegerReferenceAndOnnxRuntime()
+        [Theory]
+        [MemberData(nameof(QOperatorModels))]
+        public void GeneratedCodeOfAQOperatorModelMatchesTheIntegerReferenceAndOnnxRuntime(string model)
         {
-            const int count = 300; // the integer reference takes most of the time
-            var bytes = QLinearConvForm(Export("small_cnn", QdqActivationType.UInt8).Model!).ToByteArray();
-            var input = QuantizedInput("small_cnn.qlinear.onnx", bytes);
+            const int count = 200; // the integer reference takes most of the time
+            var bytes = QOperatorForm(Export(model, QdqActivationType.UInt8).Model!).ToByteArray();
+            var input = QuantizedInput(model + ".qoperator.onnx", bytes);
             var graph = ModelCompiler.Lower(input).IntegerGraph!;
             var result = ModelCompiler.Compile(input);
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
             Assert.DoesNotContain(result.Diagnostics, d => d.Kind.Level == DiagnosticLevel.Error);
             using var generated = new GeneratedModel(result.Source!, "Samples.Model");
-            var executor = new IntegerExecutor(graph);
+            var inputs = SampleData.TestInputs(model, count);
+            var references = new sbyte[count][];
+            Parallel.For(0, 2, part =>
+            {
+                var executor = new IntegerExecutor(graph);
+                for (int i = part; i < count; i += 2) references[i] = executor.RunQuantized(IntegerExecutor.Quantize(inputs[i], graph.Inputs[0].Output));
+            });
             using var session = new InferenceSession(bytes);
             string inputName = session.InputNames.Single();
             var inputShape = session.InputMetadata[inputName].Dimensions.Select(d => (long)d).ToArray();
+            var dequantize = new IntegerExecutor(graph);
             int mismatches = 0, agree = 0;
-            foreach (var x in SampleData.TestInputs("small_cnn", count))
+            for (int i = 0; i < count; i++)
             {
-                var q = executor.QuantizeInput(x);
-                var ours = executor.RunQuantized(q);
-                if (!ours.SequenceEqual(generated.Run(q))) mismatches++;
-                using var value = OrtValue.CreateTensorValueFromMemory(x, inputShape);
+                if (!references[i].SequenceEqual(generated.Run(IntegerExecutor.Quantize(inputs[i], graph.Inputs[0].Output)))) mismatches++;
+                using var value = OrtValue.CreateTensorValueFromMemory(inputs[i], inputShape);
                 using var outputs = session.Run(new RunOptions(), new[] { inputName }, new[] { value }, session.OutputNames);
-                if (SampleData.ArgMax(outputs[0].GetTensorDataAsSpan<float>().ToArray()) == SampleData.ArgMax(executor.Dequantize(Array.ConvertAll(ours, v => (int)v)))) agree++;
+                if (SampleData.ArgMax(outputs[0].GetTensorDataAsSpan<float>().ToArray()) == SampleData.ArgMax(dequantize.Dequantize(Array.ConvertAll(references[i], v => (int)v)))) agree++;
             }
-            _output.WriteLine($"small_cnn QLinearConv form, {count} test images: generated ≠ integer reference on {mismatches}; top-1 agreement with ONNX Runtime {agree / (double)count:P1}");
+            _output.WriteLine($"{model} QOperator form, {count} test images: generated ≠ integer reference on {mismatches}; top-1 agreement with ONNX Runtime {agree / (double)count:P1}");
             Assert.Equal(0, mismatches);
             Assert.True(agree >= 0.99 * count, $"top-1 agreement with ONNX Runtime {agree}/{count} is below 99%");
         }
