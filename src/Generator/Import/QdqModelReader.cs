@@ -65,6 +65,9 @@ namespace NetQuantGen.Import
             private readonly SortedSet<string> _accumulators = new(StringComparer.Ordinal);
             private readonly Dictionary<string, BoundaryQuantization> _boundary = new(StringComparer.Ordinal);
 
+            /// <summary>The scale-1 DequantizeLinear of each ConvInteger/MatMulInteger activation operand, and that node.</summary>
+            private readonly Dictionary<NodeProto, NodeProto> _integerOperands = new();
+
             public Session(string model, ModelProto proto, ImportOptions options)
             {
                 _model = model;
@@ -115,7 +118,7 @@ namespace NetQuantGen.Import
                     foreach (var reader in floatNodes.Where(n => n.Input.Any(q.Output.Contains)))
                     {
                         if (reader.OpType != "DequantizeLinear" || q.Output.Count < 3 || !reader.Input.Take(3).SequenceEqual(q.Output.Take(3)))
-                            throw Unsupported(reader, $"it reads an output of the DynamicQuantizeLinear '{q.Name}'; a run-time quantization has no constant scale for integer arithmetic, so it may only go back to float through a DequantizeLinear of its own (y, y_scale, y_zero_point) (a DynamicQuantizeLinear feeding ConvInteger/MatMulInteger is dynamic quantization: quantize the model statically)");
+                            throw Unsupported(_integerOperands.TryGetValue(reader, out var product) ? product : reader, $"it reads an output of the DynamicQuantizeLinear '{q.Name}'; a run-time quantization has no constant scale for integer arithmetic, so it may only go back to float through a DequantizeLinear of its own (y, y_scale, y_zero_point) (a DynamicQuantizeLinear feeding ConvInteger/MatMulInteger is dynamic quantization: quantize the model statically)");
                         replacement[reader.Output[0]] = x;
                         removed.Add(reader);
                     }
@@ -133,6 +136,8 @@ namespace NetQuantGen.Import
                         if (reader.OpType != "DequantizeLinear")
                             throw Unsupported(reader, $"it reads the quantized tensor '{q.Output[0]}' of '{q.Name}'; only DequantizeLinear (or a QOperator) may read a QuantizeLinear output");
                         var dq = Parameters(reader, isConstant: false);
+                        if (_integerOperands.TryGetValue(reader, out var product) && !parameters.Scales.SequenceEqual(dq.Scales))
+                            throw Unsupported(product, $"it reads '{q.Output[0]}', which '{q.Name}' quantized with scale {parameters.Scales[0].ToString("R", CultureInfo.InvariantCulture)}; the integer path takes a {product.OpType} only as its int32 accumulators of operands quantized with scale 1 (rescaling them in float, e.g. Cast and Mul, is not supported): use QLinearConv/QLinearMatMul, or QuantizeLinear/DequantizeLinear around a float Conv/MatMul");
                         if (!Same(parameters, dq))
                             throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
                                 $"Model '{_model}': node '{reader.Name}' (DequantizeLinear) dequantizes '{q.Output[0]}' with {Describe(dq)}, but '{q.Name}' quantized it with {Describe(parameters)}; a QuantizeLinear/DequantizeLinear pair must use the same scale, zero-point and type (re-export the model).");
@@ -432,7 +437,9 @@ namespace NetQuantGen.Import
                     string scale = Fresh(node.Name + "_unit_scale");
                     AddInitializer(scale, TensorProto.Types.DataType.Float, dims, FloatBytes(Enumerable.Repeat(1f, entries).ToArray()));
                     string name = Fresh(node.Input[i] + "_dequantized");
-                    nodes.Add(Dequantize(node, node.Input[i], scale, zeroPoint, i == 1 && entries > 1 ? weightAxis : null, name));
+                    var dq = Dequantize(node, node.Input[i], scale, zeroPoint, i == 1 && entries > 1 ? weightAxis : null, name);
+                    _integerOperands[dq] = node;
+                    nodes.Add(dq);
                     floatInputs.Add(name);
                 }
                 var op = new NodeProto { OpType = floatOp, Name = node.Name, Output = { node.Output[0] } };

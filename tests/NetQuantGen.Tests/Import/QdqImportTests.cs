@@ -646,7 +646,30 @@ namespace NetQuantGen.Tests.Import
             g.Node.Add(new NodeProto { OpType = "Mul", Name = "scale", Input = { "x_scale", "w_scale" }, Output = { "s" } });
             g.Node.Add(new NodeProto { OpType = "Mul", Name = "rescale", Input = { "acc_float", "s" }, Output = { "y" } });
             var m = new ModelProto { IrVersion = 8, Graph = g, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 13 } } };
-            AssertRejected(m, "NQG0052", "DynamicQuantizeLinear 'quantize'", "quantize the model statically");
+            AssertRejected(m, "NQG0052", "'conv' (ConvInteger)", "DynamicQuantizeLinear 'quantize'", "quantize the model statically");
+        }
+
+        /// <summary>
+        /// A ConvInteger reading an activation quantized with a real scale, its int32 accumulators rescaled in float (Cast,
+        /// Mul): the integer path does not take it, and the diagnostic says so rather than blame the QuantizeLinear.
+        /// </summary>
+        [Fact]
+        public void AConvIntegerRescaledInFloatIsRejectedWithAnExplanation()
+        {
+            var g = new GraphProto { Name = "static_conv_integer" };
+            g.Input.Add(FloatValue("x", 1, 1, 4, 4));
+            g.Output.Add(FloatValue("y", 1, 1, 3, 3));
+            g.Initializer.Add(new TensorProto { Name = "x_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.02f } });
+            g.Initializer.Add(new TensorProto { Name = "x_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            g.Initializer.Add(new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Uint8, Dims = { 1, 1, 2, 2 }, RawData = ByteString.CopyFrom(new byte[] { 130, 120, 128, 140 }) });
+            g.Initializer.Add(new TensorProto { Name = "w_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            g.Initializer.Add(new TensorProto { Name = "scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.0002f } });
+            g.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "quantize", Input = { "x", "x_scale", "x_zero_point" }, Output = { "xq" } });
+            g.Node.Add(new NodeProto { OpType = "ConvInteger", Name = "conv", Input = { "xq", "w", "x_zero_point", "w_zero_point" }, Output = { "acc" } });
+            g.Node.Add(new NodeProto { OpType = "Cast", Name = "cast", Input = { "acc" }, Output = { "acc_float" }, Attribute = { new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Float } } });
+            g.Node.Add(new NodeProto { OpType = "Mul", Name = "rescale", Input = { "acc_float", "scale" }, Output = { "y" } });
+            var m = new ModelProto { IrVersion = 8, Graph = g, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 13 } } };
+            AssertRejected(m, "NQG0052", "'conv' (ConvInteger)", "scale 0.02", "use QLinearConv/QLinearMatMul");
         }
 
         /// <summary>x [1, 3, 2, 2] quantized (per axis 1, or at run time) and dequantized into the output, with <paramref name="between"/> nodes on the float tensor.</summary>
