@@ -18,6 +18,9 @@ namespace NetQuantGen.IntegerIR
         /// <summary>Storage of the int32 tensors (ConvInteger/MatMulInteger outputs).</summary>
         private readonly Dictionary<QTensor, int[]> _accumulators = new();
 
+        /// <summary>The scale and zero-point of each run-time quantized tensor (DynamicQuantizeLinear) in the current run.</summary>
+        private readonly Dictionary<QTensor, (float Scale, int ZeroPoint)> _runtimeQuantization = new();
+
         public IntegerExecutor(IntegerGraph graph)
         {
             _graph = graph;
@@ -27,9 +30,6 @@ namespace NetQuantGen.IntegerIR
                 else _buffers[tensor] = new sbyte[tensor.Length];
             }
         }
-
-        /// <summary>The scale and zero-point of each run-time quantized tensor (DynamicQuantizeLinear) in the current run.</summary>
-        private readonly Dictionary<QTensor, (float Scale, int ZeroPoint)> _runtimeQuantization = new();
 
         /// <summary>Float input (of the single graph input) → float output (of the single graph output).</summary>
         public float[] Run(float[] input) => Dequantize(RunIntegers(QuantizeInput(input)));
