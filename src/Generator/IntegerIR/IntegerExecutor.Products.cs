@@ -78,7 +78,7 @@ namespace NetQuantGen.IntegerIR
             return index;
         }
 
-        private void Store(QTensor output, int index, int accumulator, int channel, FloatRequantization? requantization)
+        private void Store(QTensor output, int index, int accumulator, int channel, ProductRequantization? requantization)
         {
             if (requantization == null) _accumulators[output][index] = accumulator;
             else _buffers[output][index] = (sbyte)requantization.Apply(accumulator, channel, output.ZeroPoint);

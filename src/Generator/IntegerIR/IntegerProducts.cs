@@ -6,11 +6,12 @@ namespace NetQuantGen.IntegerIR
     /// <summary>
     /// ONNX Runtime's requantization of QLinearConv/QLinearMatMul (MLAS): the int32 accumulator times the float32
     /// scale s_x·s_w[c]/s_y, rounded half to even, plus the output zero-point, clamped to the output's range.
-    /// One scale per output channel (a repeated value when the weights are quantized per tensor).
+    /// One scale per output channel (a repeated value when the weights are quantized per tensor). The same arithmetic
+    /// as the ortarith branch's FloatRequantization (ConvolutionScale, Requantize) for the int8 operations.
     /// </summary>
-    public sealed class FloatRequantization
+    public sealed class ProductRequantization
     {
-        public FloatRequantization(float[] scales, int clampMin, int clampMax)
+        public ProductRequantization(float[] scales, int clampMin, int clampMax)
         {
             Scales = scales;
             ClampMin = clampMin;
@@ -24,12 +25,17 @@ namespace NetQuantGen.IntegerIR
 
         public int ClampMax { get; }
 
-        /// <summary>The multiplier as ONNX Runtime computes it: x_scale · w_scale / y_scale in float32 arithmetic.</summary>
-        public static float Scale(float inputScale, float weightScale, float outputScale) => inputScale * weightScale / outputScale;
+        /// <summary>The multiplier as ONNX Runtime computes it: (x_scale · w_scale) / y_scale, each step in float32.</summary>
+        public static float Scale(float inputScale, float weightScale, float outputScale)
+        {
+            // The casts keep every step float32 (C# allows wider intermediates; casts forbid them).
+            float product = (float)(inputScale * weightScale);
+            return (float)(product / outputScale);
+        }
 
         public int Apply(int accumulator, int channel, int zeroPoint)
         {
-            float scaled = (float)accumulator * Scales[channel]; // float32 throughout, as MLAS computes it
+            float scaled = (float)((float)accumulator * Scales[channel]);
             double rounded = Math.Round((double)scaled, MidpointRounding.ToEven) + zeroPoint;
             return (int)Math.Min(ClampMax, Math.Max(ClampMin, rounded));
         }
@@ -45,7 +51,7 @@ namespace NetQuantGen.IntegerIR
     public sealed class QIntegerConvolution : QOperation
     {
         public QIntegerConvolution(string source, QTensor input, QTensor output, Window window, int group,
-            short[] weights, int[] weightShape, int[] bias, FloatRequantization? requantization)
+            short[] weights, int[] weightShape, int[] bias, ProductRequantization? requantization)
             : base(source, new[] { input }, output)
         {
             Window = window;
@@ -69,7 +75,7 @@ namespace NetQuantGen.IntegerIR
 
         public int[] Bias { get; }
 
-        public FloatRequantization? Requantization { get; }
+        public ProductRequantization? Requantization { get; }
 
         public int OutputChannels => WeightShape[0];
     }
@@ -82,7 +88,7 @@ namespace NetQuantGen.IntegerIR
     /// </summary>
     public sealed class QIntegerMatMul : QOperation
     {
-        public QIntegerMatMul(string source, QTensor input, QTensor output, short[] weights, int[] weightShape, FloatRequantization? requantization)
+        public QIntegerMatMul(string source, QTensor input, QTensor output, short[] weights, int[] weightShape, ProductRequantization? requantization)
             : base(source, new[] { input }, output)
         {
             Weights = weights;
@@ -97,6 +103,6 @@ namespace NetQuantGen.IntegerIR
 
         public int[] WeightShape { get; }
 
-        public FloatRequantization? Requantization { get; }
+        public ProductRequantization? Requantization { get; }
     }
 }

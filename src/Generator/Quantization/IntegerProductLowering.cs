@@ -40,7 +40,7 @@ namespace NetQuantGen.Quantization
             var input = tensorOf(node.Input(0));
             var fused = (node.Op as Conv)?.Fused;
             QTensor output;
-            FloatRequantization? requantization = null;
+            ProductRequantization? requantization = null;
             if (accumulator)
             {
                 if (fused != null)
@@ -52,8 +52,8 @@ namespace NetQuantGen.Quantization
                 var given = model.Activations.TryGetValue(node.Output.Name, out var p) ? p
                     : throw Error(DiagnosticCatalog.UnsupportedQuantization, $"its output '{node.Output.Name}' has no QuantizeLinear; it needs an output scale and zero-point");
                 output = new QTensor(node.Output.Name, node.Output.Shape, given.Scale, given.ZeroPoint);
-                var scales = Enumerable.Range(0, channels).Select(c => FloatRequantization.Scale(input.Scale, q.Scales[q.PerAxis ? c : 0], output.Scale)).ToArray();
-                requantization = new FloatRequantization(scales,
+                var scales = Enumerable.Range(0, channels).Select(c => ProductRequantization.Scale(input.Scale, q.Scales[q.PerAxis ? c : 0], output.Scale)).ToArray();
+                requantization = new ProductRequantization(scales,
                     ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint),
                     ActivationQuantizer.Bound(fused?.Max ?? float.PositiveInfinity, output.Scale, output.ZeroPoint));
             }
