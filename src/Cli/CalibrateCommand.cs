@@ -63,6 +63,11 @@ namespace NetQuantGen.Cli
             var clock = Stopwatch.StartNew();
             var model = ModelLoader.Load(modelPath, importOptions, passes, output);
             if (model == null) return CliApp.Failure;
+            if (model.Quantized != null)
+            {
+                output.Out.WriteLine($"{model.FileName} is already quantized (QuantizeLinear/DequantizeLinear or QOperator nodes): the build takes its scales, zero-points and weights and needs no statistics, so none were written. Build it without Calibration (netquant inspect shows its quantization).");
+                return CliApp.Success;
+            }
             var graph = model.Graph;
             if (graph.Inputs.Count != 1)
             {

@@ -15,7 +15,7 @@ namespace NetQuantGen.Cli
         public static readonly CommandSpec Spec = new(
             "inspect",
             "Show the graph after the float passes with shapes, MACs and parameters; check a statistics file against it.",
-            "Prints the graph after the float passes: one line per node with operator, name, input and output shapes, MACs and parameters, then totals. With --stats, also each tensor's calibrated range and whether the statistics match the model (hash, passes, tensor names and shapes).",
+            "Prints the graph after the float passes: one line per node with operator, name, input and output shapes, MACs and parameters, then totals. With --stats, also each tensor's calibrated range and whether the statistics match the model (hash, passes, tensor names and shapes). For a quantized model (QDQ or QOperator), each tensor's scale and zero-point and each quantized constant's as the model gives them.",
             new[] { new PositionalSpec("model.onnx", "The ONNX model.") },
             new[]
             {
@@ -59,15 +59,19 @@ namespace NetQuantGen.Cli
             w.WriteLine($"Model: {model.FileName} (sha256 {model.Sha256})");
             w.WriteLine($"Passes: {(model.Passes.Ran.Count == 0 ? "none" : string.Join(", ", model.Passes.Ran))}" +
                         (model.Passes.Ran.Count == 0 ? "" : $" (changed the graph: {(model.Passes.Changed.Count == 0 ? "none" : string.Join(", ", model.Passes.Changed))})"));
+            var quantized = model.Quantized;
+            if (quantized != null)
+                w.WriteLine($"Quantization: given by the model ({string.Join("/", quantized.ActivationTypes)} activations); it needs no statistics. Scales and zero-points below are the model's, zero-points in the int8 domain (uint8 ones − 128).");
             foreach (var input in graph.Inputs)
-                w.WriteLine($"Input:  {input.Name} {Shapes.Format(input.Shape)} {Type(input.Type)}{Range(stats, input)}");
+                w.WriteLine($"Input:  {input.Name} {Shapes.Format(input.Shape)} {Type(input.Type)}{Range(stats, input)}{QuantizationOf(quantized, input.Name, " ")}");
             foreach (var o in graph.Outputs)
-                w.WriteLine($"Output: {o.Name} {Shapes.Format(o.Shape)} {Type(o.Type)}{Range(stats, o)}");
+                w.WriteLine($"Output: {o.Name} {Shapes.Format(o.Shape)} {Type(o.Type)}{Range(stats, o)}{QuantizationOf(quantized, o.Name, " ")}");
             w.WriteLine();
 
-            var rows = new List<string[]> { stats == null
-                ? new[] { "#", "op", "name", "inputs", "outputs", "MACs", "params" }
-                : new[] { "#", "op", "name", "inputs", "outputs", "MACs", "params", "output range" } };
+            var header = new List<string> { "#", "op", "name", "inputs", "outputs", "MACs", "params" };
+            if (stats != null) header.Add("output range");
+            if (quantized != null) header.Add("output quantization");
+            var rows = new List<string[]> { header.ToArray() };
             long totalMacs = 0;
             var constants = new HashSet<Value>();
             for (int i = 0; i < graph.Nodes.Count; i++)
@@ -88,9 +92,17 @@ namespace NetQuantGen.Cli
                     Group(parameters),
                 };
                 if (stats != null) row.Add(Range(stats, node.Output).TrimStart());
+                if (quantized != null) row.Add(QuantizationOf(quantized, node.Output.Name, ""));
                 rows.Add(row.ToArray());
             }
             WriteTable(w, rows, rightAligned: new[] { 0, 5, 6 });
+            if (quantized != null && quantized.Constants.Count > 0)
+            {
+                w.WriteLine();
+                w.WriteLine("Quantized constants (as stored in the model):");
+                foreach (var c in quantized.Constants.Values.OrderBy(c => c.Name, StringComparer.Ordinal))
+                    w.WriteLine($"  {c.Name} {Shapes.Format(c.Shape)} {Describe(c.Quantization)}");
+            }
             long totalParameters = constants.Sum(v => v.ElementCount);
             w.WriteLine();
             w.WriteLine(string.Format(CultureInfo.InvariantCulture, "Total: {0} nodes, {1} MACs ({2}), {3} parameters ({4:F1} KB as float32, {5:F1} KB as int8)",
@@ -165,6 +177,28 @@ namespace NetQuantGen.Cli
             if (stats == null) return "";
             if (!stats.TryGet(value.Name, out var t)) return "  (no statistics)";
             return string.Format(CultureInfo.InvariantCulture, "  [{0:G5}, {1:G5}] mean {2:G4} std {3:G4}", t.Min, t.Max, t.Mean, t.StandardDeviation);
+        }
+
+        /// <summary>A tensor's quantization as the model gives it: scale and zero-point, per axis, at run time or int32 accumulators.</summary>
+        private static string QuantizationOf(Import.QdqModel? model, string tensor, string prefix)
+        {
+            if (model == null) return "";
+            if (model.Activations.TryGetValue(tensor, out var p))
+                return prefix + string.Format(CultureInfo.InvariantCulture, "scale {0:R} zero-point {1}", p.Scale, p.ZeroPoint);
+            if (model.BoundaryActivations.TryGetValue(tensor, out var b))
+                return prefix + (b.IsDynamic ? "scale and zero-point computed at run time (DynamicQuantizeLinear)" : Describe(b.PerAxis!));
+            if (model.Accumulators.Contains(tensor)) return prefix + "int32 accumulators (ConvInteger/MatMulInteger)";
+            return prefix + "float (not quantized)";
+        }
+
+        private static string Describe(Import.GivenQuantization q)
+        {
+            string type = q.Type.ToString().ToLowerInvariant();
+            var zeroPoints = q.ZeroPoints.Distinct().Select(z => z.ToString(CultureInfo.InvariantCulture)).ToList();
+            string zeros = zeroPoints.Count == 1 ? zeroPoints[0] : $"{zeroPoints.Count} distinct in [{q.ZeroPoints.Min()}, {q.ZeroPoints.Max()}]";
+            return q.PerAxis
+                ? string.Format(CultureInfo.InvariantCulture, "{0} per axis {1}: {2} scales in [{3:G6}, {4:G6}], zero-points {5}", type, q.Axis, q.Scales.Length, q.Scales.Min(), q.Scales.Max(), zeros)
+                : string.Format(CultureInfo.InvariantCulture, "{0} scale {1:R} zero-point {2}", type, q.Scales[0], zeros);
         }
 
         private static string Type(ElementType type) => type.ToString().ToLowerInvariant();

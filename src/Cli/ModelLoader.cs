@@ -8,20 +8,25 @@ using NetQuantGen.Diagnostics;
 using NetQuantGen.Import;
 using NetQuantGen.IR;
 using NetQuantGen.Passes;
+using NetQuantGen.Quantization;
 
 namespace NetQuantGen.Cli
 {
     /// <summary>A model imported and run through the float passes, with what the statistics file records about it.</summary>
     internal sealed class LoadedModel
     {
-        public LoadedModel(string path, byte[] bytes, Graph graph, PassReport passes)
+        public LoadedModel(string path, byte[] bytes, Graph graph, PassReport passes, QdqModel? quantized)
         {
             Path = path;
             Bytes = bytes;
             Graph = graph;
             Passes = passes;
+            Quantized = quantized;
             Sha256 = ModelHash.Sha256Hex(bytes);
         }
+
+        /// <summary>The quantization a quantized (QDQ/QOperator) model carries, or null for a float model.</summary>
+        public QdqModel? Quantized { get; }
 
         /// <summary>The path as the user gave it (used as the prefix of messages).</summary>
         public string Path { get; }
@@ -133,7 +138,18 @@ namespace NetQuantGen.Cli
             string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
             options.ModelDirectory = folder;
             options.ReadExternalData = ReadRange;
-            var import = OnnxImporter.Import(bytes, fileName, options);
+            // A quantized model (QDQ or QOperator) is read as the generator reads it: its float graph plus its quantization.
+            QdqModel? quantized;
+            try
+            {
+                quantized = QdqModelReader.Read(bytes, fileName, options);
+            }
+            catch (ModelException e)
+            {
+                output.Diagnostic(path, e.ToDiagnostic());
+                return null;
+            }
+            var import = OnnxImporter.Import(quantized?.FloatModel ?? bytes, fileName, options);
             foreach (var d in import.Diagnostics) output.Diagnostic(path, d);
             if (import.Diagnostics.Any(d => d.Kind == DiagnosticCatalog.UnpinnedDynamicDimension))
                 output.Error.WriteLine("netquant: note: on the command line, pin dynamic dimensions with --input-shape (e.g. --input-shape 1,3,32,32).");
@@ -141,8 +157,9 @@ namespace NetQuantGen.Cli
 
             try
             {
-                var report = PassPipeline.FromNames(passes).Run(import.Graph);
-                return new LoadedModel(path, bytes, import.Graph, report);
+                // A quantized model keeps its weights: only the passes the generator runs on it (QdqLowering.Passes).
+                var report = PassPipeline.FromNames(quantized != null ? QdqLowering.Passes : passes).Run(import.Graph);
+                return new LoadedModel(path, bytes, import.Graph, report, quantized);
             }
             catch (ModelException e)
             {

@@ -96,6 +96,7 @@ namespace NetQuantGen.Compiler
                     var floatProvenance = new Provenance(input.ModelFileName, lowering.ModelSha256, null, $"passes [{string.Join(", ", input.Options.PassNames())}]");
                     return new CompilationResult(FloatModelEmitter.Emit(lowering.FloatGraph!, input.Target, floatProvenance, HowToCalibrate(input)), diagnostics);
                 }
+                ReferenceOnlyQuantization.Check(lowering.IntegerGraph, input.ModelFileName);
                 var provenance = new Provenance(input.ModelFileName, lowering.ModelSha256, input.StatisticsFileName,
                     lowering.Quantization ?? (input.StatisticsBytes == null ? DataFree.Describe(input.Options) : Describe(input.Options)));
                 return new CompilationResult(ModelEmitter.Emit(lowering.IntegerGraph, input.Target, provenance), diagnostics);

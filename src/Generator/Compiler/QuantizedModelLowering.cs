@@ -30,6 +30,7 @@ namespace NetQuantGen.Compiler
             PassPipeline.FromNames(QdqLowering.Passes).Run(graph);
             var arithmetic = input.Options.ArithmeticFor(quantizedModel: true);
             var integerGraph = Quantizer.Run(graph, QdqLowering.Settings(model, input.ModelFileName, arithmetic));
+            QdqLowering.CheckBoundaryTensors(integerGraph, input.ModelFileName);
             FloatArithmeticCoverage.Check(integerGraph, input.ModelFileName, diagnostics);
             return new Lowering(modelHash, graph, integerGraph, diagnostics) { Quantization = QdqLowering.Describe(model, arithmetic) };
         }

@@ -71,6 +71,8 @@ namespace NetQuantGen.Diagnostics
             new("NQG0052", "Unsupported quantization in a quantized model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind QuantizedModelIgnoresSettings =
             new("NQG0053", "A quantized model keeps its own quantization: statistics and weight-changing options are ignored", DiagnosticLevel.Warning);
+        public static readonly DiagnosticKind ReferenceOnlyQuantization =
+            new("NQG0054", "A quantized operator the generated int8 kernels cannot carry exactly", DiagnosticLevel.Error);
         public static readonly DiagnosticKind FloatArithmeticNotCovered =
             new("NQG0060", "Some operations keep the integer arithmetic under Requantization = Float", DiagnosticLevel.Info);
         public static readonly DiagnosticKind InternalError =
@@ -84,7 +86,7 @@ namespace NetQuantGen.Diagnostics
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
             DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable, SavedWeightsSettingsMismatch, SavedWeightsMismatch,
             InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
-            FloatArithmeticNotCovered, InternalError,
+            ReferenceOnlyQuantization, FloatArithmeticNotCovered, InternalError,
         };
     }
 

@@ -12,6 +12,16 @@ namespace NetQuantGen.Import
         public bool PerAxis => Scales.Length > 1 || Axis >= 0;
     }
 
+    /// <summary>
+    /// The quantization of an activation that is not one static scale and zero-point: per axis (<see cref="PerAxis"/>,
+    /// its axis as the model gives it, possibly negative) or, when PerAxis is null, computed at run time by a
+    /// DynamicQuantizeLinear. The integer path carries such a tensor only from a graph input to graph outputs.
+    /// </summary>
+    public sealed record BoundaryQuantization(GivenQuantization? PerAxis)
+    {
+        public bool IsDynamic => PerAxis == null;
+    }
+
     /// <summary>A constant (weights, bias) stored as integers behind a DequantizeLinear.</summary>
     public sealed record QuantizedConstant(string Name, int[] Shape, long[] Values, GivenQuantization Quantization);
 
@@ -24,10 +34,13 @@ namespace NetQuantGen.Import
     public sealed class QdqModel
     {
         public QdqModel(byte[] floatModel, IReadOnlyDictionary<string, (float Scale, int ZeroPoint)> activations,
-            IReadOnlyDictionary<string, QuantizedConstant> constants, IReadOnlyList<string> activationTypes)
+            IReadOnlyDictionary<string, QuantizedConstant> constants, IReadOnlyList<string> activationTypes,
+            IReadOnlyCollection<string> accumulators, IReadOnlyDictionary<string, BoundaryQuantization> boundaryActivations)
         {
+            BoundaryActivations = boundaryActivations;
             FloatModel = floatModel;
             Activations = activations;
+            Accumulators = accumulators;
             Constants = constants;
             ActivationTypes = activationTypes;
         }
@@ -37,6 +50,15 @@ namespace NetQuantGen.Import
 
         /// <summary>int8 scale and zero-point of each activation tensor (uint8 ones shifted by −128).</summary>
         public IReadOnlyDictionary<string, (float Scale, int ZeroPoint)> Activations { get; }
+
+        /// <summary>Activations quantized per axis or at run time, by name.</summary>
+        public IReadOnlyDictionary<string, BoundaryQuantization> BoundaryActivations { get; }
+
+        /// <summary>
+        /// The int32 outputs of ConvInteger/MatMulInteger by name: raw accumulators Σ (x − z_x)·(w − z_w), which the
+        /// float model computes exactly as the product of the operands dequantized with scale 1.
+        /// </summary>
+        public IReadOnlyCollection<string> Accumulators { get; }
 
         /// <summary>Integer constants by the name of the float initializer that replaced their DequantizeLinear.</summary>
         public IReadOnlyDictionary<string, QuantizedConstant> Constants { get; }

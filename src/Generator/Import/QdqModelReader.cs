@@ -18,8 +18,11 @@ namespace NetQuantGen.Import
     /// their QDQ form: DequantizeLinear on every quantized input, the float operator, QuantizeLinear.</item>
     /// <item>A DequantizeLinear of a constant (weights, int32 bias) becomes a float initializer with the
     /// dequantized values; the integers are kept for the quantizer.</item>
+    /// <item>ConvInteger/MatMulInteger become the float operator on operands dequantized with scale 1, its output
+    /// an int32 accumulator.</item>
     /// <item>A QuantizeLinear → DequantizeLinear pair on an activation disappears; the tensor it quantizes
-    /// gets its scale and zero-point.</item>
+    /// gets its scale and zero-point (per tensor; or per axis, or computed at run time by a
+    /// DynamicQuantizeLinear, which the integer path carries only from a graph input to graph outputs).</item>
     /// </list>
     /// Every parameter is checked first (positive finite scales, zero-points in range of their type, axis and
     /// per-axis lengths, Q/DQ pairs that agree): a model that would give wrong numbers gets a diagnostic.
@@ -59,6 +62,11 @@ namespace NetQuantGen.Import
             private readonly Dictionary<string, QuantizedConstant> _quantized = new(StringComparer.Ordinal);
             private readonly SortedSet<string> _activationTypes = new(StringComparer.Ordinal);
             private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+            private readonly SortedSet<string> _accumulators = new(StringComparer.Ordinal);
+            private readonly Dictionary<string, BoundaryQuantization> _boundary = new(StringComparer.Ordinal);
+
+            /// <summary>The scale-1 DequantizeLinear of each ConvInteger/MatMulInteger activation operand, and that node.</summary>
+            private readonly Dictionary<NodeProto, NodeProto> _integerOperands = new();
 
             public Session(string model, ModelProto proto, ImportOptions options)
             {
@@ -96,6 +104,25 @@ namespace NetQuantGen.Import
                 var replacement = new Dictionary<string, string>(StringComparer.Ordinal);
                 var removed = new HashSet<NodeProto>();
                 var graphOutputs = new HashSet<string>(_graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+                foreach (var q in floatNodes.Where(n => n.OpType == "DynamicQuantizeLinear").ToList())
+                {
+                    if (q.Output.Any(graphOutputs.Contains))
+                        throw Unsupported(q, "one of its integer outputs is a graph output; model outputs must be float (end the graph with a DequantizeLinear)");
+                    string x = q.Input[0];
+                    if (_activations.ContainsKey(x) || _boundary.ContainsKey(x))
+                        throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
+                            $"Model '{_model}': tensor '{x}' is quantized twice (node '{q.Name}' quantizes it at run time); quantize each activation once.");
+                    _boundary[x] = new BoundaryQuantization(null);
+                    _activationTypes.Add("uint8");
+                    removed.Add(q);
+                    foreach (var reader in floatNodes.Where(n => n.Input.Any(q.Output.Contains)))
+                    {
+                        if (reader.OpType != "DequantizeLinear" || q.Output.Count < 3 || !reader.Input.Take(3).SequenceEqual(q.Output.Take(3)))
+                            throw Unsupported(_integerOperands.TryGetValue(reader, out var product) ? product : reader, $"it reads an output of the DynamicQuantizeLinear '{q.Name}'; a run-time quantization has no constant scale for integer arithmetic, so it may only go back to float through a DequantizeLinear of its own (y, y_scale, y_zero_point) (a DynamicQuantizeLinear feeding ConvInteger/MatMulInteger is dynamic quantization: quantize the model statically)");
+                        replacement[reader.Output[0]] = x;
+                        removed.Add(reader);
+                    }
+                }
                 foreach (var q in floatNodes.Where(n => n.OpType == "QuantizeLinear").ToList())
                 {
                     var parameters = Parameters(q, isConstant: false);
@@ -109,6 +136,8 @@ namespace NetQuantGen.Import
                         if (reader.OpType != "DequantizeLinear")
                             throw Unsupported(reader, $"it reads the quantized tensor '{q.Output[0]}' of '{q.Name}'; only DequantizeLinear (or a QOperator) may read a QuantizeLinear output");
                         var dq = Parameters(reader, isConstant: false);
+                        if (_integerOperands.TryGetValue(reader, out var product) && !parameters.Scales.SequenceEqual(dq.Scales))
+                            throw Unsupported(product, $"it reads '{q.Output[0]}', which '{q.Name}' quantized with scale {parameters.Scales[0].ToString("R", CultureInfo.InvariantCulture)}; the integer path takes a {product.OpType} only as its int32 accumulators of operands quantized with scale 1 (rescaling them in float, e.g. Cast and Mul, is not supported): use QLinearConv/QLinearMatMul, or QuantizeLinear/DequantizeLinear around a float Conv/MatMul");
                         if (!Same(parameters, dq))
                             throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
                                 $"Model '{_model}': node '{reader.Name}' (DequantizeLinear) dequantizes '{q.Output[0]}' with {Describe(dq)}, but '{q.Name}' quantized it with {Describe(parameters)}; a QuantizeLinear/DequantizeLinear pair must use the same scale, zero-point and type (re-export the model).");
@@ -134,7 +163,9 @@ namespace NetQuantGen.Import
 
                 _graph.Node.Clear();
                 _graph.Node.AddRange(floatNodes);
-                return new QdqModel(_proto.ToByteArray(), _activations, _quantized, _activationTypes.ToList());
+                foreach (var output in _graph.Output.Where(o => _accumulators.Contains(o.Name) && o.Type?.TensorType != null))
+                    output.Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Float; // the float model computes the int32 exactly
+                return new QdqModel(_proto.ToByteArray(), _activations, _quantized, _activationTypes.ToList(), _accumulators.ToList(), _boundary);
             }
 
             /// <summary>
@@ -150,7 +181,8 @@ namespace NetQuantGen.Import
                     string source = resolve(output);
                     if (source == output) continue;
                     var producer = nodes.FirstOrDefault(n => n.Output.Contains(source));
-                    var parameters = _activations[source];
+                    bool boundary = _boundary.TryGetValue(source, out var boundaryParameters);
+                    var parameters = boundary ? default : _activations[source];
                     if (producer == null || inputs.Contains(source) || outputNames.Contains(source))
                     {
                         nodes.Add(new NodeProto { OpType = "Identity", Name = Fresh(output + "_Identity"), Input = { source }, Output = { output } });
@@ -162,8 +194,10 @@ namespace NetQuantGen.Import
                             for (int i = 0; i < node.Input.Count; i++)
                                 if (node.Input[i] == source) node.Input[i] = output;
                         _activations.Remove(source);
+                        _boundary.Remove(source);
                     }
-                    _activations[output] = parameters;
+                    if (boundary) _boundary[output] = boundaryParameters!;
+                    else _activations[output] = parameters;
                 }
             }
 
@@ -171,16 +205,27 @@ namespace NetQuantGen.Import
             private void PropagateThroughIdentities(List<NodeProto> nodes)
             {
                 foreach (var node in nodes.Where(n => n.OpType == "Identity"))
+                {
                     if (_activations.TryGetValue(node.Input[0], out var p) && !_activations.ContainsKey(node.Output[0]))
                         _activations[node.Output[0]] = p;
+                    if (_boundary.TryGetValue(node.Input[0], out var b) && !_boundary.ContainsKey(node.Output[0]))
+                        _boundary[node.Output[0]] = b;
+                }
             }
 
             private void Record(NodeProto q, string tensor, GivenQuantization p)
             {
-                if (p.PerAxis)
-                    throw Unsupported(q, $"it quantizes activation '{tensor}' per axis; activations must be quantized per tensor (one scale and zero-point)");
                 if (p.Type != ElementType.Int8 && p.Type != ElementType.UInt8)
                     throw Unsupported(q, $"it quantizes activation '{tensor}' to {TypeName(p.Type)}; activations must be int8 or uint8");
+                if (p.PerAxis || _boundary.ContainsKey(tensor))
+                {
+                    if (_activations.ContainsKey(tensor) || _boundary.TryGetValue(tensor, out var other) && (other.PerAxis == null || !Same(other.PerAxis, p)))
+                        throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
+                            $"Model '{_model}': tensor '{tensor}' is quantized twice with different parameters (node '{q.Name}' uses {Describe(p)}); quantize each activation once.");
+                    _boundary[tensor] = new BoundaryQuantization(p);
+                    _activationTypes.Add(TypeName(p.Type));
+                    return;
+                }
                 int zeroPoint = (int)p.ZeroPoints[0] - (p.Type == ElementType.UInt8 ? 128 : 0);
                 var given = (p.Scales[0], zeroPoint);
                 if (_activations.TryGetValue(tensor, out var earlier) && earlier != given)
@@ -272,10 +317,9 @@ namespace NetQuantGen.Import
                 int axis = -1;
                 if (perAxis)
                 {
-                    int rank = isConstant ? _constants[node.Input[0]].Dims.Count : -1;
-                    if (rank < 0)
-                        throw Unsupported(node, $"it quantizes the computed tensor '{node.Input[0]}' per axis; activations must be quantized per tensor");
                     long given = axisAttribute?.I ?? 1;
+                    if (!isConstant) return new GivenQuantization(scales, zeroPoints, (int)given, type); // an activation's rank is known after shape inference: QdqLowering checks the axis
+                    int rank = _constants[node.Input[0]].Dims.Count;
                     if (given < -rank || given >= rank)
                         throw Invalid(node, $"axis {given} is out of range for its rank-{rank} input '{node.Input[0]}'");
                     axis = (int)(given < 0 ? given + rank : given);
@@ -319,15 +363,15 @@ namespace NetQuantGen.Import
                 switch (node.OpType)
                 {
                     case "QLinearConv":
-                        return ExpandQLinear(node, "Conv", new[] { (0, 1, 2, -1), (3, 4, 5, 0) }, 6, biasInput: 8);
+                        return ExpandQLinear(node, "Conv", new (int, int, int, int?)[] { (0, 1, 2, null), (3, 4, 5, 0) }, 6, biasInput: 8);
                     case "QLinearMatMul":
-                        return ExpandQLinear(node, "MatMul", new[] { (0, 1, 2, -1), (3, 4, 5, 1) }, 6, biasInput: -1);
+                        return ExpandQLinear(node, "MatMul", new (int, int, int, int?)[] { (0, 1, 2, null), (3, 4, 5, -1) }, 6, biasInput: -1);
                     case "QLinearAdd" when node.Domain == "com.microsoft":
-                        return ExpandQLinear(node, "Add", new[] { (0, 1, 2, -1), (3, 4, 5, -1) }, 6, biasInput: -1);
+                        return ExpandQLinear(node, "Add", new (int, int, int, int?)[] { (0, 1, 2, null), (3, 4, 5, null) }, 6, biasInput: -1);
                     case "ConvInteger":
+                        return ExpandInteger(node, "Conv", weightAxis: 0);
                     case "MatMulInteger":
-                    case "DynamicQuantizeLinear":
-                        throw Unsupported(node, "dynamic quantization has no static output scale, which the integer path needs; quantize the model statically (QuantizeLinear/DequantizeLinear or QLinearConv/QLinearMatMul)");
+                        return ExpandInteger(node, "MatMul", weightAxis: -1);
                     default:
                         return new[] { node };
                 }
@@ -337,7 +381,7 @@ namespace NetQuantGen.Import
             /// DequantizeLinear on each (input, scale, zero-point) triple, the float operator, and a QuantizeLinear with the
             /// output scale and zero-point. A QLinearConv bias is int32 at scale x_scale·w_scale[c] (zero-point 0).
             /// </summary>
-            private IEnumerable<NodeProto> ExpandQLinear(NodeProto node, string floatOp, (int X, int Scale, int ZeroPoint, int Axis)[] inputs, int outputScale, int biasInput)
+            private IEnumerable<NodeProto> ExpandQLinear(NodeProto node, string floatOp, (int X, int Scale, int ZeroPoint, int? Axis)[] inputs, int outputScale, int biasInput)
             {
                 if (node.Input.Count < outputScale + 2)
                     throw Invalid(node, $"it has {node.Input.Count} inputs; {node.OpType} needs at least {outputScale + 2}");
@@ -346,8 +390,8 @@ namespace NetQuantGen.Import
                 foreach (var (x, scale, zeroPoint, axis) in inputs)
                 {
                     string name = Fresh(node.Input[x] + "_dequantized");
-                    var dq = new NodeProto { OpType = "DequantizeLinear", Name = Fresh(node.Name + "_DequantizeLinear"), Input = { node.Input[x], node.Input[scale], node.Input[zeroPoint] }, Output = { name } };
-                    if (axis >= 0) dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis });
+                    var dq = Dequantize(node, node.Input[x], node.Input[scale], node.Input[zeroPoint], axis, name);
+                    Parameters(dq, _constants.ContainsKey(node.Input[x])); // checked before the bias scale is derived from them
                     nodes.Add(dq);
                     floatInputs.Add(name);
                 }
@@ -372,6 +416,46 @@ namespace NetQuantGen.Import
                 nodes.Add(op);
                 nodes.Add(new NodeProto { OpType = "QuantizeLinear", Name = Fresh(node.Name + "_QuantizeLinear"), Input = { floatOutput, node.Input[outputScale], node.Input[outputScale + 1] }, Output = { node.Output[0] } });
                 return nodes;
+            }
+
+            /// <summary>
+            /// ConvInteger/MatMulInteger: both operands dequantized with scale 1 (so the float operator computes the int32
+            /// Σ (x − z_x)·(w − z_w) exactly), the float operator, and its output recorded as an int32 accumulator.
+            /// </summary>
+            private IEnumerable<NodeProto> ExpandInteger(NodeProto node, string floatOp, int weightAxis)
+            {
+                if (node.Input.Count < 2)
+                    throw Invalid(node, $"it has {node.Input.Count} inputs; {node.OpType} needs at least 2");
+                var nodes = new List<NodeProto>();
+                var floatInputs = new List<string>();
+                for (int i = 0; i < 2; i++)
+                {
+                    string zeroPoint = node.Input.Count > i + 2 ? node.Input[i + 2] : "";
+                    // One unit scale per zero-point, in the zero-point's shape (per tensor or per output channel).
+                    var dims = zeroPoint.Length > 0 && _constants.TryGetValue(zeroPoint, out var zp) ? zp.Dims.ToArray() : Array.Empty<long>();
+                    int entries = dims.Length == 1 ? (int)dims[0] : 1;
+                    string scale = Fresh(node.Name + "_unit_scale");
+                    AddInitializer(scale, TensorProto.Types.DataType.Float, dims, FloatBytes(Enumerable.Repeat(1f, entries).ToArray()));
+                    string name = Fresh(node.Input[i] + "_dequantized");
+                    var dq = Dequantize(node, node.Input[i], scale, zeroPoint, i == 1 && entries > 1 ? weightAxis : null, name);
+                    _integerOperands[dq] = node;
+                    nodes.Add(dq);
+                    floatInputs.Add(name);
+                }
+                var op = new NodeProto { OpType = floatOp, Name = node.Name, Output = { node.Output[0] } };
+                op.Input.AddRange(floatInputs);
+                op.Attribute.AddRange(node.Attribute);
+                nodes.Add(op);
+                _accumulators.Add(node.Output[0]);
+                return nodes;
+            }
+
+            private NodeProto Dequantize(NodeProto node, string x, string scale, string zeroPoint, int? axis, string output)
+            {
+                var dq = new NodeProto { OpType = "DequantizeLinear", Name = Fresh(node.Name + "_DequantizeLinear"), Input = { x, scale }, Output = { output } };
+                if (zeroPoint.Length > 0) dq.Input.Add(zeroPoint);
+                if (axis != null) dq.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis.Value });
+                return dq;
             }
 
             private void AddInitializer(string name, TensorProto.Types.DataType type, long[] dims, byte[] raw)

@@ -10,32 +10,80 @@ namespace NetQuantGen.IntegerIR
     /// clarity, one plain loop nest per operation, exactly as DESIGN §3 states the arithmetic (or, for operations
     /// that carry float constants, as <see cref="FloatRequantization"/> does). Not thread-safe; one instance per thread.
     /// </summary>
-    public sealed class IntegerExecutor
+    public sealed partial class IntegerExecutor
     {
         private readonly IntegerGraph _graph;
         private readonly Dictionary<QTensor, sbyte[]> _buffers = new();
 
+        /// <summary>Storage of the int32 tensors (ConvInteger/MatMulInteger outputs).</summary>
+        private readonly Dictionary<QTensor, int[]> _accumulators = new();
+
+        /// <summary>The scale and zero-point of each run-time quantized tensor (DynamicQuantizeLinear) in the current run.</summary>
+        private readonly Dictionary<QTensor, (float Scale, int ZeroPoint)> _runtimeQuantization = new();
+
         public IntegerExecutor(IntegerGraph graph)
         {
             _graph = graph;
-            foreach (var tensor in graph.Tensors()) _buffers[tensor] = new sbyte[tensor.Length];
+            foreach (var tensor in graph.Tensors())
+            {
+                if (tensor.ElementType == QElementType.Int32) _accumulators[tensor] = new int[tensor.Length];
+                else _buffers[tensor] = new sbyte[tensor.Length];
+            }
         }
 
         /// <summary>Float input (of the single graph input) → float output (of the single graph output).</summary>
-        public float[] Run(float[] input)
+        public float[] Run(float[] input) => Dequantize(RunIntegers(QuantizeInput(input)));
+
+        /// <summary>
+        /// The graph input quantized as the graph says: with its scale and zero-point (per tensor or per axis), or
+        /// with parameters computed from these values (DynamicQuantizeLinear), which the run then uses.
+        /// </summary>
+        public sbyte[] QuantizeInput(float[] input)
         {
-            var quantized = Quantize(input, _graph.Inputs[0].Output);
-            var output = RunQuantized(quantized);
+            var tensor = _graph.Inputs[0].Output;
+            if (!tensor.IsDynamic) return Quantize(input, tensor);
+            var (scale, zeroPoint) = DynamicQuantization.Parameters(input);
+            _runtimeQuantization[tensor] = (scale, zeroPoint - 128); // uint8 maps onto int8 as q − 128
+            return input.Select(v => (sbyte)FixedPoint.Quantize(v, scale, zeroPoint - 128, -128, 127)).ToArray();
+        }
+
+        /// <summary>The graph output's integers (from <see cref="RunIntegers"/>) as floats, (q − z)·s in float32.</summary>
+        public float[] Dequantize(int[] output)
+        {
             var o = _graph.Outputs[0].Input;
-            return output.Select(q => (q - o.ZeroPoint) * o.Scale).ToArray();
+            var (scale, zeroPoint) = QuantizationOf(o);
+            var perAxis = o.PerAxis;
+            return output.Select((q, i) => perAxis == null ? (q - zeroPoint) * scale
+                : (q - perAxis.ZeroPoints[perAxis.SliceOf(i, o.Shape)]) * perAxis.Scales[perAxis.SliceOf(i, o.Shape)]).ToArray();
+        }
+
+        /// <summary>A tensor's scale and zero-point (int8 domain): the run-time ones of a DynamicQuantizeLinear tensor after <see cref="QuantizeInput"/>.</summary>
+        public (float Scale, int ZeroPoint) QuantizationOf(QTensor tensor) =>
+            !tensor.IsDynamic ? (tensor.Scale, tensor.ZeroPoint)
+            : _runtimeQuantization.TryGetValue(tensor, out var p) ? p
+            : throw new InvalidOperationException($"Tensor '{tensor.Name}' is quantized at run time; call QuantizeInput first.");
+
+        /// <summary>int8 input → the output's integers in its own type (int8 or int32 accumulators).</summary>
+        public int[] RunIntegers(sbyte[] input)
+        {
+            RunAll(input);
+            var output = _graph.Outputs[0].Input;
+            return output.ElementType == QElementType.Int32 ? (int[])_accumulators[output].Clone() : Array.ConvertAll(_buffers[output], q => (int)q);
         }
 
         /// <summary>int8 input → int8 output, for callers (and tests) that work in the quantized domain.</summary>
         public sbyte[] RunQuantized(sbyte[] input)
         {
+            if (_graph.Outputs[0].Input.ElementType != QElementType.Int8)
+                throw new InvalidOperationException($"The output '{_graph.Outputs[0].Input.Name}' holds int32 accumulators; use RunIntegers.");
+            RunAll(input);
+            return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
+        }
+
+        private void RunAll(sbyte[] input)
+        {
             Array.Copy(input, _buffers[_graph.Inputs[0].Output], input.Length);
             foreach (var op in _graph.Operations) Execute(op);
-            return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
         }
 
         /// <summary>
@@ -57,11 +105,22 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
-        public static sbyte[] Quantize(float[] input, QTensor tensor) =>
-            input.Select(v => (sbyte)FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, -128, 127)).ToArray();
+        /// <summary>Float values quantized with a tensor's constant scale and zero-point (per tensor or per axis).</summary>
+        public static sbyte[] Quantize(float[] input, QTensor tensor)
+        {
+            if (tensor.IsDynamic) throw new InvalidOperationException($"Tensor '{tensor.Name}' is quantized at run time; use QuantizeInput.");
+            var p = tensor.PerAxis;
+            return input.Select((v, i) => (sbyte)(p == null ? FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, -128, 127)
+                : FixedPoint.Quantize(v, p.Scales[p.SliceOf(i, tensor.Shape)], p.ZeroPoints[p.SliceOf(i, tensor.Shape)], -128, 127))).ToArray();
+        }
 
         private void Execute(QOperation op)
         {
+            switch (op)
+            {
+                case QIntegerConvolution conv: IntegerConvolution(conv); return;
+                case QIntegerMatMul matMul: IntegerMatMul(matMul); return;
+            }
             var output = _buffers[op.Output];
             switch (op)
             {
@@ -69,7 +128,10 @@ namespace NetQuantGen.IntegerIR
                 case QAdd add: Add(add, _buffers[add.Inputs[0]], _buffers[add.Inputs[1]], output); break;
                 case QPool pool: Pool(pool, _buffers[pool.Input], output); break;
                 case QConcat concat: Concat(concat, output); break;
-                case QMove move: Move(move, _buffers[move.Input], output); break;
+                case QMove move:
+                    Move(move, _buffers[move.Input], output);
+                    if (move.Input.IsDynamic) _runtimeQuantization[move.Output] = _runtimeQuantization[move.Input];
+                    break;
                 case QPad pad: Pad(pad, _buffers[pad.Input], output); break;
                 case QLookup lookup:
                     var input = _buffers[lookup.Input];

@@ -4,6 +4,21 @@ using NetQuantGen.IR;
 
 namespace NetQuantGen.IntegerIR
 {
+    /// <summary>How a tensor's integers are stored: int8 activations, or the raw int32 accumulators of ConvInteger/MatMulInteger.</summary>
+    public enum QElementType { Int8, Int32 }
+
+    /// <summary>Scales and zero-points per slice along <see cref="Axis"/> (ONNX QuantizeLinear/DequantizeLinear with axis).</summary>
+    public sealed record AxisQuantization(int Axis, float[] Scales, int[] ZeroPoints)
+    {
+        /// <summary>The slice that element <paramref name="index"/> of a row-major tensor of <paramref name="shape"/> lies in.</summary>
+        public int SliceOf(int index, int[] shape)
+        {
+            int inner = 1;
+            for (int d = Axis + 1; d < shape.Length; d++) inner *= shape[d];
+            return index / inner % shape[Axis];
+        }
+    }
+
     /// <summary>
     /// A quantized activation tensor: int8 values q with real value Scale·(q − ZeroPoint). Every tensor of
     /// the integer graph has its own storage; the emitter later shares memory between tensors whose
@@ -11,13 +26,27 @@ namespace NetQuantGen.IntegerIR
     /// </summary>
     public sealed class QTensor
     {
-        public QTensor(string name, int[] shape, float scale, int zeroPoint)
+        public QTensor(string name, int[] shape, float scale, int zeroPoint, QElementType elementType = QElementType.Int8)
         {
             Name = name;
             Shape = shape;
             Scale = scale;
             ZeroPoint = zeroPoint;
+            ElementType = elementType;
         }
+
+        /// <summary>A tensor quantized per slice along an axis (Scale and ZeroPoint are then those of slice 0).</summary>
+        public QTensor(string name, int[] shape, AxisQuantization perAxis)
+            : this(name, shape, perAxis.Scales[0], perAxis.ZeroPoints[0])
+        {
+            PerAxis = perAxis;
+        }
+
+        /// <summary>
+        /// A tensor whose scale and zero-point are computed at run time from the float values it quantizes, as ONNX's
+        /// DynamicQuantizeLinear does (uint8, here shifted by −128); Scale is NaN, so no build-time arithmetic can use it.
+        /// </summary>
+        public static QTensor Dynamic(string name, int[] shape) => new(name, shape, float.NaN, 0) { IsDynamic = true };
 
         /// <summary>The name of the float value it quantizes.</summary>
         public string Name { get; }
@@ -27,6 +56,21 @@ namespace NetQuantGen.IntegerIR
         public float Scale { get; }
 
         public int ZeroPoint { get; }
+
+        /// <summary>Int8 (the default) or Int32, an accumulator tensor with zero-point 0.</summary>
+        public QElementType ElementType { get; }
+
+        /// <summary>Per-axis scales and zero-points, or null for one scale and zero-point.</summary>
+        public AxisQuantization? PerAxis { get; }
+
+        /// <summary>Whether the scale and zero-point are computed at run time (DynamicQuantizeLinear).</summary>
+        public bool IsDynamic { get; private init; }
+
+        /// <summary>Whether the quantization of the tensor agrees with <paramref name="other"/>'s, so that its integers can be copied.</summary>
+        public bool SameQuantization(QTensor other) =>
+            IsDynamic == other.IsDynamic && ElementType == other.ElementType
+            && (PerAxis == null ? other.PerAxis == null && Scale.Equals(other.Scale) && ZeroPoint == other.ZeroPoint
+                : other.PerAxis != null && PerAxis.Axis == other.PerAxis.Axis && PerAxis.Scales.SequenceEqual(other.PerAxis.Scales) && PerAxis.ZeroPoints.SequenceEqual(other.PerAxis.ZeroPoints));
 
         public int Length => (int)Shapes.ElementCount(Shape);
 

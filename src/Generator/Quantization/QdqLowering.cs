@@ -19,9 +19,9 @@ namespace NetQuantGen.Quantization
     /// rounding instead, within a step of it.
     /// <list type="bullet">
     /// <item>uint8 activations become the int8 values q − 128 with zero-point z − 128: the same real values, one to one.</item>
-    /// <item>Weights must be symmetric: int8 with zero-point 0, or uint8 with zero-point 128 (exactly int8 q − 128).
-    /// Other zero-points are refused (NQG0052): the integer convolution takes symmetric weights, and folding
-    /// z_w·Σx into the accumulator would need a per-position input sum the kernels do not compute.</item>
+    /// <item>Weights are baked as w − z_w, which must fit int8 (e.g. int8 with zero-point 0, uint8 with zero-point 128).
+    /// A Conv or MatMul whose weights do not, an int32 accumulator output or a batched MatMul lowers to the exact
+    /// integer product of <see cref="IntegerProductLowering"/> instead (integer reference only, NQG0054 in the generator).</item>
     /// <item>A given int32 bias is used as is when its scale is s_in·s_w[c] (relative difference ≤ 1e-6),
     /// else NQG0051; a float bias is rounded to int32 at s_in·s_w[c] as in our own quantization.</item>
     /// </list>
@@ -39,9 +39,41 @@ namespace NetQuantGen.Quantization
                 Arithmetic = arithmetic,
                 GivenActivation = name => model.Activations.TryGetValue(name, out var p) ? p : null,
                 GivenWeights = (node, input) => WeightsOf(model, modelName, node, input),
+                GivenOperation = (node, tensorOf) => IntegerProductLowering.Lower(model, modelName, node, tensorOf),
+                GivenTensor = value => BoundaryTensor(model, modelName, value),
                 MissingRange = (value, node) => new ModelException(DiagnosticCatalog.UnsupportedQuantization,
                     $"Model '{modelName}': tensor '{value.Name}'{(node != null ? $" (output of node '{node.Name}', {node.Op.OpType})" : " (a model input)")} has no QuantizeLinear; in a quantized model every activation the integer path computes needs a QuantizeLinear/DequantizeLinear pair (scale and zero-point)."),
             };
+
+        /// <summary>A tensor quantized per axis (its axis checked against the value's rank and shape) or at run time.</summary>
+        private static QTensor? BoundaryTensor(QdqModel model, string modelName, Value value)
+        {
+            if (!model.BoundaryActivations.TryGetValue(value.Name, out var given)) return null;
+            if (given.IsDynamic) return QTensor.Dynamic(value.Name, value.Shape);
+            var p = given.PerAxis!;
+            int rank = value.Shape.Length;
+            ModelException Invalid(string why) => new(DiagnosticCatalog.InvalidQuantizationParameters, $"Model '{modelName}': tensor '{value.Name}' {Shapes.Format(value.Shape)} is quantized per axis {p.Axis}: {why}.");
+            if (p.Axis < -rank || p.Axis >= rank) throw Invalid($"the axis is out of range for rank {rank}");
+            int axis = p.Axis < 0 ? p.Axis + rank : p.Axis;
+            if (value.Shape[axis] != p.Scales.Length) throw Invalid($"it has {p.Scales.Length} scales, but {value.Shape[axis]} slices along axis {axis}; per-axis scales and zero-points need one entry per slice");
+            int shift = p.Type == ElementType.UInt8 ? 128 : 0; // uint8 maps onto int8 as q − 128
+            return new QTensor(value.Name, value.Shape, new AxisQuantization(axis, p.Scales, p.ZeroPoints.Select(z => (int)(z - shift)).ToArray()));
+        }
+
+        /// <summary>
+        /// A tensor quantized per axis or at run time has no single build-time scale for integer arithmetic to use, so
+        /// it may only go from the graph input, through Identity nodes that keep its quantization, to graph outputs.
+        /// </summary>
+        public static void CheckBoundaryTensors(IntegerGraph graph, string modelName)
+        {
+            foreach (var op in graph.Operations)
+            {
+                var tensor = op.Inputs.Append(op.Output).FirstOrDefault(t => t.PerAxis != null || t.IsDynamic);
+                if (tensor == null || op is QMove { Permutation: null, Kind: "Identity" } && op.Output.SameQuantization(op.Input)) continue;
+                throw new ModelException(DiagnosticCatalog.UnsupportedQuantization,
+                    $"Model '{modelName}': node '{op.Source}' ({op.Kind}) computes with tensor '{tensor.Name}', which is quantized {(tensor.IsDynamic ? "at run time (DynamicQuantizeLinear)" : $"per axis {tensor.PerAxis!.Axis}")}; the integer path computes only with activations quantized per tensor with constant parameters (quantize this activation statically, per tensor).");
+            }
+        }
 
         /// <summary>One line for the generated header.</summary>
         public static string Describe(QdqModel model, RequantizationArithmetic arithmetic) =>
@@ -90,21 +122,22 @@ namespace NetQuantGen.Quantization
                     $"they are quantized per axis {q.Axis}, but the output channels lie on axis {channelAxis}; per-axis weights need one scale per output channel");
             if (q.Type == ElementType.Int32)
                 throw Error(DiagnosticCatalog.UnsupportedQuantization, "int32 weights are not supported; quantize weights to int8");
-            long symmetricZero = q.Type == ElementType.UInt8 ? 128 : 0;
-            int bad = Array.FindIndex(q.ZeroPoints, z => z != symmetricZero);
-            if (bad >= 0)
-                throw Error(DiagnosticCatalog.UnsupportedQuantization,
-                    $"zero-point {q.ZeroPoints[bad]} ({q.Type.ToString().ToLowerInvariant()}) makes them asymmetric; the integer convolution takes symmetric weights (int8 zero-point 0, or uint8 zero-point 128): re-quantize the weights symmetrically (e.g. ONNX Runtime's quantize_static with WeightSymmetric)");
-
             var values = new sbyte[rows * columns];
             for (int r = 0; r < rows; r++)
                 for (int k = 0; k < columns; k++)
-                    values[r * columns + k] = (sbyte)(w.Values[transpose ? k * rows + r : r * columns + k] - symmetricZero);
+                {
+                    int index = transpose ? k * rows + r : r * columns + k;
+                    long v = w.Values[index] - q.ZeroPoints[q.PerAxis ? r : 0];
+                    if (v < sbyte.MinValue || v > sbyte.MaxValue)
+                        throw Error(DiagnosticCatalog.UnsupportedQuantization,
+                            $"weight {w.Values[index]} minus its zero-point {q.ZeroPoints[q.PerAxis ? r : 0]} ({q.Type.ToString().ToLowerInvariant()}) is {v}, outside int8; the integer Gemm takes w − z_w in int8: re-quantize the weights symmetrically (e.g. ONNX Runtime's quantize_static with WeightSymmetric)");
+                    values[r * columns + k] = (sbyte)v;
+                }
             var scales = Enumerable.Range(0, rows).Select(c => alpha * q.Scales[q.PerAxis ? c : 0]).ToArray();
             return new GivenWeights(values, scales, BiasOf(model, node, input, scales, Error));
         }
 
-        private static int[]? BiasOf(QdqModel model, Node node, QTensor input, float[] weightScales, Func<DiagnosticKind, string, ModelException> error)
+        internal static int[]? BiasOf(QdqModel model, Node node, QTensor input, float[] weightScales, Func<DiagnosticKind, string, ModelException> error)
         {
             var biasValue = node.OptionalInput(2);
             if (biasValue == null || !model.Constants.TryGetValue(biasValue.Name, out var b)) return null;

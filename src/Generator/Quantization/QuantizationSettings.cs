@@ -28,6 +28,19 @@ namespace NetQuantGen.Quantization
         /// <summary>Integer weights (and bias) a quantized model prescribes for a Conv/Gemm/MatMul node, given its quantized input.</summary>
         public Func<IR.Node, IntegerIR.QTensor, GivenWeights?>? GivenWeights { get; init; }
 
+        /// <summary>
+        /// The quantized tensor a quantized model prescribes for a value whose quantization is not one static scale and
+        /// zero-point (per axis, or computed at run time), by value; null for every other value.
+        /// </summary>
+        public Func<IR.Value, IntegerIR.QTensor?>? GivenTensor { get; init; }
+
+        /// <summary>
+        /// The integer operation a quantized model prescribes for a node exactly, when its arithmetic is not DESIGN §3's
+        /// (weights beyond symmetric int8, int32 accumulator outputs); given the node and the quantized tensor of a
+        /// value, null for the default lowering.
+        /// </summary>
+        public Func<IR.Node, Func<IR.Value, IntegerIR.QTensor>, IntegerIR.QOperation?>? GivenOperation { get; init; }
+
         /// <summary>The error for a value that has neither a given quantization nor a range; null for the statistics message.</summary>
         public Func<IR.Value, IR.Node?, Diagnostics.ModelException>? MissingRange { get; init; }
 

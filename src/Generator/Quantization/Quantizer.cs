@@ -39,6 +39,11 @@ namespace NetQuantGen.Quantization
 
         private QOperation LowerNode(Node node)
         {
+            if (_settings.GivenOperation?.Invoke(node, v => TensorOf(v, node)) is QOperation given)
+            {
+                _tensors[node.Output] = given.Output;
+                return given;
+            }
             switch (node.Op)
             {
                 case Conv conv:
@@ -265,7 +270,7 @@ namespace NetQuantGen.Quantization
         private QTensor SameParameters(Node node)
         {
             var input = TensorOf(node.Input(0), node);
-            var output = new QTensor(node.Output.Name, node.Output.Shape, input.Scale, input.ZeroPoint);
+            var output = _settings.GivenTensor?.Invoke(node.Output) ?? new QTensor(node.Output.Name, node.Output.Shape, input.Scale, input.ZeroPoint);
             var given = _settings.GivenActivation?.Invoke(node.Output.Name);
             if (given != null && given.Value != (input.Scale, input.ZeroPoint))
                 throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
@@ -276,6 +281,7 @@ namespace NetQuantGen.Quantization
 
         private QTensor FromRange(Value value, Node? node)
         {
+            if (_settings.GivenTensor?.Invoke(value) is QTensor prescribed) return _tensors[value] = prescribed;
             var given = _settings.GivenActivation?.Invoke(value.Name);
             if (given != null) return _tensors[value] = new QTensor(value.Name, value.Shape, given.Value.Scale, given.Value.ZeroPoint);
             var range = _settings.RangeOf(value.Name)

@@ -99,6 +99,33 @@ namespace NetQuantGen.Tests.Cli
             Assert.Contains("error NQG0002: ", r.Error);
         }
 
+        /// <summary>A QDQ model (the committed QAT sample): inspect prints each tensor's scale and zero-point and each quantized constant's.</summary>
+        [Fact]
+        public void InspectShowsTheQuantizationOfAQdqModel()
+        {
+            var r = Netquant("inspect", Repository.PathOf("samples", "models", "small_cnn_qat.onnx"));
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains("Quantization: given by the model (uint8 activations); it needs no statistics.", r.Out);
+            Assert.Contains("Input:  input [1x1x28x28] float32 scale 0.003921569 zero-point -128", r.Out); // 1/255 and uint8 0 − 128
+            var conv = r.Out.Split('\n').Single(l => l.Contains("Conv+Relu") && l.Contains(" features.0 "));
+            Assert.Matches(@"scale [0-9.]+ zero-point -128$", conv.TrimEnd());
+            Assert.Matches(@"features\.0\.weight \[32x1x3x3\] int8 per axis 0: 32 scales in \[[0-9.E-]+, [0-9.E-]+\], zero-points 0", r.Out);
+            Assert.Matches(@"features\.0\.bias \[32\] int32 per axis 0", r.Out);
+        }
+
+        /// <summary>calibrate on a QDQ model says it needs no statistics and writes none.</summary>
+        [Fact]
+        public void CalibrateSaysAQdqModelNeedsNoStatistics()
+        {
+            using var folder = new TempFolder();
+            string statistics = Path.Combine(folder.Path, "qat.calib");
+            var r = Netquant("calibrate", Repository.PathOf("samples", "models", "small_cnn_qat.onnx"), "--data", CalibImages, "--out", statistics);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains("small_cnn_qat.onnx is already quantized", r.Out);
+            Assert.Contains("needs no statistics", r.Out);
+            Assert.False(File.Exists(statistics));
+        }
+
         [Fact]
         public void AMissingModelIsNqg0001()
         {

@@ -13,10 +13,12 @@ namespace NetQuantGen.Tests.Conformance
     /// One ONNX backend case of a quantization operator run through the compiler's quantized-model path and
     /// the integer reference executor. The case's single node is wrapped the way a quantized model holds it:
     /// its parameters (scales, zero-points, weights) become initializers, an integer activation input becomes a
-    /// float input behind a QuantizeLinear with the case's scale and zero-point, and an integer output is
-    /// followed by a DequantizeLinear with its scale and zero-point. The integer reference then runs on the
-    /// case's integer data itself (uint8 shifted by −128 to the int8 it maps onto) and must reproduce the
-    /// expected integers exactly (floats within the ONNX runner's tolerances).
+    /// float input behind a QuantizeLinear with the case's scale and zero-point (scale 1 for ConvInteger and
+    /// MatMulInteger, which have none), and an 8-bit output is followed by a DequantizeLinear with its scale and
+    /// zero-point (DynamicQuantizeLinear: the ones it computes). The integer reference then runs on the case's
+    /// integer data itself (uint8 shifted by −128 to the int8 it maps onto) and must reproduce the expected
+    /// integers exactly (int32 accumulators included; DynamicQuantizeLinear's scale bit for bit and its
+    /// zero-point too; floats within the ONNX runner's tolerances).
     /// </summary>
     public static class QuantizedConformanceCase
     {
@@ -56,39 +58,52 @@ namespace NetQuantGen.Tests.Conformance
             var node = original.Graph.Node[0].Clone();
             var inputs = original.Graph.Input.Select((info, i) => ReadProto(dataSet, "input", i)).ToList();
             var expected = ReadProto(dataSet, "output", 0);
-            int activation = node.OpType == "DynamicQuantizeLinear" || node.OpType == "QuantizeLinear" ? 0 : node.OpType.EndsWith("Integer", StringComparison.Ordinal) ? -1 : 0;
-            bool integerInput = node.OpType is "DequantizeLinear" or "QLinearConv" or "QLinearMatMul";
-            (int Scale, int ZeroPoint)? outputParameters = node.OpType switch
+            bool integerProduct = node.OpType is "ConvInteger" or "MatMulInteger";
+            bool integerInput = node.OpType is "DequantizeLinear" or "QLinearConv" or "QLinearMatMul" || integerProduct;
+            // An integer output is dequantized with the node's own output scale and zero-point (DynamicQuantizeLinear: the ones it computes).
+            (string Scale, string ZeroPoint)? outputParameters = node.OpType switch
             {
-                "QuantizeLinear" => (1, 2),
-                "QLinearConv" or "QLinearMatMul" => (6, 7),
+                "QuantizeLinear" => (node.Input[1], node.Input[2]),
+                "QLinearConv" or "QLinearMatMul" => (node.Input[6], node.Input[7]),
+                "DynamicQuantizeLinear" => (node.Output[1], node.Output[2]),
                 _ => null,
             };
 
             var graph = new GraphProto { Name = name };
-            for (int i = 0; i < inputs.Count; i++)
+            for (int i = 1; i < inputs.Count; i++)
             {
-                if (i == activation) continue;
                 var init = inputs[i].Clone();
                 init.Name = node.Input[i];
                 graph.Initializer.Add(init);
             }
-            var x = inputs[activation < 0 ? 0 : activation];
-            if (activation >= 0)
+            var x = inputs[0];
+            graph.Input.Add(FloatInfo("x", x.Dims));
+            node.Input[0] = "x";
+            if (integerProduct)
             {
-                graph.Input.Add(FloatInfo("x", x.Dims));
-                if (integerInput)
+                // ConvInteger/MatMulInteger have no scales: x arrives quantized with scale 1 and the node's x_zero_point.
+                if (node.Input.Count < 3 || node.Input[2].Length == 0)
                 {
-                    graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", node.Input[1], node.Input[2] }, Output = { "x_quantized" } });
-                    node.Input[0] = "x_quantized";
+                    graph.Initializer.Add(new TensorProto { Name = "x_zero_point", DataType = x.DataType, RawData = ByteString.CopyFrom(new byte[1]) });
+                    while (node.Input.Count < 3) node.Input.Add("");
+                    node.Input[2] = "x_zero_point";
                 }
-                else node.Input[0] = "x";
+                var unitScale = new TensorProto { Name = "unit_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 1f } };
+                unitScale.Dims.AddRange(graph.Initializer.Single(i => i.Name == node.Input[2]).Dims); // the zero-point's shape, scalar or [1]
+                graph.Initializer.Add(unitScale);
+                graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", "unit_scale", node.Input[2] }, Output = { "x_quantized" } });
+                node.Input[0] = "x_quantized";
+            }
+            else if (integerInput)
+            {
+                graph.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "x_QuantizeLinear", Input = { "x", node.Input[1], node.Input[2] }, Output = { "x_quantized" } });
+                node.Input[0] = "x_quantized";
             }
             graph.Node.Add(node);
             string output = node.Output[0];
-            if (outputParameters is (int s, int z))
+            if (outputParameters is (string s, string z))
             {
-                graph.Node.Add(new NodeProto { OpType = "DequantizeLinear", Name = "y_DequantizeLinear", Input = { node.Output[0], node.Input[s], node.Input[z] }, Output = { "y_dequantized" } });
+                graph.Node.Add(new NodeProto { OpType = "DequantizeLinear", Name = "y_DequantizeLinear", Input = { node.Output[0], s, z }, Output = { "y_dequantized" } });
                 output = "y_dequantized";
             }
             graph.Output.Add(FloatInfo(output, expected.Dims));
@@ -106,22 +121,22 @@ namespace NetQuantGen.Tests.Conformance
             {
                 var integerGraph = lowering.IntegerGraph;
                 var executor = new IntegerExecutor(integerGraph);
-                var quantizedInput = integerGraph.Inputs[0].Output;
                 var data = NetQuantGen.Import.OnnxImporter.ReadTensor(x.ToByteArray(), "x");
                 sbyte[] q = integerInput
                     ? data.Integers!.Select(v => (sbyte)(v - Shift(x.DataType))).ToArray()
-                    : IntegerExecutor.Quantize(data.Floats!, quantizedInput);
-                var result = executor.RunQuantized(q);
+                    : executor.QuantizeInput(data.Floats!);
+                var result = executor.RunIntegers(q);
                 var want = NetQuantGen.Import.OnnxImporter.ReadTensor(expected.ToByteArray(), "expected");
                 if (want.Integers != null)
                 {
-                    var actual = result.Select(v => v + Shift(expected.DataType)).ToArray();
+                    var actual = result.Select(v => (long)v + Shift(expected.DataType)).ToArray();
                     int bad = Enumerable.Range(0, actual.Length).FirstOrDefault(i => actual[i] != want.Integers[i], -1);
-                    return bad < 0 ? new CaseResult(name, CaseStatus.Passed, "")
-                        : new CaseResult(name, CaseStatus.Failed, $"element {bad}: {actual[bad]}, expected {want.Integers[bad]} ({actual.Zip(want.Integers, (a, b) => a != b).Count(d => d)} of {actual.Length} differ)");
+                    if (bad >= 0)
+                        return new CaseResult(name, CaseStatus.Failed, $"element {bad}: {actual[bad]}, expected {want.Integers[bad]} ({actual.Zip(want.Integers, (a, b) => a != b).Count(d => d)} of {actual.Length} differ)");
+                    return node.OpType == "DynamicQuantizeLinear" ? CheckRuntimeParameters(executor, integerGraph.Outputs[0].Input, name, dataSet)
+                        : new CaseResult(name, CaseStatus.Passed, "");
                 }
-                var o = integerGraph.Outputs[0].Input;
-                var floats = result.Select(v => (v - o.ZeroPoint) * o.Scale).ToArray();
+                var floats = executor.Dequantize(result);
                 int worst = Enumerable.Range(0, floats.Length).FirstOrDefault(i =>
                     Math.Abs(floats[i] - want.Floats![i]) > ConformanceCase.AbsoluteTolerance + ConformanceCase.RelativeTolerance * Math.Abs(want.Floats[i]), -1);
                 return worst < 0 ? new CaseResult(name, CaseStatus.Passed, "")
@@ -131,6 +146,17 @@ namespace NetQuantGen.Tests.Conformance
             {
                 return new CaseResult(name, CaseStatus.Failed, $"{e.GetType().Name}: {e.Message}");
             }
+        }
+
+        /// <summary>DynamicQuantizeLinear's other outputs: the scale (bit for bit) and the uint8 zero-point the run computed.</summary>
+        private static CaseResult CheckRuntimeParameters(IntegerExecutor executor, QTensor output, string name, string dataSet)
+        {
+            var (scale, zeroPoint) = executor.QuantizationOf(output);
+            float wantScale = NetQuantGen.Import.OnnxImporter.ReadTensor(ReadProto(dataSet, "output", 1).ToByteArray(), "y_scale").Floats![0];
+            long wantZeroPoint = NetQuantGen.Import.OnnxImporter.ReadTensor(ReadProto(dataSet, "output", 2).ToByteArray(), "y_zero_point").Integers![0];
+            return scale.Equals(wantScale) && zeroPoint + 128 == wantZeroPoint
+                ? new CaseResult(name, CaseStatus.Passed, "")
+                : new CaseResult(name, CaseStatus.Failed, $"y_scale {scale:R}, y_zero_point {zeroPoint + 128}; expected {wantScale:R}, {wantZeroPoint}");
         }
 
         /// <summary>uint8 data maps onto int8 as q − 128.</summary>

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Threading.Tasks;
 using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
 using NetQuantGen.Cli;
 using NetQuantGen.Compiler;
 using NetQuantGen.Diagnostics;
@@ -280,16 +281,57 @@ namespace NetQuantGen.Tests.Import
             AssertRejected(m, "NQG0051", dq.Name, q.Name);
         }
 
+        /// <summary>Weights with zero-points whose w − z_w stays in int8 are baked as that offset and generated as usual.</summary>
         [Fact]
-        public void AsymmetricWeightsAreRejected()
+        public void AsymmetricWeightsWithinInt8AreBakedAsTheirOffsetFromTheZeroPoint()
         {
             var m = SmallCnnQdq();
             var dq = WeightDequantize(m, 0);
             var zp = Initializer(m, dq.Input[2]);
-            var raw = zp.RawData.ToByteArray();
-            raw[0] = 3;
-            zp.RawData = ByteString.CopyFrom(raw);
-            AssertRejected(m, "NQG0052", "zero-point 3", "symmetric");
+            zp.RawData = ByteString.CopyFrom(Enumerable.Repeat((byte)1, zp.RawData.Length).ToArray()); // int8 weights in [−127, 127]: w − 1 fits
+            var input = QuantizedInput("asymmetric.onnx", m.ToByteArray());
+            var graph = ModelCompiler.Lower(input).IntegerGraph;
+            Assert.NotNull(graph);
+            var weights = Initializer(m, dq.Input[0]).RawData.Select(b => (sbyte)((sbyte)b - 1));
+            Assert.Equal(weights, graph!.Operations.OfType<QConvolution>().First().Weights);
+            Assert.Empty(graph.Operations.OfType<QIntegerConvolution>());
+
+            var result = ModelCompiler.Compile(input);
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            using var generated = new GeneratedModel(result.Source!, "Samples.Model");
+            var executor = new IntegerExecutor(graph);
+            Assert.All(SampleData.TestInputs("small_cnn", 50), x =>
+            {
+                var q = executor.QuantizeInput(x);
+                Assert.Equal(executor.RunQuantized(q), generated.Run(q));
+            });
+        }
+
+        /// <summary>
+        /// Weights whose zero-point puts w − z_w outside int8 (ONNX allows any zero-point) lower to the exact integer
+        /// product, which the integer reference runs; the generator refuses them (NQG0054) instead of emitting wrong numbers.
+        /// </summary>
+        [Fact]
+        public void WeightsWhoseOffsetFromTheZeroPointLeavesInt8RunInTheReferenceButAreNotGenerated()
+        {
+            var m = SmallCnnQdq();
+            var dq = WeightDequantize(m, 0);
+            var zp = Initializer(m, dq.Input[2]);
+            zp.RawData = ByteString.CopyFrom(Enumerable.Repeat(unchecked((byte)(sbyte)-128), zp.RawData.Length).ToArray()); // w + 128 > 127 for every w ≥ 0
+            var input = QuantizedInput("asymmetric.onnx", m.ToByteArray());
+            var graph = ModelCompiler.Lower(input).IntegerGraph;
+            Assert.NotNull(graph);
+            var conv = Assert.Single(graph!.Operations.OfType<QIntegerConvolution>());
+            Assert.Equal(Initializer(m, dq.Input[0]).RawData.Select(b => (short)((sbyte)b + 128)), conv.Weights);
+            Assert.NotNull(conv.Requantization);
+            Assert.Equal(10, new IntegerExecutor(graph).Run(SampleData.TestInputs("small_cnn", 1)[0]).Length);
+
+            var result = ModelCompiler.Compile(input);
+            Assert.Null(result.Source);
+            var diagnostic = Assert.Single(result.Diagnostics, d => d.Kind.Level == DiagnosticLevel.Error);
+            Assert.Equal("NQG0054", diagnostic.Id);
+            Assert.Contains(conv.Source, diagnostic.Message);
+            Assert.Contains("w − z_w", diagnostic.Message);
         }
 
         [Fact]
@@ -409,33 +451,45 @@ namespace NetQuantGen.Tests.Import
         // ------------------------------------------------------------ QOperator form
 
         /// <summary>
-        /// Our QDQ export with every Conv rewritten by hand into the QOperator QLinearConv (the form ONNX Runtime's
-        /// quantizer writes with QuantFormat.QOperator): the same integer graph as the QDQ form.
+        /// Our QDQ export rewritten by hand into the QOperator form ONNX Runtime's quantizer writes with
+        /// QuantFormat.QOperator: every Conv (with the Relu/Clip after it, which the output range folds) into a
+        /// QLinearConv, every Add into a com.microsoft QLinearAdd.
         /// </summary>
-        [Fact]
-        public void QLinearConvModelsLowerToTheSameIntegerGraphAsTheirQdqForm()
+        internal static ModelProto QOperatorForm(byte[] qdq)
         {
-            // Both forms import in the float arithmetic, the default for quantized models.
-            var exported = Export("small_cnn", QdqActivationType.UInt8, RequantizationOption.Float);
-            var m = ModelProto.Parser.ParseFrom(exported.Model);
+            var m = ModelProto.Parser.ParseFrom(qdq);
             var g = m.Graph;
             NodeProto Producer(string name) => g.Node.Single(n => n.Output.Contains(name));
-            foreach (var conv in g.Node.Where(n => n.OpType == "Conv").ToList())
+            NodeProto Reader(string name) => g.Node.Single(n => n.Input.Contains(name));
+            foreach (var op in g.Node.Where(n => n.OpType is "Conv" or "Add").ToList())
             {
-                var xDq = Producer(conv.Input[0]);
-                var wDq = Producer(conv.Input[1]);
-                var bDq = Producer(conv.Input[2]);
-                var relu = g.Node.Single(n => n.Input.Contains(conv.Output[0]));
-                var yQ = g.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == relu.Output[0]);
-                // QLinearConv computes the conv and requantizes; the ReLU folds into the output clamp (zero-point of a ReLU output).
-                var qconv = new NodeProto { OpType = "QLinearConv", Name = conv.Name, Output = { yQ.Output[0] } };
-                qconv.Input.AddRange(new[] { xDq.Input[0], xDq.Input[1], xDq.Input[2], wDq.Input[0], wDq.Input[1], wDq.Input[2], yQ.Input[1], yQ.Input[2], bDq.Input[0] });
-                qconv.Attribute.AddRange(conv.Attribute);
-                int at = g.Node.IndexOf(conv);
-                foreach (var n in new[] { wDq, bDq, conv, relu, yQ }) g.Node.Remove(n);
-                g.Node.Insert(Math.Min(at, g.Node.Count), qconv);
+                var activation = Reader(op.Output[0]);
+                var removed = activation.OpType == "QuantizeLinear" ? new List<NodeProto> { op } : new List<NodeProto> { op, activation };
+                var yQ = activation.OpType == "QuantizeLinear" ? activation : Reader(activation.Output[0]);
+                removed.Add(yQ);
+                var aDq = Producer(op.Input[0]);
+                var bDq = Producer(op.Input[1]);
+                NodeProto qop;
+                if (op.OpType == "Conv")
+                {
+                    // QLinearConv computes the conv and requantizes; the ReLU/ReLU6 folds into the output range.
+                    var biasDq = Producer(op.Input[2]);
+                    removed.AddRange(new[] { bDq, biasDq });
+                    qop = new NodeProto { OpType = "QLinearConv", Name = op.Name, Output = { yQ.Output[0] } };
+                    qop.Input.AddRange(new[] { aDq.Input[0], aDq.Input[1], aDq.Input[2], bDq.Input[0], bDq.Input[1], bDq.Input[2], yQ.Input[1], yQ.Input[2], biasDq.Input[0] });
+                    qop.Attribute.AddRange(op.Attribute);
+                }
+                else
+                {
+                    qop = new NodeProto { OpType = "QLinearAdd", Domain = "com.microsoft", Name = op.Name, Output = { yQ.Output[0] } };
+                    qop.Input.AddRange(new[] { aDq.Input[0], aDq.Input[1], aDq.Input[2], bDq.Input[0], bDq.Input[1], bDq.Input[2], yQ.Input[1], yQ.Input[2] });
+                }
+                int at = g.Node.IndexOf(op);
+                foreach (var n in removed) g.Node.Remove(n);
+                g.Node.Insert(Math.Min(at, g.Node.Count), qop);
             }
-            // Keep the file's node order topological.
+            // Dequantizations nobody reads any more go; the file's node order stays topological.
+            g.Node.Where(n => n.OpType == "DequantizeLinear" && !g.Node.Any(r => r.Input.Contains(n.Output[0])) && !g.Output.Any(o => o.Name == n.Output[0])).ToList().ForEach(n => g.Node.Remove(n));
             var ordered = new List<NodeProto>();
             var known = new HashSet<string>(g.Initializer.Select(t => t.Name).Concat(g.Input.Select(i => i.Name)));
             var pending = g.Node.ToList();
@@ -448,11 +502,26 @@ namespace NetQuantGen.Tests.Import
             }
             g.Node.Clear();
             g.Node.AddRange(ordered);
-            Assert.Equal(4, g.Node.Count(n => n.OpType == "QLinearConv"));
+            m.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+            return m;
+        }
 
-            var lowering = ModelCompiler.Lower(QuantizedInput("small_cnn.qlinear.onnx", m.ToByteArray()));
-            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
+        public static IEnumerable<object[]> QOperatorModels => new[] { new object[] { "small_cnn" }, new object[] { "mobilenet_v2_small" } };
+
+        /// <summary>The QOperator form (QLinearConv, QLinearAdd) lowers to the same integer graph as the QDQ form.</summary>
+        [Theory]
+        [MemberData(nameof(QOperatorModels))]
+        public void QOperatorModelsLowerToTheSameIntegerGraphAsTheirQdqForm(string model)
+        {
+            var exported = Export(model, QdqActivationType.UInt8, RequantizationOption.Float);
+            var m = QOperatorForm(exported.Model!);
             var expected = exported.Lowering!.IntegerGraph!;
+            Assert.Equal(expected.Operations.OfType<QConvolution>().Count(c => !c.FromGemm), m.Graph.Node.Count(n => n.OpType == "QLinearConv"));
+            Assert.Equal(expected.Operations.OfType<QAdd>().Count(), m.Graph.Node.Count(n => n.OpType == "QLinearAdd"));
+            Assert.DoesNotContain(m.Graph.Node, n => n.OpType is "Conv" or "Add");
+
+            var lowering = ModelCompiler.Lower(QuantizedInput(model + ".qoperator.onnx", m.ToByteArray()));
+            Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
             var actual = lowering.IntegerGraph!;
             Assert.Equal(expected.Operations.Select(o => o.Kind), actual.Operations.Select(o => o.Kind));
             foreach (var (e, a) in expected.Operations.OfType<QConvolution>().Zip(actual.Operations.OfType<QConvolution>(), (e, a) => (e, a)))
@@ -463,22 +532,235 @@ namespace NetQuantGen.Tests.Import
                 Assert.Equal(e.FloatScales, a.FloatScales);
                 Assert.Equal((e.ClampMin, e.ClampMax), (a.ClampMin, a.ClampMax));
             }
-            var x = SampleData.TestInputs("small_cnn", 20);
+            foreach (var (e, a) in expected.Operations.OfType<QAdd>().Zip(actual.Operations.OfType<QAdd>(), (e, a) => (e, a)))
+                Assert.Equal((e.LeftShift, e.InputA, e.InputB, e.OutputRequantization, e.ClampMin, e.ClampMax), (a.LeftShift, a.InputA, a.InputB, a.OutputRequantization, a.ClampMin, a.ClampMax));
             var before = new IntegerExecutor(expected);
             var after = new IntegerExecutor(actual);
-            Assert.All(x, image => Assert.Equal(before.Run(image), after.Run(image)));
+            Assert.All(SampleData.TestInputs(model, 20), image => Assert.Equal(before.Run(image), after.Run(image)));
         }
 
-        [Theory]
-        [InlineData("ConvInteger")]
-        [InlineData("MatMulInteger")]
-        [InlineData("DynamicQuantizeLinear")]
-        public void DynamicQuantizationIsRejectedWithAnExplanation(string opType)
+        /// <summary>
+        /// A QLinearConv of the QOperator model with one parameter input (by index) replaced by a changed copy, so that
+        /// nothing else that shares the initializer changes.
+        /// </summary>
+        private static (ModelProto Model, NodeProto Node) QLinearConvWith(int input, Action<TensorProto> change)
         {
-            var m = SmallCnnQdq();
-            var conv = m.Graph.Node.First(n => n.OpType == "Conv");
-            conv.OpType = opType;
-            AssertRejected(m, "NQG0052", "dynamic quantization");
+            var m = QOperatorForm(Export("small_cnn", QdqActivationType.UInt8, RequantizationOption.Float).Model!);
+            var node = m.Graph.Node.Where(n => n.OpType == "QLinearConv").ElementAt(1);
+            var copy = new TensorProto(Initializer(m, node.Input[input])) { Name = node.Input[input] + "_changed" };
+            change(copy);
+            m.Graph.Initializer.Add(copy);
+            node.Input[input] = copy.Name;
+            return (m, node);
+        }
+
+        public static IEnumerable<object[]> InvalidQOperatorParameters => new[]
+        {
+            new object[] { "zero weight scale", 4, "NQG0050", "positive, finite" },
+            new object[] { "negative output scale", 6, "NQG0050", "positive, finite" },
+            new object[] { "NaN input scale", 1, "NQG0050", "positive, finite" },
+            new object[] { "weight zero-point out of range", 5, "NQG0050", "out of range for int8" },
+            new object[] { "weight scales of the wrong length", 4, "NQG0050", "along axis 0" },
+            new object[] { "weight zero-point of another type than the weights", 5, "NQG0050", "same type" },
+            new object[] { "input zero-point of another type than the input", 2, "NQG0051", "same scale, zero-point and type" },
+        };
+
+        /// <summary>Invalid or inconsistent quantization parameters of a QOperator node get a diagnostic naming the node, never numbers.</summary>
+        [Theory]
+        [MemberData(nameof(InvalidQOperatorParameters))]
+        public void InvalidQOperatorParametersAreRejected(string what, int input, string id, string message)
+        {
+            var (m, node) = QLinearConvWith(input, t =>
+            {
+                switch (what)
+                {
+                    case "zero weight scale": SetFloats(t, Floats(t).Select((v, i) => i == 2 ? 0f : v).ToArray()); break;
+                    case "negative output scale": SetFloats(t, -Floats(t)[0]); break;
+                    case "NaN input scale": SetFloats(t, float.NaN); break;
+                    case "weight zero-point out of range":
+                        int count = t.RawData.Length;
+                        t.ClearRawData();
+                        t.Int32Data.AddRange(Enumerable.Repeat(200, count)); // int8 widened in int32_data, as ONNX stores it without raw data
+                        break;
+                    case "weight scales of the wrong length":
+                        SetFloats(t, Floats(t).Skip(1).ToArray());
+                        break;
+                    case "weight zero-point of another type than the weights": t.DataType = (int)TensorProto.Types.DataType.Uint8; break;
+                    case "input zero-point of another type than the input": t.DataType = (int)TensorProto.Types.DataType.Int8; break;
+                }
+            });
+            if (what == "weight scales of the wrong length")
+            {
+                var zp = new TensorProto(Initializer(m, node.Input[5])) { Name = "shortened_zero_point" };
+                zp.RawData = ByteString.CopyFrom(zp.RawData.Skip(1).ToArray());
+                zp.Dims[0]--;
+                m.Graph.Initializer.Add(zp);
+                node.Input[5] = zp.Name;
+            }
+            AssertRejected(m, id, node.Name, message);
+        }
+
+        /// <summary>
+        /// A QOperator model (QLinearConv, QLinearAdd) compiled to C# without statistics: the generated code reproduces the
+        /// integer reference bit for bit, and ONNX Runtime running the QOperator model itself gives the same logits (both requantize in float, the
+        /// default arithmetic of a quantized model).
+        /// </summary>
+        [Theory]
+        [MemberData(nameof(QOperatorModels))]
+        public void GeneratedCodeOfAQOperatorModelMatchesTheIntegerReferenceAndOnnxRuntime(string model)
+        {
+            const int count = 200; // the integer reference takes most of the time
+            var bytes = QOperatorForm(Export(model, QdqActivationType.UInt8, RequantizationOption.Float).Model!).ToByteArray();
+            var input = QuantizedInput(model + ".qoperator.onnx", bytes);
+            var graph = ModelCompiler.Lower(input).IntegerGraph!;
+            var result = ModelCompiler.Compile(input);
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            Assert.DoesNotContain(result.Diagnostics, d => d.Kind.Level == DiagnosticLevel.Error);
+            using var generated = new GeneratedModel(result.Source!, "Samples.Model");
+            var inputs = SampleData.TestInputs(model, count);
+            var references = new sbyte[count][];
+            Parallel.For(0, 2, part =>
+            {
+                var executor = new IntegerExecutor(graph);
+                for (int i = part; i < count; i += 2) references[i] = executor.RunQuantized(IntegerExecutor.Quantize(inputs[i], graph.Inputs[0].Output));
+            });
+            using var session = new InferenceSession(bytes);
+            string inputName = session.InputNames.Single();
+            var inputShape = session.InputMetadata[inputName].Dimensions.Select(d => (long)d).ToArray();
+            var dequantize = new IntegerExecutor(graph);
+            int mismatches = 0, agree = 0, logitsDiffer = 0;
+            for (int i = 0; i < count; i++)
+            {
+                if (!references[i].SequenceEqual(generated.Run(IntegerExecutor.Quantize(inputs[i], graph.Inputs[0].Output)))) mismatches++;
+                using var value = OrtValue.CreateTensorValueFromMemory(inputs[i], inputShape);
+                using var outputs = session.Run(new RunOptions(), new[] { inputName }, new[] { value }, session.OutputNames);
+                var ort = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+                var ours = dequantize.Dequantize(Array.ConvertAll(references[i], v => (int)v));
+                if (SampleData.ArgMax(ort) == SampleData.ArgMax(ours)) agree++;
+                if (!ort.SequenceEqual(ours)) logitsDiffer++;
+            }
+            _output.WriteLine($"{model} QOperator form, {count} test images: generated ≠ integer reference on {mismatches}; top-1 agreement with ONNX Runtime {agree / (double)count:P1}; logits differ on {logitsDiffer}");
+            Assert.Equal(0, mismatches);
+            // The model's own (float) requantization is ONNX Runtime's: the same logits, not just the same class.
+            Assert.Equal(0, logitsDiffer);
+            Assert.Equal(count, agree);
+        }
+
+        /// <summary>
+        /// ONNX Runtime's dynamic quantization (DynamicQuantizeLinear feeding ConvInteger, the accumulators rescaled in
+        /// float by the run-time scale) has no constant activation scale for the integer path: a diagnostic says so.
+        /// </summary>
+        [Fact]
+        public void DynamicallyQuantizedModelsAreRejectedWithAnExplanation()
+        {
+            var g = new GraphProto { Name = "dynamic" };
+            g.Input.Add(FloatValue("x", 1, 1, 4, 4));
+            g.Output.Add(FloatValue("y", 1, 1, 3, 3));
+            g.Initializer.Add(new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Uint8, Dims = { 1, 1, 2, 2 }, RawData = ByteString.CopyFrom(new byte[] { 130, 120, 128, 140 }) });
+            g.Initializer.Add(new TensorProto { Name = "w_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            g.Initializer.Add(new TensorProto { Name = "w_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.01f } });
+            g.Node.Add(new NodeProto { OpType = "DynamicQuantizeLinear", Name = "quantize", Input = { "x" }, Output = { "xq", "x_scale", "x_zero_point" } });
+            g.Node.Add(new NodeProto { OpType = "ConvInteger", Name = "conv", Input = { "xq", "w", "x_zero_point", "w_zero_point" }, Output = { "acc" } });
+            g.Node.Add(new NodeProto { OpType = "Cast", Name = "cast", Input = { "acc" }, Output = { "acc_float" }, Attribute = { new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Float } } });
+            g.Node.Add(new NodeProto { OpType = "Mul", Name = "scale", Input = { "x_scale", "w_scale" }, Output = { "s" } });
+            g.Node.Add(new NodeProto { OpType = "Mul", Name = "rescale", Input = { "acc_float", "s" }, Output = { "y" } });
+            var m = new ModelProto { IrVersion = 8, Graph = g, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 13 } } };
+            AssertRejected(m, "NQG0052", "'conv' (ConvInteger)", "DynamicQuantizeLinear 'quantize'", "quantize the model statically");
+        }
+
+        /// <summary>
+        /// A ConvInteger reading an activation quantized with a real scale, its int32 accumulators rescaled in float (Cast,
+        /// Mul): the integer path does not take it, and the diagnostic says so rather than blame the QuantizeLinear.
+        /// </summary>
+        [Fact]
+        public void AConvIntegerRescaledInFloatIsRejectedWithAnExplanation()
+        {
+            var g = new GraphProto { Name = "static_conv_integer" };
+            g.Input.Add(FloatValue("x", 1, 1, 4, 4));
+            g.Output.Add(FloatValue("y", 1, 1, 3, 3));
+            g.Initializer.Add(new TensorProto { Name = "x_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.02f } });
+            g.Initializer.Add(new TensorProto { Name = "x_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            g.Initializer.Add(new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Uint8, Dims = { 1, 1, 2, 2 }, RawData = ByteString.CopyFrom(new byte[] { 130, 120, 128, 140 }) });
+            g.Initializer.Add(new TensorProto { Name = "w_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            g.Initializer.Add(new TensorProto { Name = "scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.0002f } });
+            g.Node.Add(new NodeProto { OpType = "QuantizeLinear", Name = "quantize", Input = { "x", "x_scale", "x_zero_point" }, Output = { "xq" } });
+            g.Node.Add(new NodeProto { OpType = "ConvInteger", Name = "conv", Input = { "xq", "w", "x_zero_point", "w_zero_point" }, Output = { "acc" } });
+            g.Node.Add(new NodeProto { OpType = "Cast", Name = "cast", Input = { "acc" }, Output = { "acc_float" }, Attribute = { new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Float } } });
+            g.Node.Add(new NodeProto { OpType = "Mul", Name = "rescale", Input = { "acc_float", "scale" }, Output = { "y" } });
+            var m = new ModelProto { IrVersion = 8, Graph = g, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 13 } } };
+            AssertRejected(m, "NQG0052", "'conv' (ConvInteger)", "scale 0.02", "use QLinearConv/QLinearMatMul");
+        }
+
+        /// <summary>x [1, 3, 2, 2] quantized (per axis 1, or at run time) and dequantized into the output, with <paramref name="between"/> nodes on the float tensor.</summary>
+        private static ModelProto BoundaryModel(bool dynamic, params NodeProto[] between)
+        {
+            var g = new GraphProto { Name = "boundary" };
+            g.Input.Add(FloatValue("x", 1, 3, 2, 2));
+            g.Initializer.Add(new TensorProto { Name = "scales", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 3 }, FloatData = { 0.5f, 0.25f, 0.125f } });
+            g.Initializer.Add(new TensorProto { Name = "zero_points", DataType = (int)TensorProto.Types.DataType.Uint8, Dims = { 3 }, RawData = ByteString.CopyFrom(new byte[] { 10, 128, 200 }) });
+            g.Node.Add(dynamic
+                ? new NodeProto { OpType = "DynamicQuantizeLinear", Name = "quantize", Input = { "x" }, Output = { "xq", "x_scale", "x_zero_point" } }
+                : new NodeProto { OpType = "QuantizeLinear", Name = "quantize", Input = { "x", "scales", "zero_points" }, Output = { "xq" } });
+            g.Node.Add(new NodeProto { OpType = "DequantizeLinear", Name = "dequantize", Input = { "xq", dynamic ? "x_scale" : "scales", dynamic ? "x_zero_point" : "zero_points" }, Output = { "xd" } });
+            string last = "xd";
+            foreach (var node in between)
+            {
+                g.Node.Add(node);
+                last = node.Output[0];
+            }
+            g.Output.Add(FloatValue(last, 1, 3, 2, 2));
+            return new ModelProto { IrVersion = 8, Graph = g, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 13 } } };
+        }
+
+        /// <summary>
+        /// An activation quantized per axis or at run time (DynamicQuantizeLinear) going from the model input to its output
+        /// runs in the integer reference (the float output is the model's round trip); the generator refuses it (NQG0054).
+        /// </summary>
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void ActivationsQuantizedPerAxisOrAtRunTimeRunInTheReferenceButAreNotGenerated(bool dynamic)
+        {
+            var input = QuantizedInput("boundary.onnx", BoundaryModel(dynamic).ToByteArray());
+            var graph = ModelCompiler.Lower(input).IntegerGraph;
+            Assert.NotNull(graph);
+            var x = new float[] { -1f, 0f, 2.5f, 60f, 0.3f, -7f, 1f, 0.25f, 3f, -3f, 0.1f, 9f };
+            var executor = new IntegerExecutor(graph!);
+            var y = executor.Run(x);
+            // Per axis: channel c has scale s_c and zero-point z_c; at run time: the range [−7, 60] over 255 steps.
+            float[] scales = dynamic ? new[] { 67f / 255f, 67f / 255f, 67f / 255f } : new[] { 0.5f, 0.25f, 0.125f };
+            int[] zeroPoints = dynamic ? new[] { 27, 27, 27 } : new[] { 10, 128, 200 };
+            var expected = x.Select((v, i) => (Math.Min(255, Math.Max(0, Math.Round(v / scales[i / 4], MidpointRounding.ToEven) + zeroPoints[i / 4])) - zeroPoints[i / 4]) * scales[i / 4]).ToArray();
+            Assert.Equal(expected.Select(v => (float)v), y);
+
+            var result = ModelCompiler.Compile(input);
+            Assert.Null(result.Source);
+            var diagnostic = Assert.Single(result.Diagnostics, d => d.Kind.Level == DiagnosticLevel.Error);
+            Assert.Equal("NQG0054", diagnostic.Id);
+            Assert.Contains(dynamic ? "at run time" : "per axis 1", diagnostic.Message);
+        }
+
+        /// <summary>No integer arithmetic can use an activation quantized per axis or at run time: an operator reading one gets NQG0052.</summary>
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void AnOperatorReadingAnActivationQuantizedPerAxisOrAtRunTimeIsRejected(bool dynamic)
+        {
+            var m = BoundaryModel(dynamic,
+                new NodeProto { OpType = "Conv", Name = "conv", Input = { "xd", "w" }, Output = { "y" } },
+                new NodeProto { OpType = "QuantizeLinear", Name = "quantize_y", Input = { "y", "y_scale", "y_zero_point" }, Output = { "yq" } },
+                new NodeProto { OpType = "DequantizeLinear", Name = "dequantize_y", Input = { "yq", "y_scale", "y_zero_point" }, Output = { "yd" } });
+            m.Graph.Initializer.Add(new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 3, 3, 1, 1 }, FloatData = { 1, 0, 0, 0, 1, 0, 0, 0, 1 } });
+            m.Graph.Initializer.Add(new TensorProto { Name = "y_scale", DataType = (int)TensorProto.Types.DataType.Float, FloatData = { 0.5f } });
+            m.Graph.Initializer.Add(new TensorProto { Name = "y_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(new byte[] { 128 }) });
+            AssertRejected(m, "NQG0052", "conv", dynamic ? "at run time" : "per axis 1");
+        }
+
+        private static ValueInfoProto FloatValue(string name, params long[] dims)
+        {
+            var shape = new TensorShapeProto();
+            foreach (long d in dims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
         }
     }
 }
