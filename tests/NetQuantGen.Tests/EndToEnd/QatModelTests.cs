@@ -101,10 +101,13 @@ namespace NetQuantGen.Tests.EndToEnd
             return correct / (double)Count;
         }
 
-        public static IEnumerable<object[]> ModelsAndArithmetics =>
-            from model in new[] { "small_cnn_qat" }
-            from requantization in new[] { RequantizationOption.Default, RequantizationOption.FixedPoint }
-            select new object[] { model, requantization };
+        public static IEnumerable<object[]> ModelsAndArithmetics => new[]
+        {
+            new object[] { "small_cnn_qat", RequantizationOption.Default },
+            new object[] { "small_cnn_qat", RequantizationOption.FixedPoint },
+            new object[] { "small_cnn_qat_w4", RequantizationOption.Default },
+            new object[] { "small_cnn_qat_w2", RequantizationOption.Default },
+        };
 
         /// <summary>
         /// ONNX Runtime runs the very QDQ file against our generated code on 1,000 test images. By default a quantized
