@@ -357,7 +357,11 @@ namespace NetQuantGen.Runtime.Kernels
             }
         }
 
-        /// <summary>Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps.</summary>
+        /// <summary>
+        /// Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps. A pixel whose
+        /// window lies inside the image (most of them) reads its taps at fixed offsets from its top-left input pixel,
+        /// with no per-tap padding test; only the border pixels look each tap up through the window.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DepthwiseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
@@ -367,18 +371,36 @@ namespace NetQuantGen.Runtime.Kernels
             short** rows = stackalloc short*[taps];
             int* dy = stackalloc int[taps];
             int* dx = stackalloc int[taps];
+            int* offsets = stackalloc int[taps];
             Window.Taps(g, dy, dx);
+            for (int t = 0; t < taps; t++) offsets[t] = (dy[t] * g.InWidth + dx[t]) * stride;
+            // The window's bottom-right tap, relative to its top-left one.
+            int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (g.KernelWidth - 1) * g.DilationWidth;
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
             for (int p = 0; p < g.OutputPixels; p++)
             {
                 window.Origin(p, out int iy, out int ix);
+                sbyte* pixel = output + p * channels;
+                if (iy >= 0 && ix >= 0 && iy + spanY < g.InHeight && ix + spanX < g.InWidth)
+                {
+                    short* origin = wide + (iy * g.InWidth + ix) * stride;
+                    for (int channel = 0; channel < channels; channel += TLanes.Lanes)
+                    {
+                        var acc = TLanes.Load(r.Bias + channel);
+                        short* x = origin + channel;
+                        int* w = weights + channel;
+                        for (int t = 0; t < taps; t++, w += padded) acc = TLanes.MultiplyAddWidened(acc, x + offsets[t], w);
+                        Store<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
+                    }
+                    continue;
+                }
                 for (int t = 0; t < taps; t++) rows[t] = window.Pixel(iy + dy[t], ix + dx[t]);
                 for (int channel = 0; channel < channels; channel += TLanes.Lanes)
                 {
                     var acc = TLanes.Load(r.Bias + channel);
                     for (int t = 0; t < taps; t++)
                         if (rows[t] != window.Zero) acc = TLanes.MultiplyAddWidened(acc, rows[t] + channel, weights + t * padded + channel);
-                    Store<TLanes, TVector>(output + p * channels, acc, channel, channels, partial, r);
+                    Store<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
                 }
             }
         }

@@ -30,20 +30,15 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
-        /// (p + nudge) / 2^31 truncated toward zero, in the low 32 bits of each 64-bit lane. The low 32 bits of
-        /// an arithmetic and a logical shift by 31 are the same bits of the operand, so the logical shift
-        /// (AVX2 has no 64-bit arithmetic shift) is exact here.
+        /// (p + nudge) / 2^31 truncated toward zero, in the low 32 bits of each 64-bit lane. For p ≥ 0 that is
+        /// floor((p + 2^30) / 2^31); for p &lt; 0, p + nudge = p + 1 − 2^30 &lt; 0 and truncation is the ceiling, which is
+        /// floor((p + 1 − 2^30 + 2^31 − 1) / 2^31) = floor((p + 2^30) / 2^31) again: one add and one shift for both signs.
+        /// The low 32 bits of an arithmetic and a logical shift by 31 are the same bits of the sum, so the logical shift
+        /// (AVX2 has no 64-bit arithmetic shift) is exact; |p| ≤ 2^62, so the sum cannot overflow.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<long> HighHalf(Vector256<long> product)
-        {
-            var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, product);
-            var nudge = Avx2.BlendVariable(Vector256.Create(1L << 30), Vector256.Create(1 - (1L << 30)), negative);
-            var sum = Avx2.Add(product, nudge);
-            var sumNegative = Avx2.CompareGreaterThan(Vector256<long>.Zero, sum);
-            var towardZero = Avx2.Add(sum, Avx2.And(sumNegative, Vector256.Create((1L << 31) - 1)));
-            return Avx2.ShiftRightLogical(towardZero, 31);
-        }
+        private static Vector256<long> HighHalf(Vector256<long> product) =>
+            Avx2.ShiftRightLogical(Avx2.Add(product, Vector256.Create(1L << 30)), 31);
 
         /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
