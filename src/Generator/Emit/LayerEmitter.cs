@@ -121,7 +121,17 @@ namespace NetQuantGen.Emit
                 w.Line("x.CopyTo(y);");
                 return;
             }
-            // A reshape keeps the logical row-major order; memory order differs where a side is channels-last.
+            // A reshape keeps the logical row-major order; memory order differs where a side is channels-last. With one
+            // side row-major, nested loops over the other side's logical shape place each element with constant strides.
+            if (Layouts.IsRowMajor(move.Output) || Layouts.IsRowMajor(move.Input))
+            {
+                bool toRowMajor = Layouts.IsRowMajor(move.Output);
+                var shape = toRowMajor ? move.Input.Shape : move.Output.Shape;
+                w.Line($"// reshape across layouts: the {(toRowMajor ? "input" : "output")}'s logical order walked with its memory strides");
+                StridedLoops(w, shape, (toRowMajor ? Shapes.Strides(shape) : Layouts.Strides(shape), "y", true),
+                    (toRowMajor ? Layouts.Strides(shape) : Shapes.Strides(shape), "x", false), (target, from) => $"{target} = {from};");
+                return;
+            }
             w.Line("// reshape across layouts: element i of the logical row-major order, placed in each side's memory order");
             using (w.Block($"for (int i = 0; i < {Int(move.Output.Length)}; i++)"))
                 w.Line($"y[{MemoryIndex(move.Output.Shape, "i")}] = x[{MemoryIndex(move.Input.Shape, "i")}];");
