@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace NetQuantGen.Runtime.Kernels
@@ -39,6 +40,12 @@ namespace NetQuantGen.Runtime.Kernels
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise);
             var path = KernelPaths.Current;
+            if (g.ByteGroup > 0)
+            {
+                Offset(x, scratch, g, path != KernelPath.Scalar);
+                RunBytes(scratch, y, weights, bias, multiplier, leftShift, rightShift, g, path);
+                return;
+            }
             if (g.Patches)
             {
                 // The windows as rows of one 1×1 convolution over the output plane (its weights are packed that way).
@@ -76,6 +83,31 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
+        /// The uint8 × int8 kernel. The bias the compiler bakes for it already holds −(z_in + 128)·Σw, so
+        /// acc = bias + Σ w·(x + 128) = the exact accumulator; padding taps read a pixel of z_in + 128 (w·(x − z_in) = 0).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void RunBytes(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
+            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, KernelPath path)
+        {
+            // The offset bytes as int16 pairs, so the window's pixel arithmetic serves both kernels.
+            int stride = 2 * g.ChannelQuads;
+            fixed (short* wide = scratch)
+            fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
+            fixed (sbyte* output = y)
+            {
+                var r = new Requantizer(b, m, ls, rs, g);
+                switch (path)
+                {
+                    case KernelPath.Vector512: DenseBytesVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector256: DenseBytesVector<Lanes256, Vector256<int>>(wide, w, output, r, g, stride); break;
+                    case KernelPath.Vector128: DenseBytesVector<Lanes128, Vector128<int>>(wide, w, output, r, g, stride); break;
+                    default: DenseBytesScalar(wide, (sbyte*)w, output, r, g, stride); break;
+                }
+            }
+        }
+
+        /// <summary>
         /// Every pointer the kernels form stays inside these spans when their lengths are what the geometry says
         /// (the kernels read whole padded blocks and the zero pixel after the widened input); a generated layer
         /// built against another runtime, or a scratch buffer planned for another model, fails here instead of
@@ -88,7 +120,8 @@ namespace NetQuantGen.Runtime.Kernels
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
             if (x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
                 || scratch.Length < g.ScratchLength(depthwise)
-                || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.DenseWeightLength)
+                || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.ByteGroup > 0 ? g.ByteWeightLength : g.DenseWeightLength)
+                || (g.ByteGroup > 0 && (depthwise || g.Patches))
                 || bias.Length < padded || multiplier.Length < padded || leftShift.Length < padded || rightShift.Length < padded
                 || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels))
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
@@ -177,6 +210,34 @@ namespace NetQuantGen.Runtime.Kernels
                 }
             }
             wide.Slice(pixels * stride, stride).Clear();
+        }
+
+        /// <summary>
+        /// x + 128 as uint8 (the sign bit flipped), 4·<see cref="ConvolutionGeometry.ChannelQuads"/> bytes per pixel, padding
+        /// channels 0 (their weights are 0); then the pixel that padding taps read, z_in + 128 in every byte.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Offset(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, bool vector)
+        {
+            var bytes = MemoryMarshal.AsBytes(scratch);
+            int pixels = g.InHeight * g.InWidth, channels = g.InChannels, stride = 4 * g.ChannelQuads;
+            var source = MemoryMarshal.AsBytes(x);
+            if (stride == channels)
+            {
+                int n = pixels * channels, i = 0;
+                if (vector)
+                    for (; i + 16 <= n; i += 16)
+                        (Vector128.Create(source.Slice(i, 16)) ^ Vector128.Create((byte)0x80)).CopyTo(bytes.Slice(i, 16));
+                for (; i < n; i++) bytes[i] = (byte)(source[i] ^ 0x80);
+            }
+            else
+                for (int p = 0; p < pixels; p++)
+                {
+                    var row = bytes.Slice(p * stride, stride);
+                    for (int c = 0; c < channels; c++) row[c] = (byte)(source[p * channels + c] ^ 0x80);
+                    row.Slice(channels).Clear();
+                }
+            bytes.Slice(pixels * stride, stride).Fill((byte)(g.InputZeroPoint + 128));
         }
 
         /// <summary>The input window of the output pixels, as offsets: tap t reads input (iy0 + dy[t], ix0 + dx[t]).</summary>
@@ -301,6 +362,119 @@ namespace NetQuantGen.Runtime.Kernels
                 if (two) { tile[6] = b0; tile[7] = b1; tile[8] = b2; tile[9] = b3; tile[10] = b4; tile[11] = b5; }
                 tilePixels[0] = q0; tilePixels[1] = q1; tilePixels[2] = q2; tilePixels[3] = q3; tilePixels[4] = q4; tilePixels[5] = q5;
                 StoreTile<TLanes, TVector>(tile, tilePixels, TWidth.Count, THeight.Count, output, channel, outChannels, partial, r);
+            }
+        }
+
+        /// <summary>
+        /// The byte kernel, tiled like <see cref="DenseVector{TLanes, TVector}"/>: per tap, runs of ByteGroup quads are
+        /// summed in int16 registers (uint8 × int8 pairs, vpmaddubsw, then int16 adds), and each run's sums are widened
+        /// into the tile's int32 accumulators (vpmaddwd by ones). The compiler chose ByteGroup so that no pair and no run
+        /// can leave int16 for any input. Padding taps are not skipped: they read the z_in + 128 pixel the bias accounts for.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DenseBytesVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            int* dy = stackalloc int[g.Taps];
+            int* dx = stackalloc int[g.Taps];
+            Window.Taps(g, dy, dx);
+            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
+            TVector* tile = stackalloc TVector[2 * TilePixels];
+            int* tilePixels = stackalloc int[TilePixels];
+            var window = new Window(wide, g, stride);
+            int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
+            bool six = g.OutputPixels >= TilePixels;
+            for (; v + 2 <= vectors; v += 2)
+                if (six) ByteTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                else ByteTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+            if (v < vectors)
+                if (six) ByteTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                else ByteTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void ByteTiles<TLanes, TVector, TWidth, THeight>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileSize where THeight : struct, ITileSize
+        {
+            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels;
+            int lanes = TLanes.Lanes, quads = g.ChannelQuads, taps = g.Taps, pixels = g.OutputPixels, group = g.ByteGroup;
+            const int Block = ConvolutionGeometry.BlockChannels;
+            int tapWeights = quads * Block, blockWeights = taps * tapWeights;
+            int channel1 = channel + lanes;
+            // Weights are [block][tap][quad][16 channels]: a vector of channels starts at its block plus its lane.
+            int* weights0 = weights + channel / Block * blockWeights + channel % Block;
+            int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
+            for (int p = 0; p < pixels; p += THeight.Count)
+            {
+                int q0 = p, q1 = Math.Min(p + 1, pixels - 1), q2 = Math.Min(p + 2, pixels - 1);
+                int q3 = Math.Min(p + 3, pixels - 1), q4 = Math.Min(p + 4, pixels - 1), q5 = Math.Min(p + 5, pixels - 1);
+                window.Origin(q0, out int y0, out int x0); window.Origin(q1, out int y1, out int x1);
+                window.Origin(q2, out int y2, out int x2); window.Origin(q3, out int y3, out int x3);
+                window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
+                var bias0 = TLanes.Load(r.Bias + channel);
+                var bias1 = two ? TLanes.Load(r.Bias + channel1) : default;
+                for (int i = 0; i < TilePixels; i++) { tile[i] = bias0; tile[TilePixels + i] = bias1; }
+                for (int t = 0; t < taps; t++)
+                {
+                    byte* r0 = (byte*)window.Pixel(y0 + dy[t], x0 + dx[t]), r1 = (byte*)window.Pixel(y1 + dy[t], x1 + dx[t]);
+                    byte* r2 = (byte*)window.Pixel(y2 + dy[t], x2 + dx[t]), r3 = (byte*)window.Pixel(y3 + dy[t], x3 + dx[t]);
+                    byte* r4 = (byte*)window.Pixel(y4 + dy[t], x4 + dx[t]), r5 = (byte*)window.Pixel(y5 + dy[t], x5 + dx[t]);
+                    int* w0 = weights0 + t * tapWeights, w1 = weights1 + t * tapWeights;
+                    for (int k = 0; k < quads;)
+                    {
+                        TVector a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+                        TVector b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default;
+                        for (int end = Math.Min(k + group, quads); k < end; k++, w0 += Block, w1 += Block)
+                        {
+                            var u = TLanes.Load(w0);
+                            var v = two ? TLanes.Load(w1) : default;
+                            int c = 4 * k;
+                            var x = TLanes.BroadcastQuad(r0 + c); a0 = TLanes.MultiplyAddBytes(a0, x, u); if (two) b0 = TLanes.MultiplyAddBytes(b0, x, v);
+                            if (six) { x = TLanes.BroadcastQuad(r1 + c); a1 = TLanes.MultiplyAddBytes(a1, x, u); if (two) b1 = TLanes.MultiplyAddBytes(b1, x, v); }
+                            if (six) { x = TLanes.BroadcastQuad(r2 + c); a2 = TLanes.MultiplyAddBytes(a2, x, u); if (two) b2 = TLanes.MultiplyAddBytes(b2, x, v); }
+                            if (six) { x = TLanes.BroadcastQuad(r3 + c); a3 = TLanes.MultiplyAddBytes(a3, x, u); if (two) b3 = TLanes.MultiplyAddBytes(b3, x, v); }
+                            if (six) { x = TLanes.BroadcastQuad(r4 + c); a4 = TLanes.MultiplyAddBytes(a4, x, u); if (two) b4 = TLanes.MultiplyAddBytes(b4, x, v); }
+                            if (six) { x = TLanes.BroadcastQuad(r5 + c); a5 = TLanes.MultiplyAddBytes(a5, x, u); if (two) b5 = TLanes.MultiplyAddBytes(b5, x, v); }
+                        }
+                        tile[0] = TLanes.AddWidened(tile[0], a0);
+                        if (six) { tile[1] = TLanes.AddWidened(tile[1], a1); tile[2] = TLanes.AddWidened(tile[2], a2); tile[3] = TLanes.AddWidened(tile[3], a3); tile[4] = TLanes.AddWidened(tile[4], a4); tile[5] = TLanes.AddWidened(tile[5], a5); }
+                        if (two)
+                        {
+                            tile[6] = TLanes.AddWidened(tile[6], b0);
+                            if (six) { tile[7] = TLanes.AddWidened(tile[7], b1); tile[8] = TLanes.AddWidened(tile[8], b2); tile[9] = TLanes.AddWidened(tile[9], b3); tile[10] = TLanes.AddWidened(tile[10], b4); tile[11] = TLanes.AddWidened(tile[11], b5); }
+                        }
+                    }
+                }
+                tilePixels[0] = q0; tilePixels[1] = q1; tilePixels[2] = q2; tilePixels[3] = q3; tilePixels[4] = q4; tilePixels[5] = q5;
+                StoreTile<TLanes, TVector>(tile, tilePixels, TWidth.Count, THeight.Count, output, channel, g.OutChannels, partial, r);
+            }
+        }
+
+        /// <summary>The byte kernel's plain formula: acc = bias + Σ (x + 128)·w over every tap, padding included.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DenseBytesScalar(short* wide, sbyte* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+        {
+            int quads = g.ChannelQuads, taps = g.Taps;
+            var window = new Window(wide, g, stride);
+            int* dy = stackalloc int[taps];
+            int* dx = stackalloc int[taps];
+            Window.Taps(g, dy, dx);
+            for (int p = 0; p < g.OutputPixels; p++)
+            {
+                window.Origin(p, out int iy, out int ix);
+                for (int m = 0; m < g.OutChannels; m++)
+                {
+                    int block = m / ConvolutionGeometry.BlockChannels, lane = m % ConvolutionGeometry.BlockChannels;
+                    int acc = r.Bias[m];
+                    for (int t = 0; t < taps; t++)
+                    {
+                        byte* row = (byte*)window.Pixel(iy + dy[t], ix + dx[t]);
+                        for (int c = 0; c < 4 * quads; c++)
+                            acc += row[c] * weights[4 * ((((long)block * taps + t) * quads + c / 4) * ConvolutionGeometry.BlockChannels + lane) + (c & 3)];
+                    }
+                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                }
             }
         }
 
