@@ -44,5 +44,15 @@ namespace NetQuantGen.Runtime.Kernels
             var v = Avx2.Add(scaled, Vector256.Create(_outputZeroPoint));
             return Avx2.Min(Avx2.Max(v, Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
         }
+
+        /// <summary>Sixteen channels from <paramref name="channel"/> on (AVX-512): requantized and clamped, still int32.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<int> Finish(Vector512<int> acc, int channel)
+        {
+            var scaled = VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, Avx512F.LoadVector512(_multiplier + channel),
+                Avx512F.LoadVector512(_leftShift + channel).AsUInt32(), Avx512F.LoadVector512(_rightShift + channel));
+            var v = Avx512F.Add(scaled, Vector512.Create(_outputZeroPoint));
+            return Avx512F.Min(Avx512F.Max(v, Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
+        }
     }
 }

@@ -79,9 +79,8 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Store(sbyte* destination, Vector512<int> acc, int channel, in Requantizer r)
         {
-            var clamped = Vector512.Create(r.Finish(acc.GetLower(), channel), r.Finish(acc.GetUpper(), channel + 8));
             // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
-            Sse2.Store(destination, Avx512F.ConvertToVector128SByte(clamped));
+            Sse2.Store(destination, Avx512F.ConvertToVector128SByte(r.Finish(acc, channel)));
         }
     }
 

@@ -59,5 +59,142 @@ namespace NetQuantGen.Tests.Kernels
             }
             Assert.True(compared >= 100 * paths.Length, $"only {compared} comparisons");
         }
+
+        /// <summary>
+        /// The uint8 × int8 kernel with 4-bit weights (every run length used here is within what the proof accepts for
+        /// them), on random geometries: every path, scalar included, gives the bytes of the exact int16 kernel on the
+        /// same logical weights, with the bias holding −(z_in + 128)·Σw as the compiler bakes it.
+        /// </summary>
+        [Fact]
+        public void ByteKernelEqualsTheExactKernelOnEveryPathOnRandomGeometries()
+        {
+            var random = new Random(7);
+            var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
+            int compared = 0;
+            for (int trial = 0; trial < 200; trial++)
+            {
+                int kernel = random.Next(1, 4), stride = random.Next(1, 3), pad = random.Next(0, kernel);
+                int inH = random.Next(1, 9), inW = random.Next(1, 9), channels = random.Next(1, 70), outChannels = random.Next(1, 70);
+                int outH = (inH + 2 * pad - kernel) / stride + 1, outW = (inW + 2 * pad - kernel) / stride + 1;
+                if (outH < 1 || outW < 1) continue;
+                int zeroPoint = random.Next(-128, 128), taps = kernel * kernel;
+                var exact = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, kernel, kernel, stride, stride, 1, 1, pad, pad,
+                    zeroPoint, random.Next(-128, 128), -128, 127);
+                var bytes = exact with { ByteGroup = new[] { 1, 2, 4, 8 }[random.Next(4)] };
+                // Logical weights [m][c][t] in the 4-bit range, packed for each kernel.
+                var w = new int[outChannels, channels, taps];
+                foreach (var (m, c, t) in from m in Enumerable.Range(0, outChannels) from c in Enumerable.Range(0, channels) from t in Enumerable.Range(0, taps) select (m, c, t))
+                    w[m, c, t] = random.Next(-7, 8);
+                int At(int m, int c, int t) => m < outChannels && c < channels ? w[m, c, t] : 0;
+                const int Block = ConvolutionGeometry.BlockChannels;
+                var pairs = new int[exact.DenseWeightLength];
+                for (int block = 0; block < exact.ChannelBlocks; block++)
+                    for (int t = 0; t < taps; t++)
+                        for (int pair = 0; pair < exact.ChannelPairs; pair++)
+                            for (int lane = 0; lane < Block; lane++)
+                                pairs[((block * taps + t) * exact.ChannelPairs + pair) * Block + lane] =
+                                    (ushort)(short)At(block * Block + lane, 2 * pair, t) | At(block * Block + lane, 2 * pair + 1, t) << 16;
+                var quads = new int[bytes.ByteWeightLength];
+                for (int block = 0; block < bytes.ChannelBlocks; block++)
+                    for (int t = 0; t < taps; t++)
+                        for (int quad = 0; quad < bytes.ChannelQuads; quad++)
+                            for (int lane = 0; lane < Block; lane++)
+                                for (int j = 0; j < 4; j++)
+                                    quads[((block * taps + t) * bytes.ChannelQuads + quad) * Block + lane] |= (byte)(sbyte)At(block * Block + lane, 4 * quad + j, t) << (8 * j);
+                int padded = exact.ChannelBlocks * Block;
+                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
+                var foldedBias = bias.Select((b, m) => b - (zeroPoint + 128) * Enumerable.Range(0, channels).Sum(c => Enumerable.Range(0, taps).Sum(t => At(m, c, t)))).ToArray();
+                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
+                var leftShift = new int[padded];
+                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(0, 10)).ToArray();
+                var x = new sbyte[inH * inW * channels];
+                random.NextBytes((byte[])(object)x);
+
+                sbyte[] Convolve(KernelPath path, in ConvolutionGeometry g, int[] weights, int[] b)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    var y = new sbyte[g.OutputPixels * outChannels];
+                    Int8Convolution.Dense(x, y, new short[g.ScratchLength(depthwise: false)], weights, b, multiplier, leftShift, rightShift, g);
+                    return y;
+                }
+
+                var expected = Convolve(KernelPath.Scalar, exact, pairs, bias);
+                foreach (var path in paths)
+                {
+                    Assert.True(expected.AsSpan().SequenceEqual(Convolve(path, bytes, quads, foldedBias)), $"byte kernel on {path} differs from the exact kernel on {bytes}");
+                    compared++;
+                }
+            }
+            Assert.True(compared >= 100 * paths.Length, $"only {compared} comparisons");
+        }
+
+        /// <summary>Max and average pooling (padding, strides, dilation, count_include_pad, channel counts around the vector widths): every path gives the scalar bytes.</summary>
+        [Fact]
+        public void PoolingPathsMatchTheScalarKernelOnRandomGeometries()
+        {
+            var random = new Random(11);
+            var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
+            for (int trial = 0; trial < 200; trial++)
+            {
+                // Pads of at most half the window, so that every window keeps a valid tap to average.
+                int kernel = random.Next(1, 4), stride = random.Next(1, 3), dilation = random.Next(1, 3), pad = random.Next(0, (kernel + 1) / 2);
+                int inH = random.Next(1, 9), inW = random.Next(1, 9), channels = random.Next(1, 80);
+                int span = (kernel - 1) * dilation + 1;
+                int outH = (inH + 2 * pad - span) / stride + 1, outW = (inW + 2 * pad - span) / stride + 1;
+                if (outH < 1 || outW < 1) continue;
+                var g = new PoolGeometry(inH, inW, channels, outH, outW, kernel, kernel, stride, stride, dilation, dilation, pad, pad, pad, pad,
+                    random.Next(-128, 128), random.Next(2) == 0);
+                var x = new sbyte[inH * inW * channels];
+                random.NextBytes((byte[])(object)x);
+                bool average = random.Next(2) == 0;
+
+                sbyte[] Pool(KernelPath path)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    var y = new sbyte[outH * outW * channels];
+                    if (average) Int8Pooling.Average(x, y, g); else Int8Pooling.Max(x, y, g);
+                    return y;
+                }
+
+                var expected = Pool(KernelPath.Scalar);
+                foreach (var path in paths)
+                    Assert.True(expected.AsSpan().SequenceEqual(Pool(path)), $"{(average ? "average" : "max")} pooling on {path} differs from scalar on {g}");
+            }
+        }
+
+        /// <summary>
+        /// The integer add on the vector paths against the scalar definition, with multipliers and shifts over their whole
+        /// baked range and inputs at the int8 extremes: the vector fixed-point rounding (ties, negative products) is exact.
+        /// </summary>
+        [Fact]
+        public void AddPathsMatchTheScalarDefinitionOverTheWholeParameterRange()
+        {
+            var random = new Random(13);
+            var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
+            // Every pair of int8 values, so every rounding case of each parameter set is met.
+            var a = new sbyte[256 * 256];
+            var b = new sbyte[256 * 256];
+            for (int i = 0; i < a.Length; i++) { a[i] = (sbyte)(i >> 8); b[i] = (sbyte)i; }
+            for (int trial = 0; trial < 40; trial++)
+            {
+                var p = new AddParameters(LeftShift: random.Next(0, 21),
+                    ZeroPointA: random.Next(-128, 128), MultiplierA: random.Next(1 << 30, int.MaxValue), ShiftA: -random.Next(0, 31),
+                    ZeroPointB: random.Next(-128, 128), MultiplierB: random.Next(1 << 30, int.MaxValue), ShiftB: -random.Next(0, 31),
+                    OutputZeroPoint: random.Next(-128, 128), OutputMultiplier: random.Next(1 << 30, int.MaxValue), OutputShift: random.Next(-31, 2),
+                    ClampMin: -128, ClampMax: 127);
+
+                sbyte[] Add(KernelPath path)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    var y = new sbyte[a.Length];
+                    Int8Add.Run(a, b, y, p);
+                    return y;
+                }
+
+                var expected = Add(KernelPath.Scalar);
+                foreach (var path in paths)
+                    Assert.True(expected.AsSpan().SequenceEqual(Add(path)), $"add on {path} differs from scalar with {p}");
+            }
+        }
     }
 }
