@@ -29,6 +29,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("runs", "N", "Timed runs of each layer (default 50)."),
                 new OptionSpec("peak", "GMAC/s", "The machine's int8 peak for one core (default 90: 32 int8 MACs per cycle at 2.8 GHz)."),
                 new OptionSpec("verify", "N", "First run N seeded random int8 inputs through the generated code and the integer reference executor; exit 1 on the first difference."),
+                new OptionSpec("threads", "N", "Threads each convolution layer may use for one image (default 1; results are bit-identical for any count)."),
                 .. ExportCommand.QuantizationOptions,
             ],
             "Example:\n  netquant profile samples/models/resnet18.onnx --stats samples/models/resnet18_224.calib --input-shape 1,3,224,224");
@@ -40,6 +41,7 @@ namespace NetQuantGen.Cli
             string modelPath = args.Positionals[0], statsPath = args.Value("stats")!;
             int runs = Number(args.Value("runs"), 50, "runs");
             double peak = Number(args.Value("peak"), 90, "peak");
+            Runtime.Kernels.KernelThreads.Count = Number(args.Value("threads"), 1, "threads");
             byte[] model, statistics;
             try
             {
@@ -105,8 +107,8 @@ namespace NetQuantGen.Cli
 
             double total = rows.Sum(r => r.Ms);
             var w = output.Out;
-            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}: Run {1:F3} ms ({2:F1} GMAC/s over {3:N0} MACs); sum of layers {4:F3} ms; kernel path {5}",
-                input.ModelFileName, runMs, lowering.IntegerGraph.MacCount / runMs / 1e6, lowering.IntegerGraph.MacCount, total, Runtime.Kernels.KernelPaths.Current));
+            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}: Run {1:F3} ms ({2:F1} GMAC/s over {3:N0} MACs); sum of layers {4:F3} ms; kernel path {5}; {6} thread(s) per layer",
+                input.ModelFileName, runMs, lowering.IntegerGraph.MacCount / runMs / 1e6, lowering.IntegerGraph.MacCount, total, Runtime.Kernels.KernelPaths.Current, Runtime.Kernels.KernelThreads.Count));
             w.WriteLine($"{"layer",-28} {"ONNX node",-28} {"kernel",-14} {"ms",9} {"share",6} {"MACs",13} {"GMAC/s",7} {"% peak",7}");
             foreach (var (name, source, kernel, ms, macs) in rows)
                 w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-28} {1,-28} {2,-14} {3,9:F4} {4,5:F1}% {5,13:N0} {6,7:F1} {7,6:F1}%",

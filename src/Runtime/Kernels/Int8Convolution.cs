@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
 
 namespace NetQuantGen.Runtime.Kernels
 {
@@ -62,24 +63,10 @@ namespace NetQuantGen.Runtime.Kernels
         private static void RunWidened(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
             ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, bool depthwise, KernelPath path)
         {
-            int stride = g.WideStride(depthwise);
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (sbyte* output = y)
-            {
-                var r = new Requantizer(b, m, ls, rs, g);
-                switch (path)
-                {
-                    case KernelPath.Vector512 when depthwise: DepthwiseVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector512: DenseVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector256 when depthwise: DepthwiseVector<Lanes256, Vector256<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector256: DenseVector<Lanes256, Vector256<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector128 when depthwise: DepthwiseVector<Lanes128, Vector128<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector128: DenseVector<Lanes128, Vector128<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Scalar when depthwise: DepthwiseScalar(wide, w, output, r, g, stride); break;
-                    default: DenseScalar(wide, (short*)w, output, r, g, stride); break;
-                }
-            }
+                Dispatch(new Work(wide, w, output, new Requantizer(b, m, ls, rs, g), g, g.WideStride(depthwise), depthwise ? WorkKind.Depthwise : WorkKind.Dense, path));
         }
 
         /// <summary>
@@ -91,20 +78,82 @@ namespace NetQuantGen.Runtime.Kernels
             ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, in ConvolutionGeometry g, KernelPath path)
         {
             // The offset bytes as int16 pairs, so the window's pixel arithmetic serves both kernels.
-            int stride = 2 * g.ChannelQuads;
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (sbyte* output = y)
+                Dispatch(new Work(wide, w, output, new Requantizer(b, m, ls, rs, g), g, 2 * g.ChannelQuads, WorkKind.Bytes, path));
+        }
+
+        private enum WorkKind { Dense, Depthwise, Bytes }
+
+        /// <summary>One layer's kernel call over a range of output pixels: what a thread of the opt-in parallel mode runs.</summary>
+        private readonly struct Work
+        {
+            private readonly short* _wide;
+            private readonly int* _weights;
+            private readonly sbyte* _output;
+            private readonly Requantizer _r;
+            private readonly int _stride;
+
+            public Work(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, WorkKind kind, KernelPath path)
             {
-                var r = new Requantizer(b, m, ls, rs, g);
-                switch (path)
+                _wide = wide;
+                _weights = weights;
+                _output = output;
+                _r = r;
+                Geometry = g;
+                _stride = stride;
+                Kind = kind;
+                Path = path;
+            }
+
+            public ConvolutionGeometry Geometry { get; }
+
+            public KernelPath Path { get; }
+
+            public WorkKind Kind { get; }
+
+            /// <summary>Output pixels [first, end); the scalar kernels, the reference, always take the whole plane.</summary>
+            public void Run(int first, int end)
+            {
+                var g = Geometry;
+                switch (Path, Kind)
                 {
-                    case KernelPath.Vector512: DenseBytesVector<Lanes512, Vector512<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector256: DenseBytesVector<Lanes256, Vector256<int>>(wide, w, output, r, g, stride); break;
-                    case KernelPath.Vector128: DenseBytesVector<Lanes128, Vector128<int>>(wide, w, output, r, g, stride); break;
-                    default: DenseBytesScalar(wide, (sbyte*)w, output, r, g, stride); break;
+                    case (KernelPath.Vector512, WorkKind.Dense): DenseVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Depthwise): DepthwiseVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Bytes): DenseBytesVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Dense): DenseVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Depthwise): DepthwiseVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Bytes): DenseBytesVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Dense): DenseVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Depthwise): DepthwiseVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Bytes): DenseBytesVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (_, WorkKind.Depthwise): DepthwiseScalar(_wide, _weights, _output, _r, g, _stride); break;
+                    case (_, WorkKind.Bytes): DenseBytesScalar(_wide, (sbyte*)_weights, _output, _r, g, _stride); break;
+                    default: DenseScalar(_wide, (short*)_weights, _output, _r, g, _stride); break;
                 }
             }
+        }
+
+        /// <summary>
+        /// Runs the work on this thread, or, when <see cref="KernelThreads.Count"/> allows and the layer is large enough to
+        /// repay the hand-off, on that many threads, each over its own run of whole pixel tiles. Every output value is
+        /// computed by one thread exactly as the single-threaded kernel computes it, so the bytes do not depend on the count.
+        /// </summary>
+        private static void Dispatch(Work work)
+        {
+            var g = work.Geometry;
+            int pixels = g.OutputPixels;
+            long macs = (long)pixels * g.OutChannels * g.Taps * (work.Kind == WorkKind.Depthwise ? 1 : g.InChannels);
+            int threads = Math.Min(KernelThreads.Count, pixels / (2 * TilePixels));
+            if (threads <= 1 || macs < KernelThreads.MinimumMacs || work.Path == KernelPath.Scalar)
+            {
+                work.Run(0, pixels);
+                return;
+            }
+            int tiles = (pixels + TilePixels - 1) / TilePixels;
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+                work.Run(Math.Min(pixels, (int)((long)tiles * i / threads) * TilePixels), Math.Min(pixels, (int)((long)tiles * (i + 1) / threads) * TilePixels)));
         }
 
         /// <summary>
@@ -290,10 +339,10 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>
         /// Dense convolution as an implicit GEMM: output channels in tiles of two vectors (one for the last odd
         /// vector), output pixels in tiles of <see cref="TilePixels"/>, each tile's accumulators in registers across
-        /// all taps and input-channel pairs. Tiles past the last pixel repeat the last pixel (same values, same place).
+        /// all taps and input-channel pairs, over output pixels [first, end). Tiles past the end repeat its last pixel (same values, same place).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DenseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+        private static void DenseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             int* dy = stackalloc int[g.Taps];
@@ -305,22 +354,22 @@ namespace NetQuantGen.Runtime.Kernels
             var window = new Window(wide, g, stride);
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
             // Fewer pixels than a tile (a Gemm, a tiny image): one-pixel tiles instead of six copies of the same pixel.
-            bool six = g.OutputPixels >= TilePixels;
+            bool six = end - first >= TilePixels;
             for (; v + 2 <= vectors; v += 2)
-                if (six) DenseTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
-                else DenseTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                if (six) DenseTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                else DenseTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
             if (v < vectors)
-                if (six) DenseTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
-                else DenseTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                if (six) DenseTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                else DenseTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseTiles<TLanes, TVector, TWidth, THeight>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
-            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
+            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileSize where THeight : struct, ITileSize
         {
             bool two = TWidth.Count == 2, six = THeight.Count == TilePixels;
-            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, pixels = g.OutputPixels, outChannels = g.OutChannels;
+            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, outChannels = g.OutChannels;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
@@ -329,10 +378,11 @@ namespace NetQuantGen.Runtime.Kernels
             int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
             int* bias = r.Bias;
             short* zero = window.Zero;
-            for (int p = 0; p < pixels; p += THeight.Count)
+            int last = end - 1;
+            for (int p = first; p < end; p += THeight.Count)
             {
-                int q0 = p, q1 = Math.Min(p + 1, pixels - 1), q2 = Math.Min(p + 2, pixels - 1);
-                int q3 = Math.Min(p + 3, pixels - 1), q4 = Math.Min(p + 4, pixels - 1), q5 = Math.Min(p + 5, pixels - 1);
+                int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
+                int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
                 window.Origin(q0, out int y0, out int x0); window.Origin(q1, out int y1, out int x1);
                 window.Origin(q2, out int y2, out int x2); window.Origin(q3, out int y3, out int x3);
                 window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
@@ -372,7 +422,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// can leave int16 for any input. Padding taps are not skipped: they read the z_in + 128 pixel the bias accounts for.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DenseBytesVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+        private static void DenseBytesVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             int* dy = stackalloc int[g.Taps];
@@ -383,32 +433,33 @@ namespace NetQuantGen.Runtime.Kernels
             int* tilePixels = stackalloc int[TilePixels];
             var window = new Window(wide, g, stride);
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
-            bool six = g.OutputPixels >= TilePixels;
+            bool six = end - first >= TilePixels;
             for (; v + 2 <= vectors; v += 2)
-                if (six) ByteTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
-                else ByteTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                if (six) ByteTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                else ByteTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
             if (v < vectors)
-                if (six) ByteTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
-                else ByteTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes);
+                if (six) ByteTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                else ByteTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void ByteTiles<TLanes, TVector, TWidth, THeight>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
-            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel)
+            sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileSize where THeight : struct, ITileSize
         {
             bool two = TWidth.Count == 2, six = THeight.Count == TilePixels;
-            int lanes = TLanes.Lanes, quads = g.ChannelQuads, taps = g.Taps, pixels = g.OutputPixels, group = g.ByteGroup;
+            int lanes = TLanes.Lanes, quads = g.ChannelQuads, taps = g.Taps, group = g.ByteGroup;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = quads * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
             // Weights are [block][tap][quad][16 channels]: a vector of channels starts at its block plus its lane.
             int* weights0 = weights + channel / Block * blockWeights + channel % Block;
             int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
-            for (int p = 0; p < pixels; p += THeight.Count)
+            int last = end - 1;
+            for (int p = first; p < end; p += THeight.Count)
             {
-                int q0 = p, q1 = Math.Min(p + 1, pixels - 1), q2 = Math.Min(p + 2, pixels - 1);
-                int q3 = Math.Min(p + 3, pixels - 1), q4 = Math.Min(p + 4, pixels - 1), q5 = Math.Min(p + 5, pixels - 1);
+                int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
+                int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
                 window.Origin(q0, out int y0, out int x0); window.Origin(q1, out int y1, out int x1);
                 window.Origin(q2, out int y2, out int x2); window.Origin(q3, out int y3, out int x3);
                 window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
@@ -425,7 +476,7 @@ namespace NetQuantGen.Runtime.Kernels
                     {
                         TVector a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
                         TVector b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default;
-                        for (int end = Math.Min(k + group, quads); k < end; k++, w0 += Block, w1 += Block)
+                        for (int runEnd = Math.Min(k + group, quads); k < runEnd; k++, w0 += Block, w1 += Block)
                         {
                             var u = TLanes.Load(w0);
                             var v = two ? TLanes.Load(w1) : default;
@@ -537,7 +588,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// with no per-tap padding test; only the border pixels look each tap up through the window.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DepthwiseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
+        private static void DepthwiseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels;
@@ -551,7 +602,7 @@ namespace NetQuantGen.Runtime.Kernels
             // The window's bottom-right tap, relative to its top-left one.
             int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (g.KernelWidth - 1) * g.DilationWidth;
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
-            for (int p = 0; p < g.OutputPixels; p++)
+            for (int p = first; p < end; p++)
             {
                 window.Origin(p, out int iy, out int ix);
                 sbyte* pixel = output + p * channels;

@@ -196,5 +196,57 @@ namespace NetQuantGen.Tests.Kernels
                     Assert.True(expected.AsSpan().SequenceEqual(Add(path)), $"add on {path} differs from scalar with {p}");
             }
         }
+
+        /// <summary>
+        /// Opt-in parallelism: layers large enough to be split (dense, byte and depthwise kernels, pixel counts that do not
+        /// divide into the threads' tiles) give the single-threaded bytes on every vector path for 2, 3 and 4 threads.
+        /// </summary>
+        [Fact]
+        public void ParallelLayersAreBitIdenticalToSingleThreadedOnes()
+        {
+            var random = new Random(17);
+            var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
+            foreach (var kind in new[] { "dense", "bytes", "depthwise" })
+            {
+                bool depthwise = kind == "depthwise";
+                int channels = depthwise ? 64 : 40, outChannels = depthwise ? 64 : 72, size = depthwise ? 61 : 23;
+                var g = new ConvolutionGeometry(size, size, channels, size, size, outChannels, 3, 3, 1, 1, 1, 1, 1, 1, -5, 3, -128, 127,
+                    ByteGroup: kind == "bytes" ? 2 : 0);
+                Assert.True((long)g.OutputPixels * outChannels * 9 * (depthwise ? 1 : channels) >= KernelThreads.MinimumMacs, "too small to be split");
+                var x = new sbyte[size * size * channels];
+                random.NextBytes((byte[])(object)x);
+                // 4-bit weights, in which runs of two quads are safe for the byte kernel.
+                var weights = new int[depthwise ? g.DepthwiseWeightLength : kind == "bytes" ? g.ByteWeightLength : g.DenseWeightLength];
+                for (int i = 0; i < weights.Length; i++)
+                    weights[i] = depthwise ? random.Next(-127, 128)
+                        : kind == "bytes" ? (byte)random.Next(-7, 8) | (byte)random.Next(-7, 8) << 8 | (byte)random.Next(-7, 8) << 16 | random.Next(-7, 8) << 24
+                        : (ushort)(short)random.Next(-127, 128) | random.Next(-127, 128) << 16;
+                int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
+                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
+                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(0, 12)).ToArray();
+                foreach (var path in paths)
+                {
+                    sbyte[] Convolve(int threads)
+                    {
+                        using var pinned = KernelPathScope.Use(path);
+                        KernelThreads.Count = threads;
+                        try
+                        {
+                            var y = new sbyte[g.OutputPixels * outChannels];
+                            var scratch = new short[g.ScratchLength(depthwise)];
+                            if (depthwise) Int8Convolution.Depthwise(x, y, scratch, weights, bias, multiplier, new int[padded], rightShift, g);
+                            else Int8Convolution.Dense(x, y, scratch, weights, bias, multiplier, new int[padded], rightShift, g);
+                            return y;
+                        }
+                        finally { KernelThreads.Count = 1; }
+                    }
+
+                    var single = Convolve(1);
+                    foreach (int threads in new[] { 2, 3, 4 })
+                        Assert.True(single.AsSpan().SequenceEqual(Convolve(threads)), $"{kind} on {path} with {threads} threads differs from one thread");
+                }
+            }
+        }
     }
 }
