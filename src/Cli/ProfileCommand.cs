@@ -118,8 +118,8 @@ namespace NetQuantGen.Cli
         }
 
         /// <summary>The kernel the emitter chose, with the int16 run length where the weights proved the byte kernel exact.</summary>
-        private static string KernelName(QConvolution c) => ConvolutionEmitter.KernelOf(c) is var kernel && kernel == ConvolutionKernel.DenseBytes
-            ? string.Create(CultureInfo.InvariantCulture, $"{kernel}/{ByteKernelProof.GroupLength(c)}") : kernel.ToString();
+        private static string KernelName(QConvolution c) => ConvolutionEmitter.ByteGroupOf(c) is int group && group > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{ConvolutionEmitter.KernelOf(c)}/{group}") : ConvolutionEmitter.KernelOf(c).ToString();
 
         /// <summary>The fastest of <paramref name="runs"/> timed calls, in ms: the machine is often shared, and other work only ever adds time.</summary>
         private static double Fastest(int runs, Action call)

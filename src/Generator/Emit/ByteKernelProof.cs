@@ -28,40 +28,48 @@ namespace NetQuantGen.Emit
         /// prove exact, or 0 when even single pairs could saturate. Power-of-two runs nest (a run of 2L is two runs of L),
         /// so once a length fails every longer one fails too.
         /// </summary>
-        public static int GroupLength(QConvolution c)
+        public static int GroupLength(QConvolution c, bool patches)
         {
-            int quads = (c.InputChannelsPerGroup + 3) / 4;
+            int quads = (Reduction(c, patches) + 3) / 4;
             int best = 0;
             for (int group = 1; ; group *= 2)
             {
-                if (!Holds(c, group)) return best;
+                if (!Holds(c, group, patches)) return best;
                 best = group;
                 if (group >= quads || group >= MaximumGroup) return best;
             }
         }
 
-        /// <summary>Whether every run of <paramref name="group"/> quads in every tap keeps each int16 slot of each output channel in range.</summary>
-        public static bool Holds(QConvolution c, int group)
+        /// <summary>
+        /// Whether every run of <paramref name="group"/> quads in every tap keeps each int16 slot of each output channel in
+        /// range. With <paramref name="patches"/> the reduction is the whole window in one tap: k = tap·C + channel.
+        /// </summary>
+        public static bool Holds(QConvolution c, int group, bool patches)
         {
             int channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth;
-            int quads = (channels + 3) / 4;
+            int reduction = Reduction(c, patches), quads = (reduction + 3) / 4;
+            int Weight(int m, int t, int k) => c.Weights[patches ? (m * channels + k % channels) * taps + k / channels : (m * channels + k) * taps + t];
             for (int m = 0; m < c.OutputChannels; m++)
-                for (int t = 0; t < taps; t++)
+                for (int t = 0; t < (patches ? 1 : taps); t++)
                     for (int start = 0; start < quads; start += group)
                         for (int slot = 0; slot < 2; slot++)
                         {
                             int positive = 0, negative = 0;
-                            for (int k = start; k < Math.Min(start + group, quads); k++)
+                            for (int q = start; q < Math.Min(start + group, quads); q++)
                                 for (int j = 0; j < 2; j++)
                                 {
-                                    int channel = 4 * k + 2 * slot + j;
-                                    if (channel >= channels) continue;
-                                    int w = c.Weights[(m * channels + channel) * taps + t];
+                                    int k = 4 * q + 2 * slot + j;
+                                    if (k >= reduction) continue;
+                                    int w = Weight(m, t, k);
                                     if (w > 0) positive += w; else negative -= w;
                                 }
                             if (255 * positive > short.MaxValue || 255 * negative > -short.MinValue) return false;
                         }
             return true;
         }
+
+        /// <summary>Weights summed per tap: the input channels, or the whole window with patches.</summary>
+        private static int Reduction(QConvolution c, bool patches) =>
+            patches ? c.KernelHeight * c.KernelWidth * c.InputChannelsPerGroup : c.InputChannelsPerGroup;
     }
 }

@@ -20,6 +20,9 @@ namespace NetQuantGen.Emit
         /// </summary>
         DenseBytes,
 
+        /// <summary><see cref="DensePatches"/> with the byte kernel, where the weights prove it exact over the window's quads.</summary>
+        DensePatchesBytes,
+
         /// <summary>One filter per channel.</summary>
         Depthwise,
 
@@ -34,11 +37,21 @@ namespace NetQuantGen.Emit
         private const int PatchChannels = 8;
 
         public static ConvolutionKernel KernelOf(QConvolution c) =>
-            c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1 ? ConvolutionKernel.DensePatches
-            : c.Group == 1 && ByteKernelProof.GroupLength(c) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DenseBytes
+            IsPatches(c) ? (ByteKernelProof.GroupLength(c, patches: true) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DensePatchesBytes : ConvolutionKernel.DensePatches)
+            : c.Group == 1 && ByteKernelProof.GroupLength(c, patches: false) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DenseBytes
             : c.Group == 1 ? ConvolutionKernel.Dense
             : c.Group == c.Input.Shape[1] && c.Group == c.OutputChannels && c.InputChannelsPerGroup == 1 ? ConvolutionKernel.Depthwise
             : ConvolutionKernel.Grouped;
+
+        private static bool IsPatches(QConvolution c) => c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1;
+
+        /// <summary>The int16 run length (in quads) of a layer given the byte kernel, 0 for the other kernels.</summary>
+        public static int ByteGroupOf(QConvolution c) => KernelOf(c) switch
+        {
+            ConvolutionKernel.DenseBytes => ByteKernelProof.GroupLength(c, patches: false),
+            ConvolutionKernel.DensePatchesBytes => ByteKernelProof.GroupLength(c, patches: true),
+            _ => 0,
+        };
 
         /// <summary>int16 scratch elements the layer's kernel needs (the widened input plus a zero pixel, or the window rows plus a zero row).</summary>
         public static int ScratchLength(QConvolution c)
@@ -46,6 +59,11 @@ namespace NetQuantGen.Emit
             var kernel = KernelOf(c);
             if (kernel == ConvolutionKernel.Grouped) return 0;
             var (h, w, channels) = InputPlane(c);
+            if (kernel == ConvolutionKernel.DensePatchesBytes)
+            {
+                var (outH, outW) = OutputPlane(c);
+                return ((outH * outW + 1) * 4 * ((c.KernelHeight * c.KernelWidth * channels + 3) / 4) + 1) / 2;
+            }
             if (kernel == ConvolutionKernel.DensePatches)
             {
                 var (outH, outW) = OutputPlane(c);
@@ -61,7 +79,8 @@ namespace NetQuantGen.Emit
         {
             ConvolutionKernel.Dense => WeightPacking.Dense(c, patches: false),
             ConvolutionKernel.DensePatches => WeightPacking.Dense(c, patches: true),
-            ConvolutionKernel.DenseBytes => WeightPacking.Bytes(c),
+            ConvolutionKernel.DenseBytes => WeightPacking.Bytes(c, patches: false),
+            ConvolutionKernel.DensePatchesBytes => WeightPacking.Bytes(c, patches: true),
             ConvolutionKernel.Depthwise => WeightPacking.Depthwise(c),
             _ => c.Weights.Select(v => (int)v).ToArray(),
         };
@@ -91,9 +110,9 @@ namespace NetQuantGen.Emit
             var multiplier = c.Requantization.Select(r => r.Multiplier).ToArray();
             var left = c.Requantization.Select(r => System.Math.Max(0, r.Shift)).ToArray();
             var right = c.Requantization.Select(r => System.Math.Max(0, -r.Shift)).ToArray();
-            int byteGroup = kernel == ConvolutionKernel.DenseBytes ? ByteKernelProof.GroupLength(c) : 0;
+            int byteGroup = ByteGroupOf(c);
             if (byteGroup > 0)
-                w.Line($"// uint8 x int8 kernel: the weights prove pairs and int16 sums of {Int(byteGroup)} channel quads exact; bias holds -({Int(c.Input.ZeroPoint)} + 128)*sum(w)");
+                w.Line($"// uint8 x int8 kernel: the weights prove pairs and int16 sums of {Int(byteGroup)} quads exact; bias holds -({Int(c.Input.ZeroPoint)} + 128)*sum(w)");
             w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(WeightPacking.Padded(byteGroup > 0 ? WeightPacking.ByteKernelBias(c) : c.Bias))} }};");
             w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(WeightPacking.Padded(multiplier))} }};");
             w.Line($"ReadOnlySpan<int> leftShift = new int[] {{ {Ints(WeightPacking.Padded(left))} }};");
@@ -102,7 +121,7 @@ namespace NetQuantGen.Emit
             w.Line($"    InHeight: {Int(inH)}, InWidth: {Int(inW)}, InChannels: {Int(inC)}, OutHeight: {Int(outH)}, OutWidth: {Int(outW)}, OutChannels: {Int(c.OutputChannels)},");
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
             w.Line($"    DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])}, PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))},");
-            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")});");
+            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches || kernel == ConvolutionKernel.DensePatchesBytes ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")});");
             string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise" : "Int8Convolution.Dense";
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";

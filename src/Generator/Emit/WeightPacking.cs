@@ -38,22 +38,26 @@ namespace NetQuantGen.Emit
         }
 
         /// <summary>
-        /// The byte kernel: [block][tap][channel quad][16 output channels], each int32 = four int8 weights, byte j for input
-        /// channel 4·quad + j (little-endian, as the kernel's vector loads see them).
+        /// The byte kernel: [block][tap][quad][16 output channels], each int32 = four int8 weights, byte j for reduction
+        /// index k = 4·quad + j (little-endian, as the kernel's vector loads see them): the input channel, or with
+        /// <paramref name="patches"/> one tap whose k = tap·C + channel runs over the whole window.
         /// </summary>
-        public static int[] Bytes(QConvolution c)
+        public static int[] Bytes(QConvolution c, bool patches)
         {
-            int m = c.OutputChannels, taps = c.KernelHeight * c.KernelWidth;
-            int quads = (c.InputChannelsPerGroup + 3) / 4, blocks = PaddedChannels(m) / BlockChannels;
-            var packed = new int[blocks * taps * quads * BlockChannels];
+            int m = c.OutputChannels, channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth;
+            int reduction = patches ? taps * channels : channels, weightTaps = patches ? 1 : taps;
+            int quads = (reduction + 3) / 4, blocks = PaddedChannels(m) / BlockChannels;
+            int WeightAt(int output, int t, int k) =>
+                k >= reduction ? 0 : patches ? Weight(c, output, k % channels, k / channels) : Weight(c, output, k, t);
+            var packed = new int[blocks * weightTaps * quads * BlockChannels];
             for (int block = 0; block < blocks; block++)
-                for (int t = 0; t < taps; t++)
+                for (int t = 0; t < weightTaps; t++)
                     for (int quad = 0; quad < quads; quad++)
                         for (int lane = 0; lane < BlockChannels; lane++)
                         {
                             int output = block * BlockChannels + lane, word = 0;
-                            for (int j = 0; j < 4; j++) word |= (byte)(sbyte)Weight(c, output, 4 * quad + j, t) << (8 * j);
-                            packed[((block * taps + t) * quads + quad) * BlockChannels + lane] = word;
+                            for (int j = 0; j < 4; j++) word |= (byte)(sbyte)WeightAt(output, t, 4 * quad + j) << (8 * j);
+                            packed[((block * weightTaps + t) * quads + quad) * BlockChannels + lane] = word;
                         }
             return packed;
         }

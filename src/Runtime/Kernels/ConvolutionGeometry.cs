@@ -43,21 +43,24 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>Input channels taken four at a time (uint8 quads, two pairs per int32 lane, for the byte kernel).</summary>
         public int ChannelQuads => (InChannels + 3) / 4;
 
-        /// <summary>Packed weights of the byte kernel: [block][tap][quad][16 channels] int32 words of four int8.</summary>
-        public int ByteWeightLength => ChannelBlocks * Taps * ChannelQuads * BlockChannels;
+        /// <summary>The whole kh×kw×C window taken four at a time (the byte kernel's reduction with <see cref="Patches"/>).</summary>
+        public int WindowQuads => (Taps * InChannels + 3) / 4;
+
+        /// <summary>Packed weights of the byte kernel: [block][tap][quad][16 channels] int32 words of four int8 (one tap of window quads with patches).</summary>
+        public int ByteWeightLength => ChannelBlocks * (Patches ? WindowQuads : Taps * ChannelQuads) * BlockChannels;
 
         /// <summary>int16 elements per pixel in the widened input: even for dense, a whole block for depthwise.</summary>
         public int WideStride(bool depthwise) => depthwise ? ChannelBlocks * BlockChannels : 2 * ChannelPairs;
 
         /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read (with patches: the window rows plus a zero row; with the byte kernel: the offset bytes plus a zero-point pixel).</summary>
         public int ScratchLength(bool depthwise) =>
-            ByteGroup > 0 ? ((InHeight * InWidth + 1) * 4 * ChannelQuads + 1) / 2
+            ByteGroup > 0 ? ((Patches ? (OutputPixels + 1) * WindowQuads : (InHeight * InWidth + 1) * ChannelQuads) * 4 + 1) / 2
             : Patches ? (OutputPixels + 1) * 2 * ReductionPairs : (InHeight * InWidth + 1) * WideStride(depthwise);
 
         /// <summary>With patches, the 1×1 convolution over the output plane whose input channels are the window rows.</summary>
         public ConvolutionGeometry AsPatchGemm() => this with
         {
-            InHeight = OutHeight, InWidth = OutWidth, InChannels = 2 * ReductionPairs, KernelHeight = 1, KernelWidth = 1,
+            InHeight = OutHeight, InWidth = OutWidth, InChannels = ByteGroup > 0 ? 4 * WindowQuads : 2 * ReductionPairs, KernelHeight = 1, KernelWidth = 1,
             StrideHeight = 1, StrideWidth = 1, DilationHeight = 1, DilationWidth = 1, PadTop = 0, PadLeft = 0, InputZeroPoint = 0, Patches = false,
         };
     }

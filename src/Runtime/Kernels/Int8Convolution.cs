@@ -41,6 +41,13 @@ namespace NetQuantGen.Runtime.Kernels
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, depthwise);
             var path = KernelPaths.Current;
+            if (g.ByteGroup > 0 && g.Patches)
+            {
+                var rows = g.AsPatchGemm();
+                BytePatches(x, scratch, g, rows.InChannels);
+                RunBytes(scratch, y, weights, bias, multiplier, leftShift, rightShift, rows, path);
+                return;
+            }
             if (g.ByteGroup > 0)
             {
                 Offset(x, scratch, g, path != KernelPath.Scalar);
@@ -170,7 +177,7 @@ namespace NetQuantGen.Runtime.Kernels
             if (x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
                 || scratch.Length < g.ScratchLength(depthwise)
                 || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.ByteGroup > 0 ? g.ByteWeightLength : g.DenseWeightLength)
-                || (g.ByteGroup > 0 && (depthwise || g.Patches))
+                || (g.ByteGroup > 0 && depthwise)
                 || bias.Length < padded || multiplier.Length < padded || leftShift.Length < padded || rightShift.Length < padded
                 || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels))
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
@@ -287,6 +294,41 @@ namespace NetQuantGen.Runtime.Kernels
                     row.Slice(channels).Clear();
                 }
             bytes.Slice(pixels * stride, stride).Fill((byte)(g.InputZeroPoint + 128));
+        }
+
+        /// <summary>
+        /// im2col for the byte kernel with <see cref="ConvolutionGeometry.Patches"/>: per output pixel one row of
+        /// <paramref name="rowLength"/> bytes, tap t's channels x + 128 at t·C, taps in the padding z_in + 128 (the bias
+        /// accounts for them), the tail past the window 0 (its weights are 0); then one zero row.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void BytePatches(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, int rowLength)
+        {
+            var rows = MemoryMarshal.AsBytes(scratch);
+            var source = MemoryMarshal.AsBytes(x);
+            int channels = g.InChannels, kw = g.KernelWidth, window = g.Taps * channels;
+            byte padding = (byte)(g.InputZeroPoint + 128);
+            for (int oy = 0, p = 0; oy < g.OutHeight; oy++)
+                for (int ox = 0; ox < g.OutWidth; ox++, p++)
+                {
+                    var row = rows.Slice(p * rowLength, rowLength);
+                    row.Slice(0, window).Fill(padding);
+                    row.Slice(window).Clear();
+                    for (int ky = 0; ky < g.KernelHeight; ky++)
+                    {
+                        int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                        if ((uint)iy >= (uint)g.InHeight) continue;
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
+                            if ((uint)ix >= (uint)g.InWidth) continue;
+                            var pixel = source.Slice((iy * g.InWidth + ix) * channels, channels);
+                            var target = row.Slice((ky * kw + kx) * channels, channels);
+                            for (int c = 0; c < channels; c++) target[c] = (byte)(pixel[c] ^ 0x80);
+                        }
+                    }
+                }
+            rows.Slice(g.OutputPixels * rowLength, rowLength).Clear();
         }
 
         /// <summary>The input window of the output pixels, as offsets: tap t reads input (iy0 + dy[t], ix0 + dx[t]).</summary>

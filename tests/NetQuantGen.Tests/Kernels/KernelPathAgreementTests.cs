@@ -80,7 +80,9 @@ namespace NetQuantGen.Tests.Kernels
                 int zeroPoint = random.Next(-128, 128), taps = kernel * kernel;
                 var exact = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, kernel, kernel, stride, stride, 1, 1, pad, pad,
                     zeroPoint, random.Next(-128, 128), -128, 127);
-                var bytes = exact with { ByteGroup = new[] { 1, 2, 4, 8 }[random.Next(4)] };
+                // With patches the byte kernel reduces over the whole window (an im2col of offset bytes); the exact kernel per tap.
+                bool patches = random.Next(2) == 0;
+                var bytes = exact with { ByteGroup = new[] { 1, 2, 4, 8 }[random.Next(4)], Patches = patches };
                 // Logical weights [m][c][t] in the 4-bit range, packed for each kernel.
                 var w = new int[outChannels, channels, taps];
                 foreach (var (m, c, t) in from m in Enumerable.Range(0, outChannels) from c in Enumerable.Range(0, channels) from t in Enumerable.Range(0, taps) select (m, c, t))
@@ -95,12 +97,14 @@ namespace NetQuantGen.Tests.Kernels
                                 pairs[((block * taps + t) * exact.ChannelPairs + pair) * Block + lane] =
                                     (ushort)(short)At(block * Block + lane, 2 * pair, t) | At(block * Block + lane, 2 * pair + 1, t) << 16;
                 var quads = new int[bytes.ByteWeightLength];
+                int weightTaps = patches ? 1 : taps, quadsPerTap = patches ? bytes.WindowQuads : bytes.ChannelQuads;
+                int Reduced(int m, int t, int k) => !patches ? At(m, k, t) : k < taps * channels ? At(m, k % channels, k / channels) : 0;
                 for (int block = 0; block < bytes.ChannelBlocks; block++)
-                    for (int t = 0; t < taps; t++)
-                        for (int quad = 0; quad < bytes.ChannelQuads; quad++)
+                    for (int t = 0; t < weightTaps; t++)
+                        for (int quad = 0; quad < quadsPerTap; quad++)
                             for (int lane = 0; lane < Block; lane++)
                                 for (int j = 0; j < 4; j++)
-                                    quads[((block * taps + t) * bytes.ChannelQuads + quad) * Block + lane] |= (byte)(sbyte)At(block * Block + lane, 4 * quad + j, t) << (8 * j);
+                                    quads[((block * weightTaps + t) * quadsPerTap + quad) * Block + lane] |= (byte)(sbyte)Reduced(block * Block + lane, t, 4 * quad + j) << (8 * j);
                 int padded = exact.ChannelBlocks * Block;
                 var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
                 var foldedBias = bias.Select((b, m) => b - (zeroPoint + 128) * Enumerable.Range(0, channels).Sum(c => Enumerable.Range(0, taps).Sum(t => At(m, c, t)))).ToArray();
