@@ -304,31 +304,34 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void BytePatches(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, int rowLength)
         {
-            var rows = MemoryMarshal.AsBytes(scratch);
-            var source = MemoryMarshal.AsBytes(x);
-            int channels = g.InChannels, kw = g.KernelWidth, window = g.Taps * channels;
+            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels;
             byte padding = (byte)(g.InputZeroPoint + 128);
-            for (int oy = 0, p = 0; oy < g.OutHeight; oy++)
-                for (int ox = 0; ox < g.OutWidth; ox++, p++)
-                {
-                    var row = rows.Slice(p * rowLength, rowLength);
-                    row.Slice(0, window).Fill(padding);
-                    row.Slice(window).Clear();
-                    for (int ky = 0; ky < g.KernelHeight; ky++)
+            fixed (sbyte* input = x)
+            fixed (short* scratchStart = scratch)
+            {
+                byte* row = (byte*)scratchStart;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                    for (int ox = 0; ox < g.OutWidth; ox++, row += rowLength)
                     {
-                        int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                        if ((uint)iy >= (uint)g.InHeight) continue;
-                        for (int kx = 0; kx < kw; kx++)
+                        new Span<byte>(row, window).Fill(padding);
+                        new Span<byte>(row + window, rowLength - window).Clear();
+                        int ix0 = ox * g.StrideWidth - g.PadLeft;
+                        // Kernel columns [first, last) fall inside the image.
+                        int first = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
+                        int last = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
+                        for (int ky = 0; ky < g.KernelHeight; ky++)
                         {
-                            int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
-                            if ((uint)ix >= (uint)g.InWidth) continue;
-                            var pixel = source.Slice((iy * g.InWidth + ix) * channels, channels);
-                            var target = row.Slice((ky * kw + kx) * channels, channels);
-                            for (int c = 0; c < channels; c++) target[c] = (byte)(pixel[c] ^ 0x80);
+                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                            if ((uint)iy >= (uint)g.InHeight) continue;
+                            sbyte* source = input + (iy * g.InWidth + ix0) * channels;
+                            byte* target = row + ky * kw * channels;
+                            for (int kx = first; kx < last; kx++)
+                                for (int c = 0; c < channels; c++)
+                                    target[kx * channels + c] = (byte)(source[kx * dw * channels + c] ^ 0x80);
                         }
                     }
-                }
-            rows.Slice(g.OutputPixels * rowLength, rowLength).Clear();
+                new Span<byte>(row, rowLength).Clear();
+            }
         }
 
         /// <summary>The input window of the output pixels, as offsets: tap t reads input (iy0 + dy[t], ix0 + dx[t]).</summary>
