@@ -44,7 +44,7 @@ namespace NetQuantGen.Runtime.Kernels
             if (g.ByteGroup > 0 && g.Patches)
             {
                 var rows = g.AsPatchGemm();
-                BytePatches(x, scratch, g, rows.InChannels);
+                BytePatches(x, scratch, g, rows.InChannels, path != KernelPath.Scalar);
                 RunBytes(scratch, y, weights, bias, multiplier, leftShift, rightShift, rows, path);
                 return;
             }
@@ -302,7 +302,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// accounts for them), the tail past the window 0 (its weights are 0); then one zero row.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BytePatches(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, int rowLength)
+        private static void BytePatches(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, int rowLength, bool vector)
         {
             int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels;
             byte padding = (byte)(g.InputZeroPoint + 128);
@@ -325,9 +325,19 @@ namespace NetQuantGen.Runtime.Kernels
                             if ((uint)iy >= (uint)g.InHeight) continue;
                             sbyte* source = input + (iy * g.InWidth + ix0) * channels;
                             byte* target = row + ky * kw * channels;
-                            for (int kx = first; kx < last; kx++)
-                                for (int c = 0; c < channels; c++)
-                                    target[kx * channels + c] = (byte)(source[kx * dw * channels + c] ^ 0x80);
+                            if (dw == 1)
+                            {
+                                // The valid taps of the kernel row are one run of input memory.
+                                int i = first * channels, end = last * channels;
+                                if (vector)
+                                    for (; i + 16 <= end; i += 16)
+                                        (Vector128.Load((byte*)source + i) ^ Vector128.Create((byte)0x80)).Store(target + i);
+                                for (; i < end; i++) target[i] = (byte)(source[i] ^ 0x80);
+                            }
+                            else
+                                for (int kx = first; kx < last; kx++)
+                                    for (int c = 0; c < channels; c++)
+                                        target[kx * channels + c] = (byte)(source[kx * dw * channels + c] ^ 0x80);
                         }
                     }
                 new Span<byte>(row, rowLength).Clear();
