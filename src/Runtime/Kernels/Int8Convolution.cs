@@ -10,8 +10,10 @@ namespace NetQuantGen.Runtime.Kernels
     /// Exact int8 convolutions on channels-last tensors: acc = bias + Σ w·(x − z_in) in int32, then
     /// y = clamp(z_out + MultiplyByQuantizedMultiplier(acc)). The input is first widened to int16 with the
     /// zero-point subtracted (padding reads a zero pixel), so the vector paths can use the exact int16×int16
-    /// multiply-add of adjacent pairs (vpmaddwd / pmaddwd / NEON widening multiply + pairwise add): no
-    /// saturating shortcut, and integer sums do not depend on order, so every path gives the same bits.
+    /// multiply-add of adjacent pairs (vpmaddwd / pmaddwd / NEON widening multiply + pairwise add); integer sums
+    /// do not depend on order, so every path gives the same bits. Layers whose geometry has a ByteGroup run the
+    /// uint8 × int8 byte kernel instead (vpmaddubsw, int16 sums): saturating instructions, used only where the
+    /// compiler proved from the baked weights that they cannot saturate or wrap, so they are exact there too.
     /// The vector kernels are written once, generic over <see cref="IVectorLanes{TVector}"/>.
     /// </summary>
     public static unsafe class Int8Convolution
