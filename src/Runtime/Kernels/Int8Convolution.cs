@@ -160,7 +160,13 @@ namespace NetQuantGen.Runtime.Kernels
                 work.Run(0, pixels);
                 return;
             }
-            int tiles = (pixels + TilePixels - 1) / TilePixels;
+            RunInParallel(work, threads);
+        }
+
+        /// <summary>Apart from <see cref="Dispatch"/> so that only the parallel mode allocates its closure, not every call.</summary>
+        private static void RunInParallel(Work work, int threads)
+        {
+            int pixels = work.Geometry.OutputPixels, tiles = (pixels + TilePixels - 1) / TilePixels;
             Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
                 work.Run(Math.Min(pixels, (int)((long)tiles * i / threads) * TilePixels), Math.Min(pixels, (int)((long)tiles * (i + 1) / threads) * TilePixels)));
         }
