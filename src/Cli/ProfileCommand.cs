@@ -21,16 +21,17 @@ namespace NetQuantGen.Cli
         public static readonly CommandSpec Spec = new(
             "profile",
             "Time each layer of the generated INT8 code on this machine (ms, share, GMAC/s, % of the int8 peak).",
-            "Compiles the model exactly as the build does (default options), loads the generated code in memory and runs each layer method many times on one thread. Prints one line per layer: time (the fastest of --runs calls, since other load only adds time), share of the total, MACs, GMAC/s and the percentage of the int8 peak given with --peak.",
+            "Compiles the model exactly as the build does (default options, or the quantization options given), loads the generated code in memory and runs each layer method many times on one thread. Prints one line per layer: time (the fastest of --runs calls, since other load only adds time), share of the total, MACs, GMAC/s and the percentage of the int8 peak given with --peak.",
             new[] { new PositionalSpec("model.onnx", "The ONNX model.") },
-            new[]
-            {
+            [
                 new OptionSpec("stats", "file.calib", "The statistics file from 'netquant calibrate'.", Required: true),
                 new OptionSpec("input-shape", "dims", "Static shape of the model's first input, e.g. 1,3,224,224, as the attribute's InputShape."),
                 new OptionSpec("runs", "N", "Timed runs of each layer (default 50)."),
                 new OptionSpec("peak", "GMAC/s", "The machine's int8 peak for one core (default 90: 32 int8 MACs per cycle at 2.8 GHz)."),
                 new OptionSpec("verify", "N", "First run N seeded random int8 inputs through the generated code and the integer reference executor; exit 1 on the first difference."),
-            },
+                new OptionSpec("threads", "N", "Threads each convolution layer may use for one image (default 1; results are bit-identical for any count)."),
+                .. ExportCommand.QuantizationOptions,
+            ],
             "Example:\n  netquant profile samples/models/resnet18.onnx --stats samples/models/resnet18_224.calib --input-shape 1,3,224,224");
 
         private delegate void Layer(Span<sbyte> arena, Span<short> scratch);
@@ -40,6 +41,7 @@ namespace NetQuantGen.Cli
             string modelPath = args.Positionals[0], statsPath = args.Value("stats")!;
             int runs = Number(args.Value("runs"), 50, "runs");
             double peak = Number(args.Value("peak"), 90, "peak");
+            Runtime.Kernels.KernelThreads.Count = Number(args.Value("threads"), 1, "threads");
             byte[] model, statistics;
             try
             {
@@ -52,7 +54,7 @@ namespace NetQuantGen.Cli
                 return CliApp.Failure;
             }
             var input = new ModelInput(Path.GetFileName(modelPath), model, Path.GetFileName(statsPath), statistics,
-                new CompilationOptions { InputShape = args.Value("input-shape") }, new TargetClass("Profile", "Model", "public", true));
+                ExportCommand.ParseOptions(args) with { InputShape = args.Value("input-shape") }, new TargetClass("Profile", "Model", "public", true));
             var lowering = ModelCompiler.Lower(input);
             var result = ModelCompiler.Compile(input);
             foreach (var d in result.Diagnostics) output.Diagnostic(modelPath, d);
@@ -91,28 +93,33 @@ namespace NetQuantGen.Cli
             var scratch = (short[])generated.Type.GetField("t_scratch", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
 
             var operations = lowering.IntegerGraph.Operations;
-            var rows = new List<(string Name, string Source, double Ms, long Macs)>();
+            var rows = new List<(string Name, string Source, string Kernel, double Ms, long Macs)>();
             for (int i = 0; i < operations.Count; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 string name = ModelEmitter.LayerName(operations[i], i);
                 var layer = (Layer)generated.Type.GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate(typeof(Layer));
                 layer(arena, scratch);
-                rows.Add((name, operations[i].Source, Fastest(runs, () => layer(arena, scratch)), operations[i] is QConvolution c ? c.MacCount : 0));
+                rows.Add((name, operations[i].Source, operations[i] is QConvolution k ? KernelName(k) : "",
+                    Fastest(runs, () => layer(arena, scratch)), operations[i] is QConvolution c ? c.MacCount : 0));
             }
             double runMs = Fastest(runs, () => generated.FloatEntryPoint(sample, logits));
 
             double total = rows.Sum(r => r.Ms);
             var w = output.Out;
-            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}: Run {1:F3} ms ({2:F1} GMAC/s over {3:N0} MACs); sum of layers {4:F3} ms; kernel path {5}",
-                input.ModelFileName, runMs, lowering.IntegerGraph.MacCount / runMs / 1e6, lowering.IntegerGraph.MacCount, total, Runtime.Kernels.KernelPaths.Current));
-            w.WriteLine($"{"layer",-28} {"ONNX node",-28} {"ms",9} {"share",6} {"MACs",13} {"GMAC/s",7} {"% peak",7}");
-            foreach (var (name, source, ms, macs) in rows)
-                w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-28} {1,-28} {2,9:F4} {3,5:F1}% {4,13:N0} {5,7:F1} {6,6:F1}%",
-                    name, source.Length > 28 ? source.Substring(0, 27) + "…" : source, ms, 100 * ms / total, macs,
+            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}: Run {1:F3} ms ({2:F1} GMAC/s over {3:N0} MACs); sum of layers {4:F3} ms; kernel path {5}; {6} thread(s) per layer",
+                input.ModelFileName, runMs, lowering.IntegerGraph.MacCount / runMs / 1e6, lowering.IntegerGraph.MacCount, total, Runtime.Kernels.KernelPaths.Current, Runtime.Kernels.KernelThreads.Count));
+            w.WriteLine($"{"layer",-28} {"ONNX node",-28} {"kernel",-14} {"ms",9} {"share",6} {"MACs",13} {"GMAC/s",7} {"% peak",7}");
+            foreach (var (name, source, kernel, ms, macs) in rows)
+                w.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-28} {1,-28} {2,-14} {3,9:F4} {4,5:F1}% {5,13:N0} {6,7:F1} {7,6:F1}%",
+                    name, source.Length > 28 ? source.Substring(0, 27) + "…" : source, kernel, ms, 100 * ms / total, macs,
                     macs == 0 ? 0 : macs / ms / 1e6, macs == 0 ? 0 : 100 * macs / ms / 1e6 / peak));
             return CliApp.Success;
         }
+
+        /// <summary>The kernel the emitter chose, with the int16 run length where the weights proved the byte kernel exact.</summary>
+        private static string KernelName(QConvolution c) => ConvolutionEmitter.ByteGroupOf(c) is int group && group > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{ConvolutionEmitter.KernelOf(c)}/{group}") : ConvolutionEmitter.KernelOf(c).ToString();
 
         /// <summary>The fastest of <paramref name="runs"/> timed calls, in ms: the machine is often shared, and other work only ever adds time.</summary>
         private static double Fastest(int runs, Action call)

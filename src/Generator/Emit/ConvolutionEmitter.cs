@@ -14,6 +14,15 @@ namespace NetQuantGen.Emit
         /// <summary>Group 1 with few input channels and a window (e.g. an RGB first layer): the kh×kw×C window is the reduction: rows gathered once (im2col), then a 1×1 GEMM.</summary>
         DensePatches,
 
+        /// <summary>
+        /// Group 1 whose weights prove uint8 × int8 pairs and int16 runs of them exact (<see cref="ByteKernelProof"/>):
+        /// inputs offset to x + 128, vpmaddubsw, int16 sums widened once per run.
+        /// </summary>
+        DenseBytes,
+
+        /// <summary><see cref="DensePatches"/> with the byte kernel, where the weights prove it exact over the window's quads.</summary>
+        DensePatchesBytes,
+
         /// <summary>One filter per channel.</summary>
         Depthwise,
 
@@ -28,10 +37,21 @@ namespace NetQuantGen.Emit
         private const int PatchChannels = 8;
 
         public static ConvolutionKernel KernelOf(QConvolution c) =>
-            c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1 ? ConvolutionKernel.DensePatches
+            IsPatches(c) ? (ByteKernelProof.GroupLength(c, patches: true) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DensePatchesBytes : ConvolutionKernel.DensePatches)
+            : c.Group == 1 && ByteKernelProof.GroupLength(c, patches: false) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DenseBytes
             : c.Group == 1 ? ConvolutionKernel.Dense
             : c.Group == c.Input.Shape[1] && c.Group == c.OutputChannels && c.InputChannelsPerGroup == 1 ? ConvolutionKernel.Depthwise
             : ConvolutionKernel.Grouped;
+
+        private static bool IsPatches(QConvolution c) => c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1;
+
+        /// <summary>The int16 run length (in quads) of a layer given the byte kernel, 0 for the other kernels.</summary>
+        public static int ByteGroupOf(QConvolution c) => KernelOf(c) switch
+        {
+            ConvolutionKernel.DenseBytes => ByteKernelProof.GroupLength(c, patches: false),
+            ConvolutionKernel.DensePatchesBytes => ByteKernelProof.GroupLength(c, patches: true),
+            _ => 0,
+        };
 
         /// <summary>int16 scratch elements the layer's kernel needs (the widened input plus a zero pixel, or the window rows plus a zero row).</summary>
         public static int ScratchLength(QConvolution c)
@@ -39,11 +59,17 @@ namespace NetQuantGen.Emit
             var kernel = KernelOf(c);
             if (kernel == ConvolutionKernel.Grouped) return 0;
             var (h, w, channels) = InputPlane(c);
+            if (kernel == ConvolutionKernel.DensePatchesBytes)
+            {
+                var (outH, outW) = OutputPlane(c);
+                return ((outH * outW + 1) * 4 * ((c.KernelHeight * c.KernelWidth * channels + 3) / 4) + 1) / 2;
+            }
             if (kernel == ConvolutionKernel.DensePatches)
             {
                 var (outH, outW) = OutputPlane(c);
                 return (outH * outW + 1) * ((c.KernelHeight * c.KernelWidth * channels + 1) / 2 * 2);
             }
+            if (kernel == ConvolutionKernel.DenseBytes) return ((h * w + 1) * 4 * ((channels + 3) / 4) + 1) / 2;
             int stride = kernel == ConvolutionKernel.Depthwise ? WeightPacking.PaddedChannels(channels) : (channels + 1) / 2 * 2;
             return (h * w + 1) * stride;
         }
@@ -53,6 +79,8 @@ namespace NetQuantGen.Emit
         {
             ConvolutionKernel.Dense => WeightPacking.Dense(c, patches: false),
             ConvolutionKernel.DensePatches => WeightPacking.Dense(c, patches: true),
+            ConvolutionKernel.DenseBytes => WeightPacking.Bytes(c, patches: false),
+            ConvolutionKernel.DensePatchesBytes => WeightPacking.Bytes(c, patches: true),
             ConvolutionKernel.Depthwise => WeightPacking.Depthwise(c),
             _ => c.Weights.Select(v => (int)v).ToArray(),
         };
@@ -82,7 +110,10 @@ namespace NetQuantGen.Emit
                 Grouped(w, c, name, batch, inH, inW, inC, outH, outW);
                 return;
             }
-            w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(WeightPacking.Padded(c.Bias))} }};");
+            int byteGroup = ByteGroupOf(c);
+            if (byteGroup > 0)
+                w.Line($"// uint8 x int8 kernel: the weights prove pairs and int16 sums of {Int(byteGroup)} quads exact; bias holds -({Int(c.Input.ZeroPoint)} + 128)*sum(w)");
+            w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(WeightPacking.Padded(byteGroup > 0 ? WeightPacking.ByteKernelBias(c) : c.Bias))} }};");
             string requantization;
             if (floatScales)
             {
@@ -103,7 +134,7 @@ namespace NetQuantGen.Emit
             w.Line($"    InHeight: {Int(inH)}, InWidth: {Int(inW)}, InChannels: {Int(inC)}, OutHeight: {Int(outH)}, OutWidth: {Int(outW)}, OutChannels: {Int(c.OutputChannels)},");
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
             w.Line($"    DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])}, PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))},");
-            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches ? ", Patches: true" : "")});");
+            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches || kernel == ConvolutionKernel.DensePatchesBytes ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")});");
             string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise" : "Int8Convolution.Dense";
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";

@@ -63,61 +63,27 @@ namespace NetQuantGen.Emit
             w.Line("Int8Add.Run(x0, x1, y, parameters);");
         }
 
-        /// <summary>Pooling over channels-last planes: the window is walked once per output pixel, channels innermost.</summary>
+        /// <summary>Pooling over channels-last planes: the runtime kernel walks each output pixel's window once, whole channel rows at a time.</summary>
         private static void Pool(SourceWriter w, QPool p)
         {
             var win = p.Window;
             bool average = p.Pool == PoolKind.Average;
-            int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
+            int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3], outH = p.Output.Shape[2], outW = p.Output.Shape[3];
             w.Line(!average ? "// max over the valid part of the window"
                 : p.FloatScale != null ? $"// global average, float requantization (ONNX Runtime's QLinearGlobalAveragePool): round_half_even(float(Σ(x − z))·{Float(p.FloatScale.Value)}) + z, scale = s_in / (s_out·count) in float32"
                 : $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including explicit padding (real 0 = the zero-point)" : "valid part of the window")}");
-            w.Line($"const int Batch = {Int(n)}, Channels = {Int(c)}, InH = {Int(inH)}, InW = {Int(inW)}, OutH = {Int(p.Output.Shape[2])}, OutW = {Int(p.Output.Shape[3])};");
-            w.Line($"const int KH = {Int(win.KernelShape[0])}, KW = {Int(win.KernelShape[1])}, StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])};");
-            w.Line($"const int PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
-            if (average)
-            {
-                w.Line($"const int PadBottom = {Int(win.PadEnd(0))}, PadRight = {Int(win.PadEnd(1))};");
-                w.Line("Span<int> sum = stackalloc int[Channels];");
-            }
-            using (w.Block("for (int n = 0; n < Batch; n++)"))
-            using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
-            using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
-            {
-                w.Line("Span<sbyte> pixel = y.Slice(((n * OutH + oy) * OutW + ox) * Channels, Channels);");
-                w.Line(average ? "sum.Clear();" : "pixel.Fill(sbyte.MinValue);");
-                if (average) w.Line("int count = 0, padded = 0;");
-                using (w.Block("for (int ky = 0; ky < KH; ky++)"))
-                using (w.Block("for (int kx = 0; kx < KW; kx++)"))
-                {
-                    w.Line("int iy = oy * StrideH - PadTop + ky * DilationH, ix = ox * StrideW - PadLeft + kx * DilationW;");
-                    using (w.Block("if (iy < 0 || iy >= InH || ix < 0 || ix >= InW)"))
-                    {
-                        // Explicit padding counts toward count_include_pad; the ceil_mode overhang never does.
-                        if (average) w.Line("if (iy < InH + PadBottom && ix < InW + PadRight) padded++;");
-                        w.Line("continue;");
-                    }
-                    w.Line("ReadOnlySpan<sbyte> source = x.Slice(((n * InH + iy) * InW + ix) * Channels, Channels);");
-                    if (average)
-                    {
-                        w.Line("count++;");
-                        w.Line("for (int ch = 0; ch < Channels; ch++) sum[ch] += source[ch];");
-                    }
-                    else
-                        w.Line("for (int ch = 0; ch < Channels; ch++) if (source[ch] > pixel[ch]) pixel[ch] = source[ch];");
-                }
-                if (average)
-                {
-                    if (p.CountIncludePad) w.Line("count += padded;");
-                    using (w.Block("for (int ch = 0; ch < Channels; ch++)"))
-                    {
-                        w.Line(p.CountIncludePad ? $"int total = sum[ch] + padded * {Int(p.Input.ZeroPoint)}; // padding is real 0, the zero-point" : "int total = sum[ch];");
-                        w.Line(p.FloatScale is float scale
-                            ? $"pixel[ch] = (sbyte)FloatRequantization.Requantize(total - count * {Int(p.Input.ZeroPoint)}, {Float(scale)}, {Int(p.Output.ZeroPoint)}, -128, 127);"
-                            : "pixel[ch] = (sbyte)(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
-                    }
-                }
-            }
+            w.Line("var geometry = new PoolGeometry(");
+            w.Line($"    InHeight: {Int(inH)}, InWidth: {Int(inW)}, Channels: {Int(c)}, OutHeight: {Int(outH)}, OutWidth: {Int(outW)},");
+            w.Line($"    KernelHeight: {Int(win.KernelShape[0])}, KernelWidth: {Int(win.KernelShape[1])}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])}, DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])},");
+            w.Line($"    PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))}, PadBottom: {Int(win.PadEnd(0))}, PadRight: {Int(win.PadEnd(1))}, InputZeroPoint: {Int(p.Input.ZeroPoint)}, CountIncludePad: {(p.CountIncludePad ? "true" : "false")});");
+            string call = average ? "Int8Pooling.Average" : "Int8Pooling.Max";
+            string floatArguments = p.FloatScale is float scale ? $", {Float(scale)}, {Int(p.Output.ZeroPoint)}" : "";
+            int inLength = inH * inW * c, outLength = outH * outW * c;
+            if (n == 1)
+                w.Line($"{call}(x, y, geometry{floatArguments});");
+            else
+                using (w.Block($"for (int n = 0; n < {Int(n)}; n++)"))
+                    w.Line($"{call}(x.Slice(n * {Int(inLength)}, {Int(inLength)}), y.Slice(n * {Int(outLength)}, {Int(outLength)}), geometry{floatArguments});");
         }
 
         private static void Concat(SourceWriter w, QConcat concat)
@@ -163,7 +129,17 @@ namespace NetQuantGen.Emit
                 w.Line("x.CopyTo(y);");
                 return;
             }
-            // A reshape keeps the logical row-major order; memory order differs where a side is channels-last.
+            // A reshape keeps the logical row-major order; memory order differs where a side is channels-last. With one
+            // side row-major, nested loops over the other side's logical shape place each element with constant strides.
+            if (Layouts.IsRowMajor(move.Output) || Layouts.IsRowMajor(move.Input))
+            {
+                bool toRowMajor = Layouts.IsRowMajor(move.Output);
+                var shape = toRowMajor ? move.Input.Shape : move.Output.Shape;
+                w.Line($"// reshape across layouts: the {(toRowMajor ? "input" : "output")}'s logical order walked with its memory strides");
+                StridedLoops(w, shape, (toRowMajor ? Shapes.Strides(shape) : Layouts.Strides(shape), "y", true),
+                    (toRowMajor ? Layouts.Strides(shape) : Shapes.Strides(shape), "x", false), (target, from) => $"{target} = {from};");
+                return;
+            }
             w.Line("// reshape across layouts: element i of the logical row-major order, placed in each side's memory order");
             using (w.Block($"for (int i = 0; i < {Int(move.Output.Length)}; i++)"))
                 w.Line($"y[{MemoryIndex(move.Output.Shape, "i")}] = x[{MemoryIndex(move.Input.Shape, "i")}];");

@@ -37,6 +37,48 @@ namespace NetQuantGen.Emit
             return packed;
         }
 
+        /// <summary>
+        /// The byte kernel: [block][tap][quad][16 output channels], each int32 = four int8 weights, byte j for reduction
+        /// index k = 4·quad + j (little-endian, as the kernel's vector loads see them): the input channel, or with
+        /// <paramref name="patches"/> one tap whose k = tap·C + channel runs over the whole window.
+        /// </summary>
+        public static int[] Bytes(QConvolution c, bool patches)
+        {
+            int m = c.OutputChannels, channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth;
+            int reduction = patches ? taps * channels : channels, weightTaps = patches ? 1 : taps;
+            int quads = (reduction + 3) / 4, blocks = PaddedChannels(m) / BlockChannels;
+            int WeightAt(int output, int t, int k) =>
+                k >= reduction ? 0 : patches ? Weight(c, output, k % channels, k / channels) : Weight(c, output, k, t);
+            var packed = new int[blocks * weightTaps * quads * BlockChannels];
+            for (int block = 0; block < blocks; block++)
+                for (int t = 0; t < weightTaps; t++)
+                    for (int quad = 0; quad < quads; quad++)
+                        for (int lane = 0; lane < BlockChannels; lane++)
+                        {
+                            int output = block * BlockChannels + lane, word = 0;
+                            for (int j = 0; j < 4; j++) word |= (byte)(sbyte)WeightAt(output, t, 4 * quad + j) << (8 * j);
+                            packed[((block * weightTaps + t) * quads + quad) * BlockChannels + lane] = word;
+                        }
+            return packed;
+        }
+
+        /// <summary>
+        /// The byte kernel's bias: it sums w·(x + 128) over every tap, so −(z_in + 128)·Σw moves into the bias at build
+        /// time (int32 wrap-around is harmless: the sum the kernel completes is the exact accumulator, which fits).
+        /// </summary>
+        public static int[] ByteKernelBias(QConvolution c)
+        {
+            int channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth, offset = c.Input.ZeroPoint + 128;
+            var bias = new int[c.OutputChannels];
+            for (int m = 0; m < c.OutputChannels; m++)
+            {
+                int sum = 0;
+                for (int k = 0; k < channels * taps; k++) sum += c.Weights[m * channels * taps + k];
+                bias[m] = unchecked(c.Bias[m] - offset * sum);
+            }
+            return bias;
+        }
+
         /// <summary>Depthwise: [tap][channel], channels padded to a whole block.</summary>
         public static int[] Depthwise(QConvolution c)
         {

@@ -65,5 +65,27 @@ namespace NetQuantGen.Runtime.Kernels
             var rounded = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(scaled, low), high));
             return Avx2.Add(rounded, Vector256.Create(_outputZeroPoint));
         }
+
+        /// <summary>Sixteen channels from <paramref name="channel"/> on (AVX-512): requantized and clamped, still int32.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<int> Finish(Vector512<int> acc, int channel)
+        {
+            if (_scale != null) return FinishFloat(acc, channel);
+            var scaled = VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, Avx512F.LoadVector512(_multiplier + channel),
+                Avx512F.LoadVector512(_leftShift + channel).AsUInt32(), Avx512F.LoadVector512(_rightShift + channel));
+            var v = Avx512F.Add(scaled, Vector512.Create(_outputZeroPoint));
+            return Avx512F.Min(Avx512F.Max(v, Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
+        }
+
+        /// <summary><see cref="FinishFloat(Vector256{int}, int)"/> on sixteen lanes (AVX-512), the same float32 steps.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector512<int> FinishFloat(Vector512<int> acc, int channel)
+        {
+            var scaled = Avx512F.Multiply(Avx512F.ConvertToVector512Single(acc), Avx512F.LoadVector512(_scale + channel));
+            var low = Vector512.Create((float)(_clampMin - _outputZeroPoint));
+            var high = Vector512.Create((float)(_clampMax - _outputZeroPoint));
+            var rounded = Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(scaled, low), high));
+            return Avx512F.Add(rounded, Vector512.Create(_outputZeroPoint));
+        }
     }
 }

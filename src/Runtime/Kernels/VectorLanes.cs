@@ -24,6 +24,19 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>acc + (x.lo·w.lo + x.hi·w.hi) per int32 lane, int16 × int16 products: exact, no saturation.</summary>
         static abstract TVector MultiplyAddPairs(TVector acc, TVector x, TVector w);
 
+        /// <summary>The int32 at <paramref name="quad"/> (four uint8 input channels) in every lane.</summary>
+        static abstract TVector BroadcastQuad(byte* quad);
+
+        /// <summary>
+        /// sums + (u.b0·w.b0 + u.b1·w.b1, u.b2·w.b2 + u.b3·w.b3) per int32 lane as two int16 halves: uint8 × int8 pairs
+        /// (vpmaddubsw) added in int16. It saturates or wraps unless the compiler proved from the weights that neither
+        /// a pair nor a running sum can leave int16; the byte kernel is chosen only where it did.
+        /// </summary>
+        static abstract TVector MultiplyAddBytes(TVector sums, TVector u, TVector w);
+
+        /// <summary>acc + (sums.lo + sums.hi) per int32 lane: the two int16 sums widened exactly (vpmaddwd by ones).</summary>
+        static abstract TVector AddWidened(TVector acc, TVector sums);
+
         /// <summary>acc + (int)x[i]·w[i] per lane: the depthwise step, int16 inputs widened to int32.</summary>
         static abstract TVector MultiplyAddWidened(TVector acc, short* x, int* w);
 
@@ -49,15 +62,25 @@ namespace NetQuantGen.Runtime.Kernels
             Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(x.AsInt16(), w.AsInt16()));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> BroadcastQuad(byte* quad) => Vector512.Create(*(int*)quad);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> MultiplyAddBytes(Vector512<int> sums, Vector512<int> u, Vector512<int> w) =>
+            Avx512BW.Add(sums.AsInt16(), Avx512BW.MultiplyAddAdjacent(u.AsByte(), w.AsSByte())).AsInt32();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> AddWidened(Vector512<int> acc, Vector512<int> sums) =>
+            Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(sums.AsInt16(), Vector512<short>.One));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> MultiplyAddWidened(Vector512<int> acc, short* x, int* w) =>
             Avx512F.Add(acc, Avx512F.MultiplyLow(Avx512F.ConvertToVector512Int32(Avx.LoadVector256(x)), Avx512F.LoadVector512(w)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Store(sbyte* destination, Vector512<int> acc, int channel, in Requantizer r)
         {
-            var clamped = Vector512.Create(r.Finish(acc.GetLower(), channel), r.Finish(acc.GetUpper(), channel + 8));
             // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
-            Sse2.Store(destination, Avx512F.ConvertToVector128SByte(clamped));
+            Sse2.Store(destination, Avx512F.ConvertToVector128SByte(r.Finish(acc, channel)));
         }
     }
 
@@ -77,6 +100,17 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> MultiplyAddPairs(Vector256<int> acc, Vector256<int> x, Vector256<int> w) =>
             Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), w.AsInt16()));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> BroadcastQuad(byte* quad) => Vector256.Create(*(int*)quad);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> MultiplyAddBytes(Vector256<int> sums, Vector256<int> u, Vector256<int> w) =>
+            Avx2.Add(sums.AsInt16(), Avx2.MultiplyAddAdjacent(u.AsByte(), w.AsSByte())).AsInt32();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> AddWidened(Vector256<int> acc, Vector256<int> sums) =>
+            Avx2.Add(acc, Avx2.MultiplyAddAdjacent(sums.AsInt16(), Vector256<short>.One));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> MultiplyAddWidened(Vector256<int> acc, short* x, int* w) =>
@@ -120,6 +154,35 @@ namespace NetQuantGen.Runtime.Kernels
                 var high = AdvSimd.MultiplyWideningUpper(x.AsInt16(), w.AsInt16());
                 return AdvSimd.Add(acc, AdvSimd.Arm64.AddPairwise(low, high));
             }
+            throw new PlatformNotSupportedException();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> BroadcastQuad(byte* quad) => Vector128.Create(*(int*)quad);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> MultiplyAddBytes(Vector128<int> sums, Vector128<int> u, Vector128<int> w)
+        {
+            if (Ssse3.IsSupported) return Sse2.Add(sums.AsInt16(), Ssse3.MultiplyAddAdjacent(u.AsByte(), w.AsSByte())).AsInt32();
+            // Without pmaddubsw: the products widened to int16 (255·127 fits) and their adjacent pairs summed.
+            var (uLow, uHigh) = Vector128.Widen(u.AsByte());
+            var (wLow, wHigh) = Vector128.Widen(w.AsSByte());
+            var low = uLow.AsInt16() * wLow;
+            var high = uHigh.AsInt16() * wHigh;
+            if (AdvSimd.Arm64.IsSupported) return AdvSimd.Add(sums.AsInt16(), AdvSimd.Arm64.AddPairwise(low, high)).AsInt32();
+            if (Sse2.IsSupported)
+            {
+                var ones = Vector128<short>.One;
+                return Sse2.Add(sums.AsInt16(), Sse2.PackSignedSaturate(Sse2.MultiplyAddAdjacent(low, ones), Sse2.MultiplyAddAdjacent(high, ones))).AsInt32();
+            }
+            throw new PlatformNotSupportedException();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> AddWidened(Vector128<int> acc, Vector128<int> sums)
+        {
+            if (Sse2.IsSupported) return Sse2.Add(acc, Sse2.MultiplyAddAdjacent(sums.AsInt16(), Vector128<short>.One));
+            if (AdvSimd.Arm64.IsSupported) return AdvSimd.Add(acc, AdvSimd.AddPairwiseWidening(sums.AsInt16()));
             throw new PlatformNotSupportedException();
         }
 

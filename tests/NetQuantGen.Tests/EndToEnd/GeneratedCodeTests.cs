@@ -80,6 +80,31 @@ namespace NetQuantGen.Tests.EndToEnd
             }
         }
 
+        /// <summary>
+        /// With 4-bit weights the proof admits the uint8 × int8 kernel on the residual model's convolutions: the generated
+        /// code still equals the integer reference bit for bit on every path, the int8 input extremes included.
+        /// </summary>
+        [Theory]
+        [MemberData(nameof(SupportedPaths))]
+        public void ByteKernelLayersAreBitIdenticalToTheIntegerReferenceOnEveryKernelPath(KernelPath path)
+        {
+            using var pinned = KernelPathScope.Use(path);
+            var (input, lowering) = Compile(new CompilationOptions { WeightBits = 4 });
+            var kernels = lowering.IntegerGraph!.Operations.OfType<QConvolution>().Select(Emit.ConvolutionEmitter.KernelOf).ToArray();
+            Assert.Contains(Emit.ConvolutionKernel.DenseBytes, kernels);
+            var result = ModelCompiler.Compile(input);
+            Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
+            using var generated = new GeneratedModel(result.Source!, "Tests.Generated.Residual");
+            var reference = new IntegerExecutor(lowering.IntegerGraph!);
+            var random = new Random(6);
+            var q = new sbyte[3 * 12 * 12];
+            for (int i = 0; i < 100; i++)
+            {
+                random.NextBytes((byte[])(object)q);
+                Assert.Equal(reference.RunQuantized(q), generated.Run(q));
+            }
+        }
+
         [Fact]
         public void QuantizedOutputsStayCloseToTheFloatModel()
         {

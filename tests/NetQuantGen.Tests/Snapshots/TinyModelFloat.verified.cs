@@ -139,33 +139,11 @@ namespace Samples
             ReadOnlySpan<sbyte> x = arena.Slice(0, 32);
             Span<sbyte> y = arena.Slice(32, 8);
             // max over the valid part of the window
-            const int Batch = 1, Channels = 2, InH = 4, InW = 4, OutH = 2, OutW = 2;
-            const int KH = 2, KW = 2, StrideH = 2, StrideW = 2, DilationH = 1, DilationW = 1;
-            const int PadTop = 0, PadLeft = 0;
-            for (int n = 0; n < Batch; n++)
-            {
-                for (int oy = 0; oy < OutH; oy++)
-                {
-                    for (int ox = 0; ox < OutW; ox++)
-                    {
-                        Span<sbyte> pixel = y.Slice(((n * OutH + oy) * OutW + ox) * Channels, Channels);
-                        pixel.Fill(sbyte.MinValue);
-                        for (int ky = 0; ky < KH; ky++)
-                        {
-                            for (int kx = 0; kx < KW; kx++)
-                            {
-                                int iy = oy * StrideH - PadTop + ky * DilationH, ix = ox * StrideW - PadLeft + kx * DilationW;
-                                if (iy < 0 || iy >= InH || ix < 0 || ix >= InW)
-                                {
-                                    continue;
-                                }
-                                ReadOnlySpan<sbyte> source = x.Slice(((n * InH + iy) * InW + ix) * Channels, Channels);
-                                for (int ch = 0; ch < Channels; ch++) if (source[ch] > pixel[ch]) pixel[ch] = source[ch];
-                            }
-                        }
-                    }
-                }
-            }
+            var geometry = new PoolGeometry(
+                InHeight: 4, InWidth: 4, Channels: 2, OutHeight: 2, OutWidth: 2,
+                KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, DilationHeight: 1, DilationWidth: 1,
+                PadTop: 0, PadLeft: 0, PadBottom: 0, PadRight: 0, InputZeroPoint: -128, CountIncludePad: false);
+            Int8Pooling.Max(x, y, geometry);
         }
 
         // Flatten from ONNX node 'flatten'
@@ -176,10 +154,19 @@ namespace Samples
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 8);
             Span<sbyte> y = arena.Slice(0, 8);
-            // reshape across layouts: element i of the logical row-major order, placed in each side's memory order
-            for (int i = 0; i < 8; i++)
+            // reshape across layouts: the input's logical order walked with its memory strides
+            for (int i0 = 0; i0 < 1; i0++)
             {
-                y[i] = x[i / 8 * 8 + i % 4 * 2 + i / 4 % 2];
+                for (int i1 = 0; i1 < 2; i1++)
+                {
+                    for (int i2 = 0; i2 < 2; i2++)
+                    {
+                        for (int i3 = 0; i3 < 2; i3++)
+                        {
+                            y[i0 * 8 + i1 * 4 + i2 * 2 + i3 * 1] = x[i0 * 8 + i1 * 1 + i2 * 4 + i3 * 2];
+                        }
+                    }
+                }
             }
         }
 
