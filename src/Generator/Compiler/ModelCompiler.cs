@@ -208,6 +208,7 @@ namespace NetQuantGen.Compiler
             List<ModelDiagnostic> diagnostics, bool analyticBiasCorrection)
         {
             var layerBits = LayerBitAllocation.Choose(graph, options, settings, modelName, diagnostics);
+            var layerActivationBits = LayerBitAllocation.ActivationWidths(graph, options, modelName);
             Func<string, double[]?>? expected = null;
             if (analyticBiasCorrection)
             {
@@ -220,6 +221,8 @@ namespace NetQuantGen.Compiler
                 Granularity = settings.Granularity,
                 WeightRange = settings.WeightRange,
                 LayerWeightBits = layerBits,
+                ActivationBits = options.ActivationBits,
+                LayerActivationBits = layerActivationBits,
                 ExpectedValue = expected,
                 WeightOverride = settings.WeightOverride,
                 BiasCorrectionOf = settings.BiasCorrectionOf,
@@ -229,11 +232,12 @@ namespace NetQuantGen.Compiler
         /// <summary>One line for the generated header: what quantization this build used.</summary>
         public static string Describe(CompilationOptions o) =>
             $"W{o.WeightBits}A{o.ActivationBits}; weights symmetric {(o.WeightGranularity == WeightGranularityOption.PerTensor ? "per-tensor" : "per-channel")}; " +
-            $"activations asymmetric per-tensor, range {o.ActivationRange switch { RangeMethodOption.Percentile => "percentile " + o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture), RangeMethodOption.Mse => "MSE", RangeMethodOption.Entropy => "entropy", _ => "min-max" }}; " +
+            $"activations {(o.ActivationBits == 16 ? "int16 symmetric" : "asymmetric")} per-tensor, range {o.ActivationRange switch { RangeMethodOption.Percentile => "percentile " + o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture), RangeMethodOption.Mse => "MSE", RangeMethodOption.Entropy => "entropy", _ => "min-max" }}; " +
             $"passes [{string.Join(", ", o.PassNames())}]" +
             (o.WeightRange == WeightRangeOption.Mse ? "; weight range MSE" : "") +
             (o.BiasCorrection != BiasCorrectionOption.None ? $"; bias correction {o.BiasCorrection.ToString().ToLowerInvariant()}" : "") +
             (string.IsNullOrWhiteSpace(o.LayerWeightBits) ? "" : $"; layer weight bits {o.LayerWeightBits}") +
+            (string.IsNullOrWhiteSpace(o.LayerActivationBits) ? "" : $"; layer activation bits {o.LayerActivationBits}") +
             (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "");
 
         /// <summary>Parses the InputShape option ("1,3,224,224"), which pins the model's first input.</summary>

@@ -28,11 +28,13 @@ namespace NetQuantGen.Emit
             using (w.Block($"private static void {name}{Signature}"))
             {
                 for (int i = 0; i < op.Inputs.Count; i++)
-                    w.Line($"ReadOnlySpan<sbyte> {InputName(op, i)} = arena.Slice({Int(arena.OffsetOf(op.Inputs[i]))}, {Int(op.Inputs[i].Length)});");
-                w.Line($"Span<sbyte> y = arena.Slice({Int(arena.OffsetOf(op.Output))}, {Int(op.Output.Length)});");
+                    w.Line($"ReadOnlySpan<{op.Inputs[i].ElementType}> {InputName(op, i)} = {Slice(op.Inputs[i], arena)};");
+                w.Line($"Span<{op.Output.ElementType}> y = {Slice(op.Output, arena)};");
                 switch (op)
                 {
+                    case QConvolution conv when conv.TouchesWide: Int16ConvolutionEmitter.Emit(w, conv, name); break;
                     case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name); break;
+                    case QAdd add when add.Inputs.Any(t => t.IsWide) || add.Output.IsWide: MixedAdd(w, add); break;
                     case QAdd add: Add(w, add); break;
                     case QPool pool: Pool(w, pool); break;
                     case QConcat concat: Concat(w, concat); break;
@@ -45,6 +47,24 @@ namespace NetQuantGen.Emit
         }
 
         private static string InputName(QOperation op, int index) => op.Inputs.Count == 1 ? "x" : $"x{index}";
+
+        /// <summary>A tensor's elements in the byte arena: int8 as they are, int16 reinterpreted (offsets are 32-byte aligned).</summary>
+        public static string Slice(QTensor tensor, ArenaPlan arena) => tensor.IsWide
+            ? $"System.Runtime.InteropServices.MemoryMarshal.Cast<sbyte, short>(arena.Slice({Int(arena.OffsetOf(tensor))}, {Int(tensor.ByteLength)}))"
+            : $"arena.Slice({Int(arena.OffsetOf(tensor))}, {Int(tensor.Length)})";
+
+        /// <summary>An add with an int16 input or output: the same TFLite steps as Int8Add, one element at a time.</summary>
+        private static void MixedAdd(SourceWriter w, QAdd add)
+        {
+            w.Line($"// TFLite integer add: inputs shifted left by {Int(add.LeftShift)} and rescaled to a common scale, summed, requantized; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]");
+            using (w.Block($"for (int i = 0; i < {Int(add.Output.Length)}; i++)"))
+            {
+                w.Line($"int a = FixedPoint.MultiplyByQuantizedMultiplier((x0[i] - {Int(add.Inputs[0].ZeroPoint)}) << {Int(add.LeftShift)}, {Int(add.InputA.Multiplier)}, {Int(add.InputA.Shift)});");
+                w.Line($"int b = FixedPoint.MultiplyByQuantizedMultiplier((x1[i] - {Int(add.Inputs[1].ZeroPoint)}) << {Int(add.LeftShift)}, {Int(add.InputB.Multiplier)}, {Int(add.InputB.Shift)});");
+                w.Line($"int v = {Int(add.Output.ZeroPoint)} + FixedPoint.MultiplyByQuantizedMultiplier(a + b, {Int(add.OutputRequantization.Multiplier)}, {Int(add.OutputRequantization.Shift)});");
+                w.Line($"y[i] = ({add.Output.ElementType})Math.Clamp(v, {Int(add.ClampMin)}, {Int(add.ClampMax)});");
+            }
+        }
 
         private static void Add(SourceWriter w, QAdd add)
         {
@@ -61,6 +81,7 @@ namespace NetQuantGen.Emit
         {
             var win = p.Window;
             bool average = p.Pool == PoolKind.Average;
+            string element = p.Output.ElementType;
             int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
             w.Line(average
                 ? $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including explicit padding (real 0 = the zero-point)" : "valid part of the window")}"
@@ -77,8 +98,8 @@ namespace NetQuantGen.Emit
             using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
             using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
             {
-                w.Line("Span<sbyte> pixel = y.Slice(((n * OutH + oy) * OutW + ox) * Channels, Channels);");
-                w.Line(average ? "sum.Clear();" : "pixel.Fill(sbyte.MinValue);");
+                w.Line($"Span<{element}> pixel = y.Slice(((n * OutH + oy) * OutW + ox) * Channels, Channels);");
+                w.Line(average ? "sum.Clear();" : $"pixel.Fill({element}.MinValue);");
                 if (average) w.Line("int count = 0, padded = 0;");
                 using (w.Block("for (int ky = 0; ky < KH; ky++)"))
                 using (w.Block("for (int kx = 0; kx < KW; kx++)"))
@@ -90,7 +111,7 @@ namespace NetQuantGen.Emit
                         if (average) w.Line("if (iy < InH + PadBottom && ix < InW + PadRight) padded++;");
                         w.Line("continue;");
                     }
-                    w.Line("ReadOnlySpan<sbyte> source = x.Slice(((n * InH + iy) * InW + ix) * Channels, Channels);");
+                    w.Line($"ReadOnlySpan<{element}> source = x.Slice(((n * InH + iy) * InW + ix) * Channels, Channels);");
                     if (average)
                     {
                         w.Line("count++;");
@@ -105,7 +126,7 @@ namespace NetQuantGen.Emit
                     using (w.Block("for (int ch = 0; ch < Channels; ch++)"))
                     {
                         w.Line(p.CountIncludePad ? $"int total = sum[ch] + padded * {Int(p.Input.ZeroPoint)}; // padding is real 0, the zero-point" : "int total = sum[ch];");
-                        w.Line("pixel[ch] = (sbyte)(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
+                        w.Line($"pixel[ch] = ({element})(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
                     }
                 }
             }
@@ -132,7 +153,7 @@ namespace NetQuantGen.Emit
                         w.Line($"x{k}.Slice(o * {Int(block)}, {Int(block)}).CopyTo(y.Slice(o * {Int(outBlock)} + {Int(offset)}, {Int(block)}));");
                     else
                         using (w.Block($"for (int i = 0; i < {Int(block)}; i++)"))
-                            w.Line($"y[o * {Int(outBlock)} + {Int(offset)} + i] = (sbyte)Math.Clamp({Int(concat.Output.ZeroPoint)} + FixedPoint.MultiplyByQuantizedMultiplier(x{k}[o * {Int(block)} + i] - {Int(input.ZeroPoint)}, {Int(rq.Multiplier)}, {Int(rq.Shift)}), -128, 127);");
+                            w.Line($"y[o * {Int(outBlock)} + {Int(offset)} + i] = ({concat.Output.ElementType})Math.Clamp({Int(concat.Output.ZeroPoint)} + FixedPoint.MultiplyByQuantizedMultiplier(x{k}[o * {Int(block)} + i] - {Int(input.ZeroPoint)}, {Int(rq.Multiplier)}, {Int(rq.Shift)}), {Int(concat.Output.QMin)}, {Int(concat.Output.QMax)});");
                 }
                 offset += block;
             }

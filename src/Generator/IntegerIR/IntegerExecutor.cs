@@ -13,37 +13,46 @@ namespace NetQuantGen.IntegerIR
     public sealed class IntegerExecutor
     {
         private readonly IntegerGraph _graph;
-        private readonly Dictionary<QTensor, sbyte[]> _buffers = new();
+
+        // Every tensor's values, int8 or int16 alike (both fit a short).
+        private readonly Dictionary<QTensor, short[]> _buffers = new();
 
         public IntegerExecutor(IntegerGraph graph)
         {
             _graph = graph;
-            foreach (var tensor in graph.Tensors()) _buffers[tensor] = new sbyte[tensor.Length];
+            foreach (var tensor in graph.Tensors()) _buffers[tensor] = new short[tensor.Length];
         }
 
         /// <summary>Float input (of the single graph input) → float output (of the single graph output).</summary>
         public float[] Run(float[] input)
         {
-            var quantized = Quantize(input, _graph.Inputs[0].Output);
-            var output = RunQuantized(quantized);
+            var output = RunQuantized(QuantizeValues(input, _graph.Inputs[0].Output));
             var o = _graph.Outputs[0].Input;
             return output.Select(q => (q - o.ZeroPoint) * o.Scale).ToArray();
         }
 
-        /// <summary>int8 input → int8 output, for callers (and tests) that work in the quantized domain.</summary>
+        /// <summary>int8 input → int8 output, for callers (and tests) that work in the quantized domain of an int8 model.</summary>
         public sbyte[] RunQuantized(sbyte[] input)
+        {
+            if (_graph.Inputs[0].Output.IsWide || _graph.Outputs[0].Input.IsWide)
+                throw new InvalidOperationException("The model's input or output is int16: use RunQuantized(short[]).");
+            return RunQuantized(input.Select(v => (short)v).ToArray()).Select(v => (sbyte)v).ToArray();
+        }
+
+        /// <summary>Integer input values → integer output values, whatever the tensors' widths.</summary>
+        public short[] RunQuantized(short[] input)
         {
             Array.Copy(input, _buffers[_graph.Inputs[0].Output], input.Length);
             foreach (var op in _graph.Operations) Execute(op);
-            return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
+            return (short[])_buffers[_graph.Outputs[0].Input].Clone();
         }
 
         /// <summary>
-        /// int8 input; an operation whose output <paramref name="known"/> supplies (from an earlier run) is not
+        /// Integer input values; an operation whose output <paramref name="known"/> supplies (from an earlier run) is not
         /// executed, its output is copied instead; <paramref name="observe"/> sees the input and each operation's
         /// output (the executor's buffers: copy to keep) and returns false to stop the run there.
         /// </summary>
-        public void RunQuantized(sbyte[] input, Func<QTensor, sbyte[]?> known, Func<QTensor, sbyte[], bool> observe)
+        public void RunQuantized(short[] input, Func<QTensor, short[]?> known, Func<QTensor, short[], bool> observe)
         {
             var tensor = _graph.Inputs[0].Output;
             Array.Copy(input, _buffers[tensor], input.Length);
@@ -57,8 +66,13 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
+        /// <summary>Quantizes into an int8 tensor (ONNX QuantizeLinear).</summary>
         public static sbyte[] Quantize(float[] input, QTensor tensor) =>
-            input.Select(v => (sbyte)FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, -128, 127)).ToArray();
+            tensor.IsWide ? throw new InvalidOperationException($"Tensor '{tensor.Name}' is int16: use QuantizeValues.") : QuantizeValues(input, tensor).Select(v => (sbyte)v).ToArray();
+
+        /// <summary>Quantizes into a tensor of any width (round half to even, saturate to its range).</summary>
+        public static short[] QuantizeValues(float[] input, QTensor tensor) =>
+            input.Select(v => (short)FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, tensor.QMin, tensor.QMax)).ToArray();
 
         private void Execute(QOperation op)
         {
@@ -79,7 +93,7 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
-        private static void Convolution(QConvolution c, sbyte[] x, sbyte[] y)
+        private static void Convolution(QConvolution c, short[] x, short[] y)
         {
             var w = c.Window;
             int batch = c.Input.Shape[0], inChannels = c.Input.Shape[1];
@@ -97,7 +111,7 @@ namespace NetQuantGen.IntegerIR
                     for (int oy = 0; oy < outH; oy++)
                         for (int ox = 0; ox < outW; ox++)
                         {
-                            int acc = c.Bias[m];
+                            long acc = c.Bias[m]; // exact: int32 is proven for int8 inputs, int64 holds int16 ones
                             for (int ci = 0; ci < groupIn; ci++)
                             {
                                 int channel = g * groupIn + ci;
@@ -110,17 +124,17 @@ namespace NetQuantGen.IntegerIR
                                         int ix = ox * w.Strides[1] - w.PadBegin(1) + kx * w.Dilations[1];
                                         if (ix < 0 || ix >= inW) continue;
                                         int xv = x[((n * inChannels + channel) * inH + iy) * inW + ix] - zIn;
-                                        acc += c.Weights[((m * groupIn + ci) * kh + ky) * kw + kx] * xv;
+                                        acc += c.Weights[((m * groupIn + ci) * kh + ky) * kw + kx] * (long)xv;
                                     }
                                 }
                             }
-                            int v = zOut + rq.Apply(acc);
-                            y[((n * outChannels + m) * outH + oy) * outW + ox] = (sbyte)Math.Min(c.ClampMax, Math.Max(c.ClampMin, v));
+                            long v = zOut + (c.WideRequantization ? rq.ApplyWide(acc) : rq.Apply((int)acc));
+                            y[((n * outChannels + m) * outH + oy) * outW + ox] = (short)Math.Min(c.ClampMax, Math.Max(c.ClampMin, v));
                         }
                 }
         }
 
-        private static void Add(QAdd add, sbyte[] a, sbyte[] b, sbyte[] y)
+        private static void Add(QAdd add, short[] a, short[] b, short[] y)
         {
             int za = add.Inputs[0].ZeroPoint, zb = add.Inputs[1].ZeroPoint, zOut = add.Output.ZeroPoint;
             for (int i = 0; i < y.Length; i++)
@@ -128,11 +142,11 @@ namespace NetQuantGen.IntegerIR
                 int sa = add.InputA.Apply((a[i] - za) << add.LeftShift);
                 int sb = add.InputB.Apply((b[i] - zb) << add.LeftShift);
                 int v = zOut + add.OutputRequantization.Apply(sa + sb);
-                y[i] = (sbyte)Math.Min(add.ClampMax, Math.Max(add.ClampMin, v));
+                y[i] = (short)Math.Min(add.ClampMax, Math.Max(add.ClampMin, v));
             }
         }
 
-        private static void Pool(QPool p, sbyte[] x, sbyte[] y)
+        private static void Pool(QPool p, short[] x, short[] y)
         {
             var w = p.Window;
             int batch = p.Input.Shape[0], channels = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
@@ -141,7 +155,7 @@ namespace NetQuantGen.IntegerIR
                 for (int oy = 0; oy < outH; oy++)
                     for (int ox = 0; ox < outW; ox++)
                     {
-                        int max = sbyte.MinValue, sum = 0, count = 0, padded = 0;
+                        int max = p.Input.QMin, sum = 0, count = 0, padded = 0;
                         for (int ky = 0; ky < w.KernelShape[0]; ky++)
                         {
                             int iy = oy * w.Strides[0] - w.PadBegin(0) + ky * w.Dilations[0];
@@ -172,14 +186,14 @@ namespace NetQuantGen.IntegerIR
                             }
                             result = RoundingDivide(sum, count);
                         }
-                        y[(nc * outH + oy) * outW + ox] = (sbyte)result;
+                        y[(nc * outH + oy) * outW + ox] = (short)result;
                     }
         }
 
         /// <summary>Integer division rounded to nearest, ties away from zero (the TFLite average).</summary>
         public static int RoundingDivide(int sum, int count) => sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 
-        private void Concat(QConcat concat, sbyte[] y)
+        private void Concat(QConcat concat, short[] y)
         {
             var shape = concat.Output.Shape;
             int outer = (int)Shapes.ElementCount(shape.Take(concat.Axis).ToArray());
@@ -196,14 +210,14 @@ namespace NetQuantGen.IntegerIR
                     {
                         int v = x[o * block + i];
                         if (rq.Multiplier != 0)
-                            v = Math.Min(127, Math.Max(-128, concat.Output.ZeroPoint + rq.Apply(v - input.ZeroPoint)));
-                        y[o * outBlock + offset + i] = (sbyte)v;
+                            v = Math.Min(concat.Output.QMax, Math.Max(concat.Output.QMin, concat.Output.ZeroPoint + rq.Apply(v - input.ZeroPoint)));
+                        y[o * outBlock + offset + i] = (short)v;
                     }
                 offset += block;
             }
         }
 
-        private static void Move(QMove move, sbyte[] x, sbyte[] y)
+        private static void Move(QMove move, short[] x, short[] y)
         {
             if (move.Permutation == null)
             {
@@ -223,7 +237,7 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
-        private static void Pad(QPad pad, sbyte[] x, sbyte[] y)
+        private static void Pad(QPad pad, short[] x, short[] y)
         {
             var inShape = pad.Input.Shape;
             var outShape = pad.Output.Shape;
@@ -240,7 +254,7 @@ namespace NetQuantGen.IntegerIR
                     inside = s >= 0 && s < inShape[d];
                     source += s * inStrides[d];
                 }
-                y[i] = inside ? x[source] : pad.Value;
+                y[i] = inside ? x[source] : (short)pad.Value;
                 for (int d = rank - 1; d >= 0 && ++index[d] == outShape[d]; d--) index[d] = 0;
             }
         }

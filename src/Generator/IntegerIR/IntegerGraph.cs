@@ -5,18 +5,19 @@ using NetQuantGen.IR;
 namespace NetQuantGen.IntegerIR
 {
     /// <summary>
-    /// A quantized activation tensor: int8 values q with real value Scale·(q − ZeroPoint). Every tensor of
-    /// the integer graph has its own storage; the emitter later shares memory between tensors whose
-    /// lifetimes do not overlap.
+    /// A quantized activation tensor: integer values q with real value Scale·(q − ZeroPoint), int8 (asymmetric)
+    /// or int16 (symmetric, zero-point 0, as TFLite's 16x8 mode). Every tensor of the integer graph has its own
+    /// storage; the emitter later shares memory between tensors whose lifetimes do not overlap.
     /// </summary>
     public sealed class QTensor
     {
-        public QTensor(string name, int[] shape, float scale, int zeroPoint)
+        public QTensor(string name, int[] shape, float scale, int zeroPoint, int bits = 8)
         {
             Name = name;
             Shape = shape;
             Scale = scale;
             ZeroPoint = zeroPoint;
+            Bits = bits;
         }
 
         /// <summary>The name of the float value it quantizes.</summary>
@@ -28,9 +29,24 @@ namespace NetQuantGen.IntegerIR
 
         public int ZeroPoint { get; }
 
+        /// <summary>8 (sbyte storage) or 16 (short storage).</summary>
+        public int Bits { get; }
+
+        public bool IsWide => Bits == 16;
+
+        public int QMin => IsWide ? short.MinValue : sbyte.MinValue;
+
+        public int QMax => IsWide ? short.MaxValue : sbyte.MaxValue;
+
+        /// <summary>The C# type of one element in generated code.</summary>
+        public string ElementType => IsWide ? "short" : "sbyte";
+
+        /// <summary>Bytes of storage.</summary>
+        public int ByteLength => Length * Bits / 8;
+
         public int Length => (int)Shapes.ElementCount(Shape);
 
-        public override string ToString() => $"{Name}{Shapes.Format(Shape)} s={Scale:R} z={ZeroPoint}";
+        public override string ToString() => $"{Name}{Shapes.Format(Shape)} s={Scale:R} z={ZeroPoint}{(IsWide ? " int16" : "")}";
     }
 
     /// <summary>A requantization multiplier M = Multiplier·2^(Shift−31), as FixedPoint.MultiplyByQuantizedMultiplier applies it.</summary>
@@ -43,6 +59,9 @@ namespace NetQuantGen.IntegerIR
         }
 
         public int Apply(int x) => FixedPoint.MultiplyByQuantizedMultiplier(x, Multiplier, Shift);
+
+        /// <summary>The int64-accumulator form of TFLite's 16x8 kernels (see FixedPoint.MultiplyByQuantizedMultiplierWide).</summary>
+        public long ApplyWide(long x) => FixedPoint.MultiplyByQuantizedMultiplierWide(x, Multiplier, Shift);
     }
 
     /// <summary>

@@ -54,6 +54,19 @@ namespace NetQuantGen.Quantization
             return bits;
         }
 
+        /// <summary>The LayerActivationBits option checked against the graph: every name must be a node (its output activation gets the width).</summary>
+        public static IReadOnlyDictionary<string, int> ActivationWidths(Graph graph, CompilationOptions options, string modelName)
+        {
+            var problem = LayerBitWidths.TryParseActivations(options.LayerActivationBits ?? "", out var given);
+            if (problem != null)
+                throw new ModelException(DiagnosticCatalog.InvalidOption, $"Model '{modelName}': LayerActivationBits \"{options.LayerActivationBits}\": {problem}");
+            foreach (var name in given.Keys)
+                if (!graph.Nodes.Any(n => n.Name == name))
+                    throw new ModelException(DiagnosticCatalog.UnknownLayer,
+                        $"Model '{modelName}': LayerActivationBits names '{name}', which is not a node after the float passes (nodes: {string.Join(", ", graph.Nodes.Select(n => n.Name))}).");
+            return given;
+        }
+
         /// <summary>The weights (grouped by output channel) and their per-channel count, or null for a layer without constant weights.</summary>
         private static (Node Node, float[] Weights, int Outputs)? Matrix(Node node)
         {
