@@ -103,7 +103,7 @@ namespace NetQuantGen.Cli.Optimization
                 {
                     var correction = BiasCorrectionOf(problem, chosen, floatMeans[l], quantizedMeans, (double)samples.Count * sampler.PositionsPerSample);
                     corrections[node.Name] = correction;
-                    savedCorrections.Add(new SavedBiasCorrection(node.Name, correction));
+                    savedCorrections.Add(new SavedBiasCorrection(node.Name, correction, quantization.WeightBits, quantization.Granularity));
                 }
                 double energy = Math.Max(problem.OutputEnergy(), 1e-30);
                 var report = new LayerReport(node.Name, m, problem.Inputs, problem.Patches, problem.ReconstructionError(nearest) / energy,

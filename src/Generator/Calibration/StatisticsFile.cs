@@ -88,7 +88,7 @@ namespace NetQuantGen.Calibration
             }
             foreach (var b in statistics.BiasCorrections)
             {
-                var correction = new Proto.BiasCorrection { Node = b.Node };
+                var correction = new Proto.BiasCorrection { Node = b.Node, Bits = (uint)b.Bits, Granularity = b.Bits == 0 ? "" : RoundedWeights.GranularityName(b.Granularity) };
                 correction.Correction.AddRange(b.Correction);
                 file.BiasCorrections.Add(correction);
             }
@@ -207,7 +207,9 @@ namespace NetQuantGen.Calibration
         {
             if (string.IsNullOrEmpty(b.Node)) throw Error(fileName, "a bias correction names no node");
             if (b.Correction.Any(c => !Finite(c))) throw Error(fileName, $"the bias correction of node '{b.Node}' holds a non-finite value");
-            return new SavedBiasCorrection(b.Node, b.Correction.ToArray());
+            if (b.Bits > 8) throw Error(fileName, $"the bias correction of node '{b.Node}' was computed for {b.Bits}-bit weights; weights are 2 to 8 bits wide");
+            return new SavedBiasCorrection(b.Node, b.Correction.ToArray(), (int)b.Bits,
+                b.Granularity == "per-tensor" ? Quantization.WeightGranularity.PerTensor : Quantization.WeightGranularity.PerChannel);
         }
 
         private static bool Finite(double x) => !double.IsNaN(x) && !double.IsInfinity(x);

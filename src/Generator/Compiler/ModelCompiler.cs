@@ -151,6 +151,9 @@ namespace NetQuantGen.Compiler
                 if (savedMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
                 var settings = SettingsFor(input.Options, read.Statistics, graph, input.ModelFileName, diagnostics);
+                var widthMismatches = SavedOptimization.CheckWidths(graph, read.Statistics, settings, statisticsName);
+                diagnostics.AddRange(widthMismatches);
+                if (widthMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
                 return new Lowering(modelHash, graph, Quantizer.Run(graph, settings), diagnostics);
             }
             catch (ModelException e)
