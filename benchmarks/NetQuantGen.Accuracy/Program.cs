@@ -51,8 +51,8 @@ count = Math.Min(count, images.Count);
 // The rows of the table, as data: a name, the attribute's options and, for data-dependent steps, `netquant optimize` arguments.
 var perTensor = new CompilationOptions { WeightGranularity = WeightGranularityOption.PerTensor };
 var w4 = new CompilationOptions { WeightBits = 4 };
-// The mixed-precision row's weight budget, as a fraction of the all-8-bit size.
-const double MixedPrecisionBudget = 0.5;
+// The mixed-precision row's weight budget: the size of uniform 4-bit weights (packed, with the int32 biases), as the allocation counts it.
+const int MixedPrecisionBudgetBits = 4;
 // The white paper's data-free pipeline: ReLU6 -> ReLU, cross-layer equalization, high-bias absorption, analytic bias correction.
 var equalized = new CompilationOptions { Passes = 7 | 8 | 16 | 32, BiasCorrection = BiasCorrectionOption.Analytic };
 var configurations = new[]
@@ -65,12 +65,15 @@ var configurations = new[]
     new Configuration("W8A8 per-channel, percentile 99.99", new CompilationOptions { ActivationRange = RangeMethodOption.Percentile }),
     new Configuration("W8A8 per-channel, MSE", new CompilationOptions { ActivationRange = RangeMethodOption.Mse }),
     new Configuration("W8A8 per-channel, entropy", new CompilationOptions { ActivationRange = RangeMethodOption.Entropy }),
+    new Configuration("W8A16 per-channel, min-max (int16 symmetric activations, TFLite 16x8)", new CompilationOptions { ActivationBits = 16 }),
     new Configuration("W4A8 per-channel, min-max", w4),
+    new Configuration("W4A16 per-channel, min-max", w4 with { ActivationBits = 16 }),
     new Configuration("W4A8 per-channel + empirical bias correction", w4, "--bias-correction", "empirical"),
     new Configuration("W4A8 per-channel + AdaRound", w4, "--adaround", "--iterations", "200", "--batch", "64"),
     new Configuration("W4A8 per-channel + GPFQ", w4, "--gpfq"),
     new Configuration("W4A8 per-channel + sparse GPFQ (λ = 1): top-1 (zero weights)", w4, "--gpfq", "--gpfq-sparsity", "1"),
-    new Configuration($"Mixed precision: per-layer weight bits (2-8) chosen under a budget of {MixedPrecisionBudget:P0} of the W8 size: top-1 (size)", new CompilationOptions()),
+    new Configuration($"Mixed precision: per-layer weight bits (2-8) chosen from measured output sensitivity under a budget of the uniform W{MixedPrecisionBudgetBits} size: top-1 (size; W8 size)",
+        new CompilationOptions(), "--sensitivity"),
     new Configuration("Data-free W8A8 per-channel (no calibration data: ranges from BatchNormalization, CLE, absorption, analytic bias correction)", new CompilationOptions()) { DataFree = true },
 };
 var models = new (string Name, int[] Shape)[] { ("small_cnn", new[] { 1, 1, 28, 28 }), ("mobilenet_v2_small", new[] { 1, 1, 28, 28 }), ("resnet18", new[] { 1, 3, 32, 32 }) }
@@ -120,7 +123,7 @@ foreach (var (name, shape) in models)
         }
         var options = configuration.Options with { InputShape = inputShape };
         if (configuration.Name.StartsWith("Mixed precision", StringComparison.Ordinal))
-            options = options with { SizeBudgetKiB = (int)Math.Round(MixedPrecisionBudget * WeightKiB(baseline.FloatGraph)) };
+            options = options with { SizeBudgetKiB = (int)(NetQuantGen.Quantization.LayerBitAllocation.UniformBytes(baseline.FloatGraph, MixedPrecisionBudgetBits) / 1024) };
         string statistics = statisticsPath;
         if (!options.PassNames().SequenceEqual(new CompilationOptions().PassNames()))
         {
@@ -159,7 +162,7 @@ foreach (var (name, shape) in models)
         using var generated = new GeneratedModel(result.Source, "Accuracy.Model");
         string cell = Percent(Top1(inputs, () => generated.Run));
         if (options.SizeBudgetKiB > 0)
-            cell += FormattableString.Invariant($" ({options.SizeBudgetKiB} KiB of {WeightKiB(baseline.FloatGraph):F0})");
+            cell += FormattableString.Invariant($" ({options.SizeBudgetKiB} KiB; {NetQuantGen.Quantization.LayerBitAllocation.UniformBytes(baseline.FloatGraph, 8) / 1024} KiB)");
         if (configuration.Optimize.Contains("--gpfq-sparsity"))
         {
             var rounded = StatisticsFile.Read(statisticsBytes!).Statistics!.RoundedWeights;
@@ -212,10 +215,6 @@ double Top1(float[][] inputs, Func<Func<float[], float[]>> newRunner)
 }
 
 // Weights of the quantized layers at 8 bits, in KiB: what a size budget is a fraction of.
-static double WeightKiB(NetQuantGen.IR.Graph graph) =>
-    graph.Nodes.Where(n => n.Op is NetQuantGen.IR.Conv or NetQuantGen.IR.Gemm or NetQuantGen.IR.MatMul && n.Input(1).Constant != null)
-        .Sum(n => (double)n.Input(1).ElementCount) / 1024;
-
 static string Percent(double fraction) => (100 * fraction).ToString("F2", CultureInfo.InvariantCulture) + "%";
 
 // The PyTorch PTQ rows, one per backend, from the json pytorch_ptq.py writes.

@@ -66,4 +66,27 @@ namespace NetQuantGen.Calibration
 
         public WeightGranularity Granularity { get; }
     }
+
+    /// <summary>
+    /// How much a layer's weight quantization hurts the network output, measured on calibration data: for each width
+    /// b, the output noise-to-signal ratio with only this layer's weights at b bits (every other layer and every
+    /// activation in float). Errors of different layers add up nearly independently, so the sum over layers ranks
+    /// whole allocations.
+    /// </summary>
+    public sealed class LayerSensitivity
+    {
+        public LayerSensitivity(string node, WeightGranularity granularity, double[] outputNoise)
+        {
+            Node = node ?? throw new ArgumentNullException(nameof(node));
+            Granularity = granularity;
+            OutputNoise = outputNoise ?? throw new ArgumentNullException(nameof(outputNoise));
+        }
+
+        public string Node { get; }
+
+        public WeightGranularity Granularity { get; }
+
+        /// <summary>Indexed by bit-width (entries below <see cref="LayerBitWidths.MinBits"/> unused).</summary>
+        public double[] OutputNoise { get; }
+    }
 }

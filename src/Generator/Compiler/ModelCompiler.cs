@@ -197,6 +197,7 @@ namespace NetQuantGen.Compiler
                 WeightRange = options.WeightRange == WeightRangeOption.Mse ? WeightRangeMethod.Mse : WeightRangeMethod.MinMax,
                 WeightOverride = SavedOptimization.WeightOverride(statistics),
                 BiasCorrectionOf = SavedOptimization.BiasCorrectionOf(statistics),
+                MeasuredSensitivity = SavedOptimization.MeasuredSensitivity(statistics, options),
             };
 
         /// <summary>

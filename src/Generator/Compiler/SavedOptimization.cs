@@ -71,6 +71,15 @@ namespace NetQuantGen.Compiler
             return (node, _, _) => byNode.TryGetValue(node, out var r) ? (r.Values, r.Scales) : null;
         }
 
+        /// <summary>Measured layer sensitivities for the size-budget allocation, when the file has them for the attribute's granularity.</summary>
+        public static Func<string, double[]?>? MeasuredSensitivity(CalibrationStatistics statistics, CompilationOptions options)
+        {
+            var granularity = options.WeightGranularity == WeightGranularityOption.PerTensor ? WeightGranularity.PerTensor : WeightGranularity.PerChannel;
+            var byNode = statistics.LayerSensitivities.Where(l => l.Granularity == granularity).ToDictionary(l => l.Node, l => l.OutputNoise, StringComparer.Ordinal);
+            if (byNode.Count == 0) return null;
+            return node => byNode.TryGetValue(node, out var noise) ? noise : null;
+        }
+
         /// <summary>The quantizer hook that applies the saved bias corrections (null when the file has none).</summary>
         public static Func<string, float[]?>? BiasCorrectionOf(CalibrationStatistics statistics)
         {

@@ -51,6 +51,12 @@ namespace NetQuantGen.Quantization
         /// <summary>The width of a node's output activation (null: the model input).</summary>
         public int ActivationBitsOf(string? node) => node != null && LayerActivationBits.TryGetValue(node, out int bits) ? bits : ActivationBits;
 
+        /// <summary>
+        /// A layer's measured sensitivity (network output noise-to-signal ratio by weight bit-width, from `netquant optimize
+        /// --sensitivity`), or null when the statistics have none: the size-budget allocation then uses a weight-error proxy.
+        /// </summary>
+        public Func<string, double[]?>? MeasuredSensitivity { get; init; }
+
         /// <summary>The bit-width of a layer's weights.</summary>
         public int WeightBitsOf(string node) => LayerWeightBits.TryGetValue(node, out int bits) ? bits : WeightBits;
 
