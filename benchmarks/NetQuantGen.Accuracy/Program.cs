@@ -90,16 +90,21 @@ table.AppendLine("correction first run `netquant optimize` (256 of those images,
 table.AppendLine("of 64 patches per layer, fewer than the paper's 10,000 to keep the run to minutes on 2 cores). Reproduce with:");
 table.AppendLine();
 table.AppendLine("```");
-table.AppendLine("dotnet run -c Release --project benchmarks/NetQuantGen.Accuracy");
+table.AppendLine(("dotnet run -c Release --project benchmarks/NetQuantGen.Accuracy" + (args.Length > 0 ? " -- " + string.Join(" ", args) : "")).Replace(work, "<work>"));
 table.AppendLine("```");
 table.AppendLine();
 table.AppendLine("| configuration | " + string.Join(" | ", models.Select(m => m.Name)) + " |");
 table.AppendLine("|---|" + string.Join("|", models.Select(_ => "---:")) + "|");
 
+// The QAT sample (samples/models/train_qat.py): a QDQ model built from its own scales, beside PyTorch's fake-quantized figure.
+var qat = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "samples", "models", "qat_accuracy.json"))).RootElement;
+const string QatModel = "small_cnn";
 var cells = new List<List<string>> { new() { "FP32" } };
 cells.AddRange(configurations.Select(c => new List<string> { c.Name }));
+cells.Add(new List<string> { "QAT W8A8 (PyTorch FX quantization-aware training, `small_cnn_qat.onnx` built from its own QDQ scales; PyTorch's fake-quantized top-1 in parentheses)" });
 cells.AddRange(peers.Select(p => new List<string> { p.Name }));
 var timings = new List<string>();
+var reused = new List<string>();
 foreach (var (name, shape) in models)
 {
     var inputs = Enumerable.Range(0, count).Select(i => InputPreprocessing.FitImage(images.ItemBytes(i), shape)).ToArray();
@@ -140,7 +145,8 @@ foreach (var (name, shape) in models)
         if (configuration.Optimize.Length > 0)
         {
             statistics = Path.Combine(work, $"{name}.{c}.calib");
-            if (!reuse || !File.Exists(statistics))
+            if (reuse && File.Exists(statistics)) reused.Add(FormattableString.Invariant($"{name}: {configuration.Name} ({StatisticsFile.Read(File.ReadAllBytes(statistics)).Statistics?.Optimization})"));
+            else
             {
                 var arguments = new List<string> { "optimize", modelPath, "--stats", statisticsPath, "--data", calibrationImages, "--input-shape", inputShape,
                     "--weight-bits", options.WeightBits.ToString(CultureInfo.InvariantCulture),
@@ -171,8 +177,18 @@ foreach (var (name, shape) in models)
         cells[c + 1].Add(cell);
         Console.Error.WriteLine($"{name}: {configuration.Name}: {cell}");
     }
+    if (name == QatModel)
+    {
+        var qatInfo = qat.GetProperty(QatModel + "_qat");
+        var qatResult = ModelCompiler.Compile(new ModelInput(qatInfo.GetProperty("onnx_file").GetString()!, File.ReadAllBytes(Path.Combine(root, "samples", "models", qatInfo.GetProperty("onnx_file").GetString()!)),
+            null, null, new CompilationOptions { InputShape = inputShape }, new TargetClass("Accuracy", "Qat", "public", true)));
+        if (qatResult.Source == null) throw new InvalidOperationException(string.Join("\n", qatResult.Diagnostics));
+        using var qatGenerated = new GeneratedModel(qatResult.Source, "Accuracy.Qat");
+        cells[configurations.Length + 1].Add($"{Percent(Top1(inputs, () => qatGenerated.Run))} ({Percent(qatInfo.GetProperty("qat_top1").GetDouble())})");
+    }
+    else cells[configurations.Length + 1].Add("n/a");
     for (int p = 0; p < peers.Count; p++)
-        cells[configurations.Length + 1 + p].Add(peers[p].Top1.TryGetValue(name, out double top1) ? Percent(top1) : "n/a");
+        cells[configurations.Length + 2 + p].Add(peers[p].Top1.TryGetValue(name, out double top1) ? Percent(top1) : "n/a");
     Console.Error.WriteLine($"{name}: done");
 }
 foreach (var row in cells) table.AppendLine("| " + string.Join(" | ", row) + " |");
@@ -181,6 +197,13 @@ table.AppendLine("The PyTorch rows are PyTorch's own post-training quantization 
 table.AppendLine("torch.ao FX graph mode (`prepare_fx`, calibration, `convert_fx`) with each backend's default QConfigMapping (HistogramObserver");
 table.AppendLine("on activations; weights per-channel on onednn, per-tensor on qnnpack), by `samples/models/pytorch_ptq.py` (Debian's torch 1.13),");
 table.AppendLine("which writes `samples/models/pytorch_ptq.json`.");
+if (reused.Count > 0)
+{
+    table.AppendLine();
+    table.AppendLine("Optimized statistics reused from an earlier `netquant optimize` run of the same configuration (`--reuse-optimized`):");
+    table.AppendLine();
+    foreach (var line in reused) table.AppendLine("- " + line);
+}
 if (timings.Count > 0)
 {
     table.AppendLine();
