@@ -102,46 +102,77 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
-        /// Per output pixel and vector of output channels: the int32 lanes take the exact pair products of every tap and
-        /// input-channel pair, and are added into int64 sums every <paramref name="chunk"/> pairs and at the end.
+        /// Tiles of <see cref="TilePixels"/> output pixels by one vector of output channels: each weight vector loaded feeds
+        /// every pixel of the tile; the int32 lanes take the exact pair products of every tap and input-channel pair and are
+        /// added into int64 sums every <paramref name="chunk"/> pairs and at the end. Tiles past the last pixel repeat the
+        /// last pixel (same values, same place); taps in the padding read the zero pixel after the widened input.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseVector<TLanes, TVector, TOut>(short* wide, int* weights, TOut* output, in OutputStage<TOut> stage, in ConvolutionGeometry g, int stride, int chunk)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TOut : unmanaged
         {
             const int Block = ConvolutionGeometry.BlockChannels;
-            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, blockWeights = taps * pairs * Block;
+            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, blockWeights = taps * pairs * Block, pixels = g.OutputPixels;
+            short* zero = wide + g.InHeight * g.InWidth * stride;
             int* spill = stackalloc int[Block];
-            long* sums = stackalloc long[Block];
-            for (int oy = 0; oy < g.OutHeight; oy++)
-                for (int ox = 0; ox < g.OutWidth; ox++)
+            long* sums = stackalloc long[TilePixels * Block];
+            int* tile = stackalloc int[TilePixels];
+            short** rows = stackalloc short*[TilePixels];
+            for (int p = 0; p < pixels; p += TilePixels)
+            {
+                for (int i = 0; i < TilePixels; i++) tile[i] = Math.Min(p + i, pixels - 1);
+                for (int channel = 0; channel < g.OutChannels; channel += lanes)
                 {
-                    TOut* pixel = output + (oy * g.OutWidth + ox) * g.OutChannels;
-                    for (int channel = 0; channel < g.OutChannels; channel += lanes)
+                    int* w = weights + channel / Block * blockWeights + channel % Block;
+                    TVector a0 = default, a1 = default, a2 = default, a3 = default;
+                    int pending = 0;
+                    for (int i = 0; i < TilePixels * Block; i++) sums[i] = 0;
+                    for (int t = 0; t < taps; t++)
                     {
-                        int* w = weights + channel / Block * blockWeights + channel % Block;
-                        var acc = default(TVector);
-                        int pending = 0;
-                        for (int i = 0; i < lanes; i++) sums[i] = 0;
-                        for (int t = 0; t < taps; t++)
+                        int ky = t / g.KernelWidth, kx = t % g.KernelWidth;
+                        bool any = false;
+                        for (int i = 0; i < TilePixels; i++)
                         {
-                            short* row = Pixel(wide, g, stride, oy, ox, t / g.KernelWidth, t % g.KernelWidth);
-                            if (row == null) continue; // padding holds real 0
-                            int* tapWeights = w + t * pairs * Block;
-                            for (int pair = 0; pair < pairs; pair++)
+                            short* row = Pixel(wide, g, stride, tile[i] / g.OutWidth, tile[i] % g.OutWidth, ky, kx);
+                            rows[i] = row == null ? zero : row;
+                            any |= row != null;
+                        }
+                        if (!any) continue; // padding holds real 0
+                        short* r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3];
+                        int* tapWeights = w + t * pairs * Block;
+                        for (int pair = 0; pair < pairs; pair++)
+                        {
+                            var u = TLanes.Load(tapWeights + pair * Block);
+                            a0 = TLanes.MultiplyAddPairs(a0, TLanes.BroadcastPair(r0 + 2 * pair), u);
+                            a1 = TLanes.MultiplyAddPairs(a1, TLanes.BroadcastPair(r1 + 2 * pair), u);
+                            a2 = TLanes.MultiplyAddPairs(a2, TLanes.BroadcastPair(r2 + 2 * pair), u);
+                            a3 = TLanes.MultiplyAddPairs(a3, TLanes.BroadcastPair(r3 + 2 * pair), u);
+                            if (++pending == chunk)
                             {
-                                acc = TLanes.MultiplyAddPairs(acc, TLanes.BroadcastPair(row + 2 * pair), TLanes.Load(tapWeights + pair * Block));
-                                if (++pending == chunk)
-                                {
-                                    Flush(ref acc, spill, sums, lanes);
-                                    pending = 0;
-                                }
+                                FlushTile(ref a0, ref a1, ref a2, ref a3, spill, sums, lanes);
+                                pending = 0;
                             }
                         }
-                        Flush(ref acc, spill, sums, lanes);
-                        stage.Store(pixel, sums, channel, Math.Min(lanes, g.OutChannels - channel));
                     }
+                    FlushTile(ref a0, ref a1, ref a2, ref a3, spill, sums, lanes);
+                    int count = Math.Min(lanes, g.OutChannels - channel);
+                    for (int i = 0; i < TilePixels; i++) stage.Store(output + tile[i] * g.OutChannels, sums + i * Block, channel, count);
                 }
+            }
+        }
+
+        /// <summary>Output pixels per tile of the dense kernel (the four accumulators of <see cref="FlushTile"/>).</summary>
+        private const int TilePixels = 4;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void FlushTile<TVector>(ref TVector a0, ref TVector a1, ref TVector a2, ref TVector a3, int* spill, long* sums, int lanes)
+            where TVector : unmanaged
+        {
+            const int Block = ConvolutionGeometry.BlockChannels;
+            Flush(ref a0, spill, sums, lanes);
+            Flush(ref a1, spill, sums + Block, lanes);
+            Flush(ref a2, spill, sums + 2 * Block, lanes);
+            Flush(ref a3, spill, sums + 3 * Block, lanes);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
