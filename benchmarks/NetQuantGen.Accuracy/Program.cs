@@ -51,8 +51,8 @@ count = Math.Min(count, images.Count);
 // The rows of the table, as data: a name, the attribute's options and, for data-dependent steps, `netquant optimize` arguments.
 var perTensor = new CompilationOptions { WeightGranularity = WeightGranularityOption.PerTensor };
 var w4 = new CompilationOptions { WeightBits = 4 };
-// The mixed-precision row's weight budget, as a fraction of the all-8-bit size.
-const double MixedPrecisionBudget = 0.5;
+// The mixed-precision row's weight budget: the size of uniform 4-bit weights (packed, with the int32 biases), as the allocation counts it.
+const int MixedPrecisionBudgetBits = 4;
 // The white paper's data-free pipeline: ReLU6 -> ReLU, cross-layer equalization, high-bias absorption, analytic bias correction.
 var equalized = new CompilationOptions { Passes = 7 | 8 | 16 | 32, BiasCorrection = BiasCorrectionOption.Analytic };
 var configurations = new[]
@@ -65,12 +65,15 @@ var configurations = new[]
     new Configuration("W8A8 per-channel, percentile 99.99", new CompilationOptions { ActivationRange = RangeMethodOption.Percentile }),
     new Configuration("W8A8 per-channel, MSE", new CompilationOptions { ActivationRange = RangeMethodOption.Mse }),
     new Configuration("W8A8 per-channel, entropy", new CompilationOptions { ActivationRange = RangeMethodOption.Entropy }),
+    new Configuration("W8A16 per-channel, min-max (int16 symmetric activations, TFLite 16x8)", new CompilationOptions { ActivationBits = 16 }),
     new Configuration("W4A8 per-channel, min-max", w4),
+    new Configuration("W4A16 per-channel, min-max", w4 with { ActivationBits = 16 }),
     new Configuration("W4A8 per-channel + empirical bias correction", w4, "--bias-correction", "empirical"),
     new Configuration("W4A8 per-channel + AdaRound", w4, "--adaround", "--iterations", "200", "--batch", "64"),
     new Configuration("W4A8 per-channel + GPFQ", w4, "--gpfq"),
     new Configuration("W4A8 per-channel + sparse GPFQ (λ = 1): top-1 (zero weights)", w4, "--gpfq", "--gpfq-sparsity", "1"),
-    new Configuration($"Mixed precision: per-layer weight bits (2-8) chosen under a budget of {MixedPrecisionBudget:P0} of the W8 size: top-1 (size)", new CompilationOptions()),
+    new Configuration($"Mixed precision: per-layer weight bits (2-8) chosen from measured output sensitivity under a budget of the uniform W{MixedPrecisionBudgetBits} size: top-1 (size; W8 size)",
+        new CompilationOptions(), "--sensitivity"),
     new Configuration("Data-free W8A8 per-channel (no calibration data: ranges from BatchNormalization, CLE, absorption, analytic bias correction)", new CompilationOptions()) { DataFree = true },
     // Quantization-aware training (samples/models/train_qat.py; small CNN only): the QDQ file is compiled as it is, no statistics.
     new Configuration("QAT W8A8 (PyTorch FX QAT, 1 epoch; QDQ model compiled with its own scales)", new CompilationOptions()) { QatModel = "small_cnn_qat" },
@@ -92,7 +95,7 @@ table.AppendLine("correction first run `netquant optimize` (256 of those images,
 table.AppendLine("of 64 patches per layer, fewer than the paper's 10,000 to keep the run to minutes on 2 cores). Reproduce with:");
 table.AppendLine();
 table.AppendLine("```");
-table.AppendLine("dotnet run -c Release --project benchmarks/NetQuantGen.Accuracy");
+table.AppendLine(("dotnet run -c Release --project benchmarks/NetQuantGen.Accuracy" + (args.Length > 0 ? " -- " + string.Join(" ", args) : "")).Replace(work, "<work>"));
 table.AppendLine("```");
 table.AppendLine();
 table.AppendLine("| configuration | " + string.Join(" | ", models.Select(m => m.Name)) + " |");
@@ -102,6 +105,7 @@ var cells = new List<List<string>> { new() { "FP32" } };
 cells.AddRange(configurations.Select(c => new List<string> { c.Name }));
 cells.AddRange(peers.Select(p => new List<string> { p.Name }));
 var timings = new List<string>();
+var reused = new List<string>();
 foreach (var (name, shape) in models)
 {
     var inputs = Enumerable.Range(0, count).Select(i => InputPreprocessing.FitImage(images.ItemBytes(i), shape)).ToArray();
@@ -130,7 +134,7 @@ foreach (var (name, shape) in models)
         }
         var options = configuration.Options with { InputShape = inputShape };
         if (configuration.Name.StartsWith("Mixed precision", StringComparison.Ordinal))
-            options = options with { SizeBudgetKiB = (int)Math.Round(MixedPrecisionBudget * WeightKiB(baseline.FloatGraph)) };
+            options = options with { SizeBudgetKiB = (int)(NetQuantGen.Quantization.LayerBitAllocation.UniformBytes(baseline.FloatGraph, MixedPrecisionBudgetBits) / 1024) };
         string statistics = statisticsPath;
         if (!options.PassNames().SequenceEqual(new CompilationOptions().PassNames()))
         {
@@ -147,7 +151,8 @@ foreach (var (name, shape) in models)
         if (configuration.Optimize.Length > 0)
         {
             statistics = Path.Combine(work, $"{name}.{c}.calib");
-            if (!reuse || !File.Exists(statistics))
+            if (reuse && File.Exists(statistics)) reused.Add(FormattableString.Invariant($"{name}: {configuration.Name} ({StatisticsFile.Read(File.ReadAllBytes(statistics)).Statistics?.Optimization})"));
+            else
             {
                 var arguments = new List<string> { "optimize", modelPath, "--stats", statisticsPath, "--data", calibrationImages, "--input-shape", inputShape,
                     "--weight-bits", options.WeightBits.ToString(CultureInfo.InvariantCulture),
@@ -169,7 +174,7 @@ foreach (var (name, shape) in models)
         using var generated = new GeneratedModel(result.Source, "Accuracy.Model");
         string cell = Percent(Top1(inputs, () => generated.Run));
         if (options.SizeBudgetKiB > 0)
-            cell += FormattableString.Invariant($" ({options.SizeBudgetKiB} KiB of {WeightKiB(baseline.FloatGraph):F0})");
+            cell += FormattableString.Invariant($" ({options.SizeBudgetKiB} KiB; {NetQuantGen.Quantization.LayerBitAllocation.UniformBytes(baseline.FloatGraph, 8) / 1024} KiB)");
         if (configuration.Optimize.Contains("--gpfq-sparsity"))
         {
             var rounded = StatisticsFile.Read(statisticsBytes!).Statistics!.RoundedWeights;
@@ -194,6 +199,13 @@ table.AppendLine("float weights, BN folded, fake quantization with the straight-
 table.AppendLine("W4 and W2 are restricted int8 ranges, [-7, 7] and [-1, 1]; 2 bits is the lowest width our QDQ path and the generator carry).");
 table.AppendLine("Compare them with the PTQ rows of the same bit-width; in parentheses PyTorch's fake-quantized top-1 (`samples/models/qat_accuracy.json`);");
 table.AppendLine("only the small CNN has QAT models.");
+if (reused.Count > 0)
+{
+    table.AppendLine();
+    table.AppendLine("Optimized statistics reused from an earlier `netquant optimize` run of the same configuration (`--reuse-optimized`):");
+    table.AppendLine();
+    foreach (var line in reused) table.AppendLine("- " + line);
+}
 if (timings.Count > 0)
 {
     table.AppendLine();
@@ -245,10 +257,6 @@ string QatTop1(string model, string qatModel, float[][] inputs)
 }
 
 // Weights of the quantized layers at 8 bits, in KiB: what a size budget is a fraction of.
-static double WeightKiB(NetQuantGen.IR.Graph graph) =>
-    graph.Nodes.Where(n => n.Op is NetQuantGen.IR.Conv or NetQuantGen.IR.Gemm or NetQuantGen.IR.MatMul && n.Input(1).Constant != null)
-        .Sum(n => (double)n.Input(1).ElementCount) / 1024;
-
 static string Percent(double fraction) => (100 * fraction).ToString("F2", CultureInfo.InvariantCulture) + "%";
 
 // The PyTorch PTQ rows, one per backend, from the json pytorch_ptq.py writes.

@@ -30,7 +30,10 @@ namespace NetQuantGen
         /// <summary>Weight bit-width, 2 to 8 (narrower widths are restricted int8 ranges).</summary>
         public int WeightBits { get; set; } = 8;
 
-        /// <summary>Activation bit-width (8).</summary>
+        /// <summary>
+        /// Activation bit-width: 8 (int8, asymmetric) or 16 (int16, symmetric with zero-point 0, int8 weights and
+        /// exact int64 accumulation where int32 cannot be proven: TFLite's 16x8 mode).
+        /// </summary>
         public int ActivationBits { get; set; } = 8;
 
         /// <summary>Per output channel (default) or one scale per weight tensor.</summary>
@@ -62,6 +65,9 @@ namespace NetQuantGen
 
         /// <summary>Per-layer weight bit-widths (2 to 8) by node name, overriding <see cref="WeightBits"/>, e.g. "conv1=4,fc=8".</summary>
         public string? LayerWeightBits { get; set; }
+
+        /// <summary>Per-node output activation widths (8 or 16) by node name, overriding <see cref="ActivationBits"/>, e.g. "conv1=16".</summary>
+        public string? LayerActivationBits { get; set; }
 
         /// <summary>
         /// Weight size budget in KiB (0: none). When set, the compiler chooses per-layer weight bit-widths from

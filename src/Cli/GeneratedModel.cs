@@ -20,7 +20,11 @@ namespace NetQuantGen.Cli
         private readonly Action<float[], float[]> _runFloat;
         private readonly RunInt8? _runInt8;
 
+        private readonly RunInt16? _runInt16;
+
         private delegate void RunInt8(ReadOnlySpan<sbyte> input, Span<sbyte> output);
+
+        private delegate void RunInt16(ReadOnlySpan<short> input, Span<short> output);
 
         public delegate void FloatRun(ReadOnlySpan<float> input, Span<float> output);
 
@@ -53,6 +57,7 @@ namespace NetQuantGen.Cli
             FloatEntryPoint = floatRun;
             _runFloat = (input, output) => floatRun(input, output);
             _runInt8 = (RunInt8?)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<sbyte>), typeof(Span<sbyte>) })?.CreateDelegate(typeof(RunInt8));
+            _runInt16 = (RunInt16?)type.GetMethod("Run", new[] { typeof(ReadOnlySpan<short>), typeof(Span<short>) })?.CreateDelegate(typeof(RunInt16));
         }
 
         public Type Type { get; }
@@ -74,6 +79,15 @@ namespace NetQuantGen.Cli
             if (_runInt8 == null) throw new InvalidOperationException($"{Type.FullName} has no int8 Run overload (a FLOAT32 build).");
             var output = new sbyte[Constant<int>("OutputLength")];
             _runInt8(input, output);
+            return output;
+        }
+
+        /// <summary>The integer overload of a model whose input and output are int16 (16-bit activations).</summary>
+        public short[] Run(short[] input)
+        {
+            if (_runInt16 == null) throw new InvalidOperationException($"{Type.FullName} has no int16 Run overload (its input or output is not int16).");
+            var output = new short[Constant<int>("OutputLength")];
+            _runInt16(input, output);
             return output;
         }
 

@@ -19,7 +19,7 @@ namespace NetQuantGen.Cli
     {
         public static readonly CommandSpec Spec = new(
             "optimize",
-            "Choose integer weights from data (AdaRound, GPFQ) and/or empirical bias corrections; save them in the .calib.",
+            "Choose integer weights from data (AdaRound, GPFQ), empirical bias corrections and/or measure layer sensitivity; save them in the .calib.",
             "Runs the float and the quantized model over calibration data layer by layer and saves, in the statistics file, " +
             "integer weights chosen by AdaRound or GPFQ and/or empirical bias corrections. The build bakes them when the " +
             "attribute's WeightBits and WeightGranularity match those given here (else NQG0040).",
@@ -32,6 +32,8 @@ namespace NetQuantGen.Cli
                 new OptionSpec("gpfq", null, "Choose the integer weights with GPFQ, greedy path-following quantization (Zhang, Zhou, Saab)."),
                 new OptionSpec("gpfq-sparsity", "λ", "Sparsity-promoting GPFQ: soft threshold λ in quantization steps for an input of average energy (default 0: plain GPFQ)."),
                 new OptionSpec("bias-correction", "kind", "'empirical': subtract E[W~x~] - E[Wx] per output channel from each bias (alone or after --adaround/--gpfq)."),
+                new OptionSpec("sensitivity", null, "Measure each layer's sensitivity (network output noise with only its weights at 2..8 bits) for SizeBudgetKiB's allocation."),
+                new OptionSpec("sensitivity-count", "N", "Samples the sensitivity is measured on (default 32)."),
                 new OptionSpec("count", "N", "Use the first N samples (default 256)."),
                 new OptionSpec("patches", "N", "Input patches sampled per layer (default 2048)."),
                 new OptionSpec("iterations", "N", "AdaRound Adam steps per layer (default 500)."),
@@ -68,7 +70,10 @@ namespace NetQuantGen.Cli
             var rounding = args.Has("adaround") ? RoundingMethod.AdaRound : args.Has("gpfq") ? RoundingMethod.Gpfq : RoundingMethod.Nearest;
             double sparsity = Number(args, "gpfq-sparsity", 0, 0, 1000);
             if (sparsity > 0 && rounding != RoundingMethod.Gpfq) throw new UsageException("--gpfq-sparsity needs --gpfq", Spec);
-            if (rounding == RoundingMethod.Nearest && !biasCorrection) throw new UsageException("nothing to do: give --adaround, --gpfq or --bias-correction empirical", Spec);
+            bool sensitivity = args.Has("sensitivity");
+            bool layerwise = rounding != RoundingMethod.Nearest || biasCorrection;
+            if (!layerwise && !sensitivity) throw new UsageException("nothing to do: give --adaround, --gpfq, --bias-correction empirical or --sensitivity", Spec);
+            int sensitivityCount = (int)Number(args, "sensitivity-count", 32, 1, int.MaxValue);
             var settings = new OptimizationSettings
             {
                 Rounding = rounding,
@@ -107,16 +112,33 @@ namespace NetQuantGen.Cli
             }
             cancellation.ThrowIfCancellationRequested();
 
-            var result = LayerwiseOptimizer.Run(graph, ModelCompiler.SettingsFor(options, plain), samples, settings, line => output.Error.WriteLine(line));
-            string method = rounding switch
+            var quantization = ModelCompiler.SettingsFor(options, plain);
+            var optimized = plain;
+            var summary = new System.Collections.Generic.List<string>();
+            if (layerwise)
             {
-                RoundingMethod.AdaRound => FormattableString.Invariant($"AdaRound ({settings.AdaRound.Iterations} iterations, batch {settings.AdaRound.BatchSize})"),
-                RoundingMethod.Gpfq => sparsity > 0 ? FormattableString.Invariant($"sparse GPFQ (lambda {sparsity})") : "GPFQ",
-                _ => "round to nearest",
-            };
-            string description = FormattableString.Invariant(
-                $"{method}{(biasCorrection ? " + empirical bias correction" : "")}; W{options.WeightBits} {RoundedWeights.GranularityName(ModelCompiler.SettingsFor(options, plain).Granularity)}; {ModelCompiler.Describe(options)}; {count} samples of {Path.GetFileName(args.Value("data"))}, {settings.Patches} patches per layer");
-            var optimized = plain.WithOptimization(result.RoundedWeights, result.BiasCorrections, description);
+                var result = LayerwiseOptimizer.Run(graph, quantization, samples, settings, line => output.Error.WriteLine(line));
+                string method = rounding switch
+                {
+                    RoundingMethod.AdaRound => FormattableString.Invariant($"AdaRound ({settings.AdaRound.Iterations} iterations, batch {settings.AdaRound.BatchSize})"),
+                    RoundingMethod.Gpfq => sparsity > 0 ? FormattableString.Invariant($"sparse GPFQ (lambda {sparsity})") : "GPFQ",
+                    _ => "round to nearest",
+                };
+                string description = FormattableString.Invariant(
+                    $"{method}{(biasCorrection ? " + empirical bias correction" : "")}; W{options.WeightBits} {RoundedWeights.GranularityName(quantization.Granularity)}; {ModelCompiler.Describe(options)}; {count} samples of {Path.GetFileName(args.Value("data"))}, {settings.Patches} patches per layer");
+                optimized = optimized.WithOptimization(result.RoundedWeights, result.BiasCorrections, description);
+                long zeros = result.RoundedWeights.Sum(r => (long)r.Values.Count(v => v == 0));
+                long total = result.RoundedWeights.Sum(r => (long)r.Values.Length);
+                summary.Add(string.Format(CultureInfo.InvariantCulture, "{0}; {1} layers, mean relative layer error {2:E2} (nearest {3:E2}){4}",
+                    description, result.Layers.Count, result.Layers.Average(l => l.ChosenError), result.Layers.Average(l => l.NearestError),
+                    total > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0:F2}% zero weights", 100.0 * zeros / total) : ""));
+            }
+            if (sensitivity)
+            {
+                var measured = SensitivityMeasurement.Run(graph, quantization, samples.Take(sensitivityCount).ToList(), settings.Threads, line => output.Error.WriteLine(line));
+                optimized = optimized.WithSensitivities(measured);
+                summary.Add(FormattableString.Invariant($"sensitivity of {measured.Count} layers on {Math.Min(sensitivityCount, samples.Length)} samples"));
+            }
             try
             {
                 AtomicFile.Write(outPath, StatisticsFile.Write(optimized));
@@ -126,12 +148,7 @@ namespace NetQuantGen.Cli
                 output.Fail(outPath, $"cannot write the statistics: {e.Message}");
                 return CliApp.Failure;
             }
-            long zeros = result.RoundedWeights.Sum(r => (long)r.Values.Count(v => v == 0));
-            long total = result.RoundedWeights.Sum(r => (long)r.Values.Length);
-            output.Out.WriteLine(string.Format(CultureInfo.InvariantCulture,
-                "Wrote {0}: {1}; {2} layers, mean relative layer error {3:E2} (nearest {4:E2}){5}, {6:F1} s.",
-                outPath, description, result.Layers.Count, result.Layers.Average(l => l.ChosenError), result.Layers.Average(l => l.NearestError),
-                total > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0:F2}% zero weights", 100.0 * zeros / total) : "", clock.Elapsed.TotalSeconds));
+            output.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "Wrote {0}: {1}, {2:F1} s.", outPath, string.Join("; ", summary), clock.Elapsed.TotalSeconds));
             return CliApp.Success;
         }
 

@@ -58,7 +58,7 @@ namespace NetQuantGen.Cli.Optimization
             var savedWeights = new List<RoundedWeights>();
             var savedCorrections = new List<SavedBiasCorrection>();
             var reports = new List<LayerReport>();
-            var cache = samples.Select(_ => new Dictionary<string, sbyte[]>(StringComparer.Ordinal)).ToArray();
+            var cache = samples.Select(_ => new Dictionary<string, short[]>(StringComparer.Ordinal)).ToArray();
             for (int l = 0; l < layers.Count; l++)
             {
                 var clock = Stopwatch.StartNew();
@@ -103,7 +103,7 @@ namespace NetQuantGen.Cli.Optimization
                 {
                     var correction = BiasCorrectionOf(problem, chosen, floatMeans[l], quantizedMeans, (double)samples.Count * sampler.PositionsPerSample);
                     corrections[node.Name] = correction;
-                    savedCorrections.Add(new SavedBiasCorrection(node.Name, correction));
+                    savedCorrections.Add(new SavedBiasCorrection(node.Name, correction, quantization.WeightBits, quantization.Granularity));
                 }
                 double energy = Math.Max(problem.OutputEnergy(), 1e-30);
                 var report = new LayerReport(node.Name, m, problem.Inputs, problem.Patches, problem.ReconstructionError(nearest) / energy,
@@ -149,12 +149,12 @@ namespace NetQuantGen.Cli.Optimization
         }
 
         /// <summary>
-        /// The layer's input patches in the quantized network. <paramref name="cache"/> holds, per sample, the int8
+        /// The layer's input patches in the quantized network. <paramref name="cache"/> holds, per sample, the integer
         /// tensors earlier runs computed (by name): every operation before this layer's input only depends on
         /// layers already final, so each runs once per sample over the whole optimization (at the cost of keeping
         /// every int8 activation of every sample: tens of MB for the sample models).
         /// </summary>
-        private static (float[][] Patches, double[][] Sums) CollectQuantized(IntegerGraph integer, QTensor layerInput, PatchSampler sampler, IReadOnlyList<float[]> samples, Dictionary<string, sbyte[]>[] cache, int threads)
+        private static (float[][] Patches, double[][] Sums) CollectQuantized(IntegerGraph integer, QTensor layerInput, PatchSampler sampler, IReadOnlyList<float[]> samples, Dictionary<string, short[]>[] cache, int threads)
         {
             var patches = sampler.NewStorage();
             var partSums = new double[threads][][][];
@@ -167,9 +167,9 @@ namespace NetQuantGen.Cli.Optimization
                 for (int n = part; n < samples.Count; n += threads)
                 {
                     var known = cache[n];
-                    executor.RunQuantized(IntegerExecutor.Quantize(samples[n], inputTensor), t => known.TryGetValue(t.Name, out var q) ? q : null, (tensor, data) =>
+                    executor.RunQuantized(IntegerExecutor.QuantizeValues(samples[n], inputTensor), t => known.TryGetValue(t.Name, out var q) ? q : null, (tensor, data) =>
                     {
-                        if (!known.ContainsKey(tensor.Name)) known[tensor.Name] = (sbyte[])data.Clone();
+                        if (!known.ContainsKey(tensor.Name)) known[tensor.Name] = (short[])data.Clone();
                         if (!ReferenceEquals(tensor, layerInput)) return true;
                         for (int i = 0; i < real.Length; i++) real[i] = (data[i] - tensor.ZeroPoint) * tensor.Scale;
                         sampler.Collect(n, real, patches, sums[0]);

@@ -117,7 +117,7 @@ namespace NetQuantGen.Cli.Report
             foreach (var image in images)
             {
                 floatExecutor.Run(new Dictionary<string, float[]> { [graph.Inputs[0].Name] = image }, (value, data) => floats[value.Name] = (float[])data.Clone());
-                integerExecutor.RunQuantized(IntegerExecutor.Quantize(image, integer.Inputs[0].Output), _ => null, (tensor, data) =>
+                integerExecutor.RunQuantized(IntegerExecutor.QuantizeValues(image, integer.Inputs[0].Output), _ => null, (tensor, data) =>
                 {
                     if (!floats.TryGetValue(tensor.Name, out var reference) || reference.Length != data.Length) return true;
                     double s = 0, n = 0;

@@ -97,13 +97,27 @@ namespace NetQuantGen.Calibration
         /// <summary>What produced <see cref="RoundedWeights"/> and <see cref="BiasCorrections"/> (informational).</summary>
         public string Optimization { get; private set; } = "";
 
-        /// <summary>The same statistics carrying these data-dependent results instead of any it had.</summary>
+        /// <summary>Measured per-layer sensitivities by <c>netquant optimize --sensitivity</c>, in graph order; empty when none.</summary>
+        public IReadOnlyList<LayerSensitivity> LayerSensitivities { get; private set; } = Array.Empty<LayerSensitivity>();
+
+        /// <summary>The same statistics carrying these data-dependent results instead of any it had (sensitivities are kept).</summary>
         public CalibrationStatistics WithOptimization(IEnumerable<RoundedWeights> roundedWeights, IEnumerable<SavedBiasCorrection> biasCorrections, string optimization) =>
             new(ModelSha256, ModelFileName, _passes, _inputShapes, SampleCount, DataDescription, _tensors, Producer, FormatVersion)
             {
                 RoundedWeights = roundedWeights.ToArray(),
                 BiasCorrections = biasCorrections.ToArray(),
                 Optimization = optimization ?? "",
+                LayerSensitivities = LayerSensitivities,
+            };
+
+        /// <summary>The same statistics carrying these sensitivities instead of any it had.</summary>
+        public CalibrationStatistics WithSensitivities(IEnumerable<LayerSensitivity> sensitivities) =>
+            new(ModelSha256, ModelFileName, _passes, _inputShapes, SampleCount, DataDescription, _tensors, Producer, FormatVersion)
+            {
+                RoundedWeights = RoundedWeights,
+                BiasCorrections = BiasCorrections,
+                Optimization = Optimization,
+                LayerSensitivities = sensitivities.ToArray(),
             };
 
         public bool Contains(string valueName) => _byName.ContainsKey(valueName);

@@ -88,11 +88,17 @@ namespace NetQuantGen.Calibration
             }
             foreach (var b in statistics.BiasCorrections)
             {
-                var correction = new Proto.BiasCorrection { Node = b.Node };
+                var correction = new Proto.BiasCorrection { Node = b.Node, Bits = (uint)b.Bits, Granularity = b.Bits == 0 ? "" : RoundedWeights.GranularityName(b.Granularity) };
                 correction.Correction.AddRange(b.Correction);
                 file.BiasCorrections.Add(correction);
             }
             file.Optimization = statistics.Optimization;
+            foreach (var l in statistics.LayerSensitivities)
+            {
+                var sensitivity = new Proto.LayerSensitivity { Node = l.Node, Granularity = RoundedWeights.GranularityName(l.Granularity) };
+                sensitivity.OutputNoise.AddRange(l.OutputNoise);
+                file.LayerSensitivities.Add(sensitivity);
+            }
             return file.ToByteArray();
         }
 
@@ -180,6 +186,8 @@ namespace NetQuantGen.Calibration
 
             var statistics = new CalibrationStatistics(file.ModelSha256, file.ModelFileName, file.Passes,
                 inputs, file.SampleCount, file.DataDescription, tensors, file.Producer, (int)file.FormatVersion);
+            if (file.LayerSensitivities.Count > 0)
+                statistics = statistics.WithSensitivities(file.LayerSensitivities.Select(l => ParseSensitivity(l, fileName)));
             if (file.RoundedWeights.Count == 0 && file.BiasCorrections.Count == 0) return statistics;
             return statistics.WithOptimization(file.RoundedWeights.Select(r => ParseRounded(r, fileName)),
                 file.BiasCorrections.Select(b => ParseCorrection(b, fileName)), file.Optimization);
@@ -207,7 +215,17 @@ namespace NetQuantGen.Calibration
         {
             if (string.IsNullOrEmpty(b.Node)) throw Error(fileName, "a bias correction names no node");
             if (b.Correction.Any(c => !Finite(c))) throw Error(fileName, $"the bias correction of node '{b.Node}' holds a non-finite value");
-            return new SavedBiasCorrection(b.Node, b.Correction.ToArray());
+            if (b.Bits > 8) throw Error(fileName, $"the bias correction of node '{b.Node}' was computed for {b.Bits}-bit weights; weights are 2 to 8 bits wide");
+            return new SavedBiasCorrection(b.Node, b.Correction.ToArray(), (int)b.Bits,
+                b.Granularity == "per-tensor" ? Quantization.WeightGranularity.PerTensor : Quantization.WeightGranularity.PerChannel);
+        }
+
+        private static LayerSensitivity ParseSensitivity(Proto.LayerSensitivity l, string fileName)
+        {
+            if (string.IsNullOrEmpty(l.Node)) throw Error(fileName, "a layer sensitivity names no node");
+            if (l.OutputNoise.Count != Quantization.LayerBitWidths.MaxBits + 1 || l.OutputNoise.Any(n => !Finite(n) || n < 0))
+                throw Error(fileName, $"the sensitivity of node '{l.Node}' does not hold {Quantization.LayerBitWidths.MaxBits + 1} finite non-negative values");
+            return new LayerSensitivity(l.Node, l.Granularity == "per-tensor" ? Quantization.WeightGranularity.PerTensor : Quantization.WeightGranularity.PerChannel, l.OutputNoise.ToArray());
         }
 
         private static bool Finite(double x) => !double.IsNaN(x) && !double.IsInfinity(x);

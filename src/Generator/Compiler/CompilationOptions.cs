@@ -39,6 +39,9 @@ namespace NetQuantGen.Compiler
         /// <summary>Per-layer weight bit-widths, "node=bits" comma-separated, or null.</summary>
         public string? LayerWeightBits { get; init; }
 
+        /// <summary>Per-node output activation widths (8 or 16), "node=bits" comma-separated, or null.</summary>
+        public string? LayerActivationBits { get; init; }
+
         /// <summary>Weight size budget in KiB for the automatic per-layer bit-width choice; 0 for none.</summary>
         public int SizeBudgetKiB { get; init; }
 

@@ -155,6 +155,9 @@ namespace NetQuantGen.Compiler
                 if (savedMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
 
                 var settings = SettingsFor(input.Options, read.Statistics, graph, input.ModelFileName, diagnostics);
+                var widthMismatches = SavedOptimization.CheckWidths(graph, read.Statistics, settings, statisticsName);
+                diagnostics.AddRange(widthMismatches);
+                if (widthMismatches.Count > 0) return new Lowering(modelHash, graph, null, diagnostics);
                 var integerGraph = Quantizer.Run(graph, settings);
                 FloatArithmeticCoverage.Check(integerGraph, input.ModelFileName, diagnostics);
                 return new Lowering(modelHash, graph, integerGraph, diagnostics);
@@ -201,6 +204,7 @@ namespace NetQuantGen.Compiler
                 Arithmetic = options.ArithmeticFor(quantizedModel: false),
                 WeightOverride = SavedOptimization.WeightOverride(statistics),
                 BiasCorrectionOf = SavedOptimization.BiasCorrectionOf(statistics),
+                MeasuredSensitivity = SavedOptimization.MeasuredSensitivity(statistics, options),
             };
 
         /// <summary>
@@ -215,6 +219,7 @@ namespace NetQuantGen.Compiler
             List<ModelDiagnostic> diagnostics, bool analyticBiasCorrection)
         {
             var layerBits = LayerBitAllocation.Choose(graph, options, settings, modelName, diagnostics);
+            var layerActivationBits = LayerBitAllocation.ActivationWidths(graph, options, modelName);
             Func<string, double[]?>? expected = null;
             if (analyticBiasCorrection)
             {
@@ -228,6 +233,8 @@ namespace NetQuantGen.Compiler
                 WeightRange = settings.WeightRange,
                 Arithmetic = settings.Arithmetic,
                 LayerWeightBits = layerBits,
+                ActivationBits = options.ActivationBits,
+                LayerActivationBits = layerActivationBits,
                 ExpectedValue = expected,
                 WeightOverride = settings.WeightOverride,
                 BiasCorrectionOf = settings.BiasCorrectionOf,
@@ -237,11 +244,12 @@ namespace NetQuantGen.Compiler
         /// <summary>One line for the generated header: what quantization this build used.</summary>
         public static string Describe(CompilationOptions o) =>
             $"W{o.WeightBits}A{o.ActivationBits}; weights symmetric {(o.WeightGranularity == WeightGranularityOption.PerTensor ? "per-tensor" : "per-channel")}; " +
-            $"activations asymmetric per-tensor, range {o.ActivationRange switch { RangeMethodOption.Percentile => "percentile " + o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture), RangeMethodOption.Mse => "MSE", RangeMethodOption.Entropy => "entropy", _ => "min-max" }}; " +
+            $"activations {(o.ActivationBits == 16 ? "int16 symmetric" : "asymmetric")} per-tensor, range {o.ActivationRange switch { RangeMethodOption.Percentile => "percentile " + o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture), RangeMethodOption.Mse => "MSE", RangeMethodOption.Entropy => "entropy", _ => "min-max" }}; " +
             $"passes [{string.Join(", ", o.PassNames())}]" +
             (o.WeightRange == WeightRangeOption.Mse ? "; weight range MSE" : "") +
             (o.BiasCorrection != BiasCorrectionOption.None ? $"; bias correction {o.BiasCorrection.ToString().ToLowerInvariant()}" : "") +
             (string.IsNullOrWhiteSpace(o.LayerWeightBits) ? "" : $"; layer weight bits {o.LayerWeightBits}") +
+            (string.IsNullOrWhiteSpace(o.LayerActivationBits) ? "" : $"; layer activation bits {o.LayerActivationBits}") +
             (o.SizeBudgetKiB > 0 ? $"; weight budget {o.SizeBudgetKiB} KiB" : "") +
             (o.ArithmeticFor(quantizedModel: false) == IntegerIR.RequantizationArithmetic.Float ? "; requantization float (ONNX Runtime)" : "");
 

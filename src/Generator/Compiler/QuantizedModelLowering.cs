@@ -20,6 +20,7 @@ namespace NetQuantGen.Compiler
             if (input.StatisticsBytes != null) ignored.Add($"the statistics '{input.StatisticsFileName}'");
             if (input.Options.WeightBits != 8) ignored.Add($"WeightBits = {input.Options.WeightBits}");
             if (input.Options.WeightGranularity != WeightGranularityOption.PerChannel) ignored.Add("WeightGranularity");
+            if (input.Options.ActivationBits != 8 || !string.IsNullOrWhiteSpace(input.Options.LayerActivationBits)) ignored.Add("ActivationBits and LayerActivationBits");
             var skipped = input.Options.PassNames().Where(p => !QdqLowering.Passes.Contains(p) && p != FoldBatchNormalization.PassName).ToList();
             if (skipped.Count > 0) ignored.Add($"the passes {string.Join(", ", skipped)}");
             if (ignored.Count > 0)

@@ -63,6 +63,8 @@ namespace NetQuantGen.Diagnostics
             new("NQG0040", "Saved optimized weights were made for other weight settings", DiagnosticLevel.Error);
         public static readonly DiagnosticKind SavedWeightsMismatch =
             new("NQG0041", "Saved optimized weights or bias corrections do not match the model", DiagnosticLevel.Error);
+        public static readonly DiagnosticKind WideActivationUnsupported =
+            new("NQG0042", "An operation has no 16-bit activation implementation", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InvalidQuantizationParameters =
             new("NQG0050", "Invalid quantization parameters in a quantized model", DiagnosticLevel.Error);
         public static readonly DiagnosticKind InconsistentQuantization =
@@ -85,7 +87,7 @@ namespace NetQuantGen.Diagnostics
             GraphCycle, ExternalDataOutsideModelFolder, UnsupportedDataType, UnsupportedOpset, InvalidOption,
             ResourceLimit, MalformedStatistics, ClassNotPartial, UnsupportedTargetClass, AmbiguousFile,
             DataFreeQuantization, UnknownLayer, SizeBudgetUnreachable, SavedWeightsSettingsMismatch, SavedWeightsMismatch,
-            InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
+            WideActivationUnsupported, InvalidQuantizationParameters, InconsistentQuantization, UnsupportedQuantization, QuantizedModelIgnoresSettings,
             ReferenceOnlyQuantization, FloatArithmeticNotCovered, InternalError,
         };
     }

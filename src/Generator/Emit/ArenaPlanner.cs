@@ -70,7 +70,7 @@ namespace NetQuantGen.Emit
         }
     }
 
-    /// <summary>The INT8 emitter's arena: one byte per int8 tensor element, 32-byte aligned.</summary>
+    /// <summary>The INT8 emitter's arena in bytes: one per int8 tensor element, two per int16 element, 32-byte aligned.</summary>
     public sealed class ArenaPlan
     {
         private readonly ArenaPlan<QTensor> _plan;
@@ -82,7 +82,7 @@ namespace NetQuantGen.Emit
 
         public int OffsetOf(QTensor tensor) => _plan.OffsetOf(tensor);
 
-        public static ArenaPlan Create(IntegerGraph graph) => new(ArenaPlan<QTensor>.Create(Steps(graph), t => t.Length, alignment: 32));
+        public static ArenaPlan Create(IntegerGraph graph) => new(ArenaPlan<QTensor>.Create(Steps(graph), t => t.ByteLength, alignment: 32));
 
         /// <summary>Step 0 quantizes the inputs, step i+1 runs operation i, the last step dequantizes.</summary>
         private static IEnumerable<IEnumerable<QTensor>> Steps(IntegerGraph graph)

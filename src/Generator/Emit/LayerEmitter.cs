@@ -28,11 +28,13 @@ namespace NetQuantGen.Emit
             using (w.Block($"private static void {name}{Signature}"))
             {
                 for (int i = 0; i < op.Inputs.Count; i++)
-                    w.Line($"ReadOnlySpan<sbyte> {InputName(op, i)} = arena.Slice({Int(arena.OffsetOf(op.Inputs[i]))}, {Int(op.Inputs[i].Length)});");
-                w.Line($"Span<sbyte> y = arena.Slice({Int(arena.OffsetOf(op.Output))}, {Int(op.Output.Length)});");
+                    w.Line($"ReadOnlySpan<{op.Inputs[i].StorageType}> {InputName(op, i)} = {Slice(op.Inputs[i], arena)};");
+                w.Line($"Span<{op.Output.StorageType}> y = {Slice(op.Output, arena)};");
                 switch (op)
                 {
+                    case QConvolution conv when conv.TouchesWide: Int16ConvolutionEmitter.Emit(w, conv, name); break;
                     case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name); break;
+                    case QAdd add when add.Inputs.Any(t => t.IsWide) || add.Output.IsWide: MixedAdd(w, add); break;
                     case QAdd add: Add(w, add); break;
                     case QPool pool: Pool(w, pool); break;
                     case QConcat concat: Concat(w, concat); break;
@@ -45,6 +47,24 @@ namespace NetQuantGen.Emit
         }
 
         private static string InputName(QOperation op, int index) => op.Inputs.Count == 1 ? "x" : $"x{index}";
+
+        /// <summary>A tensor's elements in the byte arena: int8 as they are, int16 reinterpreted (offsets are 32-byte aligned).</summary>
+        public static string Slice(QTensor tensor, ArenaPlan arena) => tensor.IsWide
+            ? $"System.Runtime.InteropServices.MemoryMarshal.Cast<sbyte, short>(arena.Slice({Int(arena.OffsetOf(tensor))}, {Int(tensor.ByteLength)}))"
+            : $"arena.Slice({Int(arena.OffsetOf(tensor))}, {Int(tensor.Length)})";
+
+        /// <summary>An add with an int16 input or output: the same TFLite steps as Int8Add, one element at a time.</summary>
+        private static void MixedAdd(SourceWriter w, QAdd add)
+        {
+            w.Line($"// TFLite integer add: inputs shifted left by {Int(add.LeftShift)} and rescaled to a common scale, summed, requantized; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]");
+            using (w.Block($"for (int i = 0; i < {Int(add.Output.Length)}; i++)"))
+            {
+                w.Line($"int a = FixedPoint.MultiplyByQuantizedMultiplier((x0[i] - {Int(add.Inputs[0].ZeroPoint)}) << {Int(add.LeftShift)}, {Int(add.InputA.Multiplier)}, {Int(add.InputA.Shift)});");
+                w.Line($"int b = FixedPoint.MultiplyByQuantizedMultiplier((x1[i] - {Int(add.Inputs[1].ZeroPoint)}) << {Int(add.LeftShift)}, {Int(add.InputB.Multiplier)}, {Int(add.InputB.Shift)});");
+                w.Line($"int v = {Int(add.Output.ZeroPoint)} + FixedPoint.MultiplyByQuantizedMultiplier(a + b, {Int(add.OutputRequantization.Multiplier)}, {Int(add.OutputRequantization.Shift)});");
+                w.Line($"y[i] = ({add.Output.StorageType})Math.Clamp(v, {Int(add.ClampMin)}, {Int(add.ClampMax)});");
+            }
+        }
 
         private static void Add(SourceWriter w, QAdd add)
         {
@@ -68,6 +88,11 @@ namespace NetQuantGen.Emit
         {
             var win = p.Window;
             bool average = p.Pool == PoolKind.Average;
+            if (p.Output.IsWide)
+            {
+                WidePool(w, p);
+                return;
+            }
             int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3], outH = p.Output.Shape[2], outW = p.Output.Shape[3];
             w.Line(!average ? "// max over the valid part of the window"
                 : p.FloatScale != null ? $"// global average, float requantization (ONNX Runtime's QLinearGlobalAveragePool): round_half_even(float(Σ(x − z))·{Float(p.FloatScale.Value)}) + z, scale = s_in / (s_out·count) in float32"
@@ -84,6 +109,62 @@ namespace NetQuantGen.Emit
             else
                 using (w.Block($"for (int n = 0; n < {Int(n)}; n++)"))
                     w.Line($"{call}(x.Slice(n * {Int(inLength)}, {Int(inLength)}), y.Slice(n * {Int(outLength)}, {Int(outLength)}), geometry{floatArguments});");
+        }
+
+        /// <summary>Pooling over int16 tensors (the runtime's pooling kernels are int8): the integer reference's loops.</summary>
+        private static void WidePool(SourceWriter w, QPool p)
+        {
+            var win = p.Window;
+            bool average = p.Pool == PoolKind.Average;
+            string element = p.Output.StorageType;
+            int n = p.Input.Shape[0], c = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
+            w.Line(average
+                ? $"// average: rounding division (ties away from zero) of the integer sum over the {(p.CountIncludePad ? "window including explicit padding (real 0 = the zero-point)" : "valid part of the window")}"
+                : "// max over the valid part of the window");
+            w.Line($"const int Batch = {Int(n)}, Channels = {Int(c)}, InH = {Int(inH)}, InW = {Int(inW)}, OutH = {Int(p.Output.Shape[2])}, OutW = {Int(p.Output.Shape[3])};");
+            w.Line($"const int KH = {Int(win.KernelShape[0])}, KW = {Int(win.KernelShape[1])}, StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])};");
+            w.Line($"const int PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
+            if (average)
+            {
+                w.Line($"const int PadBottom = {Int(win.PadEnd(0))}, PadRight = {Int(win.PadEnd(1))};");
+                w.Line("Span<int> sum = stackalloc int[Channels];");
+            }
+            using (w.Block("for (int n = 0; n < Batch; n++)"))
+            using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
+            using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
+            {
+                w.Line($"Span<{element}> pixel = y.Slice(((n * OutH + oy) * OutW + ox) * Channels, Channels);");
+                w.Line(average ? "sum.Clear();" : $"pixel.Fill({element}.MinValue);");
+                if (average) w.Line("int count = 0, padded = 0;");
+                using (w.Block("for (int ky = 0; ky < KH; ky++)"))
+                using (w.Block("for (int kx = 0; kx < KW; kx++)"))
+                {
+                    w.Line("int iy = oy * StrideH - PadTop + ky * DilationH, ix = ox * StrideW - PadLeft + kx * DilationW;");
+                    using (w.Block("if (iy < 0 || iy >= InH || ix < 0 || ix >= InW)"))
+                    {
+                        // Explicit padding counts toward count_include_pad; the ceil_mode overhang never does.
+                        if (average) w.Line("if (iy < InH + PadBottom && ix < InW + PadRight) padded++;");
+                        w.Line("continue;");
+                    }
+                    w.Line($"ReadOnlySpan<{element}> source = x.Slice(((n * InH + iy) * InW + ix) * Channels, Channels);");
+                    if (average)
+                    {
+                        w.Line("count++;");
+                        w.Line("for (int ch = 0; ch < Channels; ch++) sum[ch] += source[ch];");
+                    }
+                    else
+                        w.Line("for (int ch = 0; ch < Channels; ch++) if (source[ch] > pixel[ch]) pixel[ch] = source[ch];");
+                }
+                if (average)
+                {
+                    if (p.CountIncludePad) w.Line("count += padded;");
+                    using (w.Block("for (int ch = 0; ch < Channels; ch++)"))
+                    {
+                        w.Line(p.CountIncludePad ? $"int total = sum[ch] + padded * {Int(p.Input.ZeroPoint)}; // padding is real 0, the zero-point" : "int total = sum[ch];");
+                        w.Line($"pixel[ch] = ({element})(total >= 0 ? (total + count / 2) / count : (total - count / 2) / count);");
+                    }
+                }
+            }
         }
 
         private static void Concat(SourceWriter w, QConcat concat)
@@ -107,7 +188,7 @@ namespace NetQuantGen.Emit
                         w.Line($"x{k}.Slice(o * {Int(block)}, {Int(block)}).CopyTo(y.Slice(o * {Int(outBlock)} + {Int(offset)}, {Int(block)}));");
                     else
                         using (w.Block($"for (int i = 0; i < {Int(block)}; i++)"))
-                            w.Line($"y[o * {Int(outBlock)} + {Int(offset)} + i] = (sbyte)Math.Clamp({Int(concat.Output.ZeroPoint)} + FixedPoint.MultiplyByQuantizedMultiplier(x{k}[o * {Int(block)} + i] - {Int(input.ZeroPoint)}, {Int(rq.Multiplier)}, {Int(rq.Shift)}), -128, 127);");
+                            w.Line($"y[o * {Int(outBlock)} + {Int(offset)} + i] = ({concat.Output.StorageType})Math.Clamp({Int(concat.Output.ZeroPoint)} + FixedPoint.MultiplyByQuantizedMultiplier(x{k}[o * {Int(block)} + i] - {Int(input.ZeroPoint)}, {Int(rq.Multiplier)}, {Int(rq.Shift)}), {Int(concat.Output.QMin)}, {Int(concat.Output.QMax)});");
                 }
                 offset += block;
             }

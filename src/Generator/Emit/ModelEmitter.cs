@@ -69,7 +69,7 @@ namespace NetQuantGen.Emit
             w.Line($"public const long WeightBytes = {SourceWriter.Int(graph.WeightBytes)};");
             w.Line("/// <summary>Bytes of the per-thread activation arena, planned at build time.</summary>");
             w.Line($"public const int ArenaBytes = {SourceWriter.Int(arena.Size)};");
-            w.Line($"/// <summary>int8 input = round(x / InputScale) + InputZeroPoint, saturated.</summary>");
+            w.Line($"/// <summary>{(input.IsWide ? "int16" : "int8")} input = round(x / InputScale) + InputZeroPoint, saturated.</summary>");
             w.Line($"public const float InputScale = {SourceWriter.Float(input.Scale)};");
             w.Line($"public const int InputZeroPoint = {SourceWriter.Int(input.ZeroPoint)};");
             w.Line($"/// <summary>float output = (q − OutputZeroPoint) · OutputScale.</summary>");
@@ -98,27 +98,29 @@ namespace NetQuantGen.Emit
                 w.Line("Guard.Length(input.Length, InputLength, nameof(input));");
                 w.Line("Guard.Length(output.Length, OutputLength, nameof(output));");
                 w.Line("Span<sbyte> arena = t_arena ??= new sbyte[ArenaBytes];");
-                w.Line($"Span<sbyte> q = arena.Slice({SourceWriter.Int(arena.OffsetOf(input))}, InputLength);");
+                w.Line($"Span<{input.StorageType}> q = {Slice(input, arena, "InputLength")};");
                 w.Line($"// quantize: round half to even, saturate (ONNX QuantizeLinear){layout}");
                 LayerEmitter.StridedLoops(w, input.Shape, inputMemory, inputLogical,
-                    (target, source) => $"{target} = (sbyte)FixedPoint.Quantize({source}, InputScale, InputZeroPoint, -128, 127);");
+                    (target, source) => $"{target} = ({input.StorageType})FixedPoint.Quantize({source}, InputScale, InputZeroPoint, {SourceWriter.Int(input.QMin)}, {SourceWriter.Int(input.QMax)});");
                 w.Line("RunLayers(arena, t_scratch ??= new short[ScratchLength]);");
-                w.Line($"ReadOnlySpan<sbyte> result = arena.Slice({SourceWriter.Int(arena.OffsetOf(output))}, OutputLength);");
+                w.Line($"ReadOnlySpan<{output.StorageType}> result = {Slice(output, arena, "OutputLength")};");
                 w.Line("// dequantize: (q − z)·s in float32");
                 LayerEmitter.StridedLoops(w, output.Shape, outputLogical, outputMemory,
                     (target, source) => $"{target} = ({source} - OutputZeroPoint) * OutputScale;");
             }
             w.Line();
-            w.Line("/// <summary>Runs the model on int8 data (row-major, as ONNX) quantized with InputScale/InputZeroPoint; the output uses OutputScale/OutputZeroPoint.</summary>");
-            using (w.Block("public static void Run(ReadOnlySpan<sbyte> input, Span<sbyte> output)"))
+            w.Line(input.IsWide || output.IsWide
+                ? $"/// <summary>Runs the model on {input.StorageType} input data (row-major, as ONNX) quantized with InputScale/InputZeroPoint; the {output.StorageType} output uses OutputScale/OutputZeroPoint.</summary>"
+                : "/// <summary>Runs the model on int8 data (row-major, as ONNX) quantized with InputScale/InputZeroPoint; the output uses OutputScale/OutputZeroPoint.</summary>");
+            using (w.Block($"public static void Run(ReadOnlySpan<{input.StorageType}> input, Span<{output.StorageType}> output)"))
             {
                 w.Line("Guard.Length(input.Length, InputLength, nameof(input));");
                 w.Line("Guard.Length(output.Length, OutputLength, nameof(output));");
                 w.Line("Span<sbyte> arena = t_arena ??= new sbyte[ArenaBytes];");
-                w.Line($"Span<sbyte> q = arena.Slice({SourceWriter.Int(arena.OffsetOf(input))}, InputLength);");
+                w.Line($"Span<{input.StorageType}> q = {Slice(input, arena, "InputLength")};");
                 LayerEmitter.StridedLoops(w, input.Shape, inputMemory, inputLogical, (target, source) => $"{target} = {source};");
                 w.Line("RunLayers(arena, t_scratch ??= new short[ScratchLength]);");
-                w.Line($"ReadOnlySpan<sbyte> result = arena.Slice({SourceWriter.Int(arena.OffsetOf(output))}, OutputLength);");
+                w.Line($"ReadOnlySpan<{output.StorageType}> result = {Slice(output, arena, "OutputLength")};");
                 LayerEmitter.StridedLoops(w, output.Shape, outputLogical, outputMemory, (target, source) => $"{target} = {source};");
             }
             w.Line();
@@ -127,8 +129,13 @@ namespace NetQuantGen.Emit
                     w.Line($"{LayerName(graph.Operations[i], i)}(arena, scratch);");
         }
 
+        /// <summary>The model input or output in the arena (an int16 one reinterpreted), its length named by a constant.</summary>
+        private static string Slice(QTensor tensor, ArenaPlan arena, string length) => tensor.IsWide
+            ? $"System.Runtime.InteropServices.MemoryMarshal.Cast<sbyte, short>(arena.Slice({SourceWriter.Int(arena.OffsetOf(tensor))}, 2 * {length}))"
+            : $"arena.Slice({SourceWriter.Int(arena.OffsetOf(tensor))}, {length})";
+
         private static int ScratchLength(IntegerGraph graph) =>
-            graph.Operations.OfType<QConvolution>().Select(ConvolutionEmitter.ScratchLength).DefaultIfEmpty(0).Max();
+            graph.Operations.OfType<QConvolution>().Select(c => c.TouchesWide ? Int16ConvolutionEmitter.ScratchLength(c) : ConvolutionEmitter.ScratchLength(c)).DefaultIfEmpty(0).Max();
 
         private static void EmitWeights(SourceWriter w, IntegerGraph graph)
         {
@@ -137,7 +144,7 @@ namespace NetQuantGen.Emit
                 for (int i = 0; i < graph.Operations.Count; i++)
                     if (graph.Operations[i] is QConvolution conv)
                     {
-                        var packed = ConvolutionEmitter.PackedWeights(conv);
+                        var packed = conv.TouchesWide ? Int16ConvolutionEmitter.PackedWeights(conv) : ConvolutionEmitter.PackedWeights(conv);
                         w.Line($"internal static readonly int[] {LayerName(conv, i)} = PackedWeights.DecodeInt32(\"{Base64(packed)}\"u8, {SourceWriter.Int(packed.Length)});");
                     }
         }

@@ -84,8 +84,8 @@ namespace NetQuantGen.Generator
                         break;
                     case "ActivationBits":
                         int activationBits = value.Value is int a ? a : 0;
-                        if (activationBits < 2 || activationBits > 8)
-                            Invalid(pair.Key, $"ActivationBits is {activationBits}; activations are 2 to 8 bits wide.");
+                        if (!Quantization.ActivationQuantizer.IsSupportedWidth(activationBits))
+                            Invalid(pair.Key, $"ActivationBits is {activationBits}; activations are 8 bits (int8, asymmetric) or 16 bits (int16, symmetric) wide.");
                         options = options with { ActivationBits = activationBits };
                         break;
                     case "WeightGranularity":
@@ -123,6 +123,12 @@ namespace NetQuantGen.Generator
                         if (layerBits != null && Quantization.LayerBitWidths.TryParse(layerBits, out _) is string layerProblem)
                             Invalid(pair.Key, $"LayerWeightBits \"{layerBits}\": {layerProblem}");
                         options = options with { LayerWeightBits = layerBits };
+                        break;
+                    case "LayerActivationBits":
+                        var layerActivationBits = value.Value as string;
+                        if (layerActivationBits != null && Quantization.LayerBitWidths.TryParseActivations(layerActivationBits, out _) is string activationProblem)
+                            Invalid(pair.Key, $"LayerActivationBits \"{layerActivationBits}\": {activationProblem}");
+                        options = options with { LayerActivationBits = layerActivationBits };
                         break;
                     case "SizeBudgetKiB":
                         int budget = value.Value is int kib ? kib : -1;

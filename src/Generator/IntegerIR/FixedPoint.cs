@@ -48,6 +48,19 @@ namespace NetQuantGen.IntegerIR
         }
 
         /// <summary>
+        /// x · M for an int64 accumulator (int16 activations), as TFLite's 16x8 kernels requantize: the multiplier
+        /// rounded to 15 bits, one rounding shift (ties up). Exact in int64 for |x| &lt; 2^47 and shift ≤ 14, which
+        /// the compiler proves per layer; the result is clamped by the caller, never narrowed first.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static long MultiplyByQuantizedMultiplierWide(long x, int multiplier, int shift)
+        {
+            long reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+            int totalShift = 15 - shift;
+            return (x * reduced + (1L << (totalShift - 1))) >> totalShift;
+        }
+
+        /// <summary>
         /// Splits a positive real multiplier into an int32 in [2^30, 2^31) and a power-of-two shift, as
         /// TFLite's QuantizeMultiplier does (round half away from zero).
         /// </summary>

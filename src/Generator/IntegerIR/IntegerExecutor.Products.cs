@@ -81,7 +81,7 @@ namespace NetQuantGen.IntegerIR
         private void Store(QTensor output, int index, int accumulator, int channel, ProductRequantization? requantization)
         {
             if (requantization == null) _accumulators[output][index] = accumulator;
-            else _buffers[output][index] = (sbyte)requantization.Apply(accumulator, channel, output.ZeroPoint);
+            else _buffers[output][index] = (short)requantization.Apply(accumulator, channel, output.ZeroPoint);
         }
     }
 }

@@ -13,7 +13,9 @@ namespace NetQuantGen.IntegerIR
     public sealed partial class IntegerExecutor
     {
         private readonly IntegerGraph _graph;
-        private readonly Dictionary<QTensor, sbyte[]> _buffers = new();
+
+        // Every tensor's values, int8 or int16 alike (both fit a short).
+        private readonly Dictionary<QTensor, short[]> _buffers = new();
 
         /// <summary>Storage of the int32 tensors (ConvInteger/MatMulInteger outputs).</summary>
         private readonly Dictionary<QTensor, int[]> _accumulators = new();
@@ -27,7 +29,7 @@ namespace NetQuantGen.IntegerIR
             foreach (var tensor in graph.Tensors())
             {
                 if (tensor.ElementType == QElementType.Int32) _accumulators[tensor] = new int[tensor.Length];
-                else _buffers[tensor] = new sbyte[tensor.Length];
+                else _buffers[tensor] = new short[tensor.Length];
             }
         }
 
@@ -38,13 +40,13 @@ namespace NetQuantGen.IntegerIR
         /// The graph input quantized as the graph says: with its scale and zero-point (per tensor or per axis), or
         /// with parameters computed from these values (DynamicQuantizeLinear), which the run then uses.
         /// </summary>
-        public sbyte[] QuantizeInput(float[] input)
+        public short[] QuantizeInput(float[] input)
         {
             var tensor = _graph.Inputs[0].Output;
-            if (!tensor.IsDynamic) return Quantize(input, tensor);
+            if (!tensor.IsDynamic) return QuantizeValues(input, tensor);
             var (scale, zeroPoint) = DynamicQuantization.Parameters(input);
             _runtimeQuantization[tensor] = (scale, zeroPoint - 128); // uint8 maps onto int8 as q − 128
-            return input.Select(v => (sbyte)FixedPoint.Quantize(v, scale, zeroPoint - 128, -128, 127)).ToArray();
+            return input.Select(v => (short)FixedPoint.Quantize(v, scale, zeroPoint - 128, -128, 127)).ToArray();
         }
 
         /// <summary>The graph output's integers (from <see cref="RunIntegers"/>) as floats, (q − z)·s in float32.</summary>
@@ -63,35 +65,43 @@ namespace NetQuantGen.IntegerIR
             : _runtimeQuantization.TryGetValue(tensor, out var p) ? p
             : throw new InvalidOperationException($"Tensor '{tensor.Name}' is quantized at run time; call QuantizeInput first.");
 
-        /// <summary>int8 input → the output's integers in its own type (int8 or int32 accumulators).</summary>
-        public int[] RunIntegers(sbyte[] input)
+        /// <summary>Integer input → the output's integers in its own type (int8, int16 or int32 accumulators).</summary>
+        public int[] RunIntegers(short[] input)
         {
             RunAll(input);
             var output = _graph.Outputs[0].Input;
             return output.ElementType == QElementType.Int32 ? (int[])_accumulators[output].Clone() : Array.ConvertAll(_buffers[output], q => (int)q);
         }
 
-        /// <summary>int8 input → int8 output, for callers (and tests) that work in the quantized domain.</summary>
+        /// <summary>int8 input → int8 output, for callers (and tests) that work in the quantized domain of an int8 model.</summary>
         public sbyte[] RunQuantized(sbyte[] input)
         {
-            if (_graph.Outputs[0].Input.ElementType != QElementType.Int8)
-                throw new InvalidOperationException($"The output '{_graph.Outputs[0].Input.Name}' holds int32 accumulators; use RunIntegers.");
-            RunAll(input);
-            return (sbyte[])_buffers[_graph.Outputs[0].Input].Clone();
+            if (_graph.Inputs[0].Output.IsWide || _graph.Outputs[0].Input.ElementType != QElementType.Int8)
+                throw new InvalidOperationException($"The model's input or output '{_graph.Outputs[0].Input.Name}' is not int8: use RunQuantized(short[]) or RunIntegers.");
+            return Array.ConvertAll(RunQuantized(Array.ConvertAll(input, v => (short)v)), v => (sbyte)v);
         }
 
-        private void RunAll(sbyte[] input)
+        /// <summary>Integer input values → integer output values, whatever the widths of the (int8 or int16) tensors.</summary>
+        public short[] RunQuantized(short[] input)
+        {
+            if (_graph.Outputs[0].Input.ElementType == QElementType.Int32)
+                throw new InvalidOperationException($"The output '{_graph.Outputs[0].Input.Name}' holds int32 accumulators; use RunIntegers.");
+            RunAll(input);
+            return (short[])_buffers[_graph.Outputs[0].Input].Clone();
+        }
+
+        private void RunAll(short[] input)
         {
             Array.Copy(input, _buffers[_graph.Inputs[0].Output], input.Length);
             foreach (var op in _graph.Operations) Execute(op);
         }
 
         /// <summary>
-        /// int8 input; an operation whose output <paramref name="known"/> supplies (from an earlier run) is not
+        /// Integer input values; an operation whose output <paramref name="known"/> supplies (from an earlier run) is not
         /// executed, its output is copied instead; <paramref name="observe"/> sees the input and each operation's
         /// output (the executor's buffers: copy to keep) and returns false to stop the run there.
         /// </summary>
-        public void RunQuantized(sbyte[] input, Func<QTensor, sbyte[]?> known, Func<QTensor, sbyte[], bool> observe)
+        public void RunQuantized(short[] input, Func<QTensor, short[]?> known, Func<QTensor, short[], bool> observe)
         {
             var tensor = _graph.Inputs[0].Output;
             Array.Copy(input, _buffers[tensor], input.Length);
@@ -105,13 +115,17 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
-        /// <summary>Float values quantized with a tensor's constant scale and zero-point (per tensor or per axis).</summary>
-        public static sbyte[] Quantize(float[] input, QTensor tensor)
+        /// <summary>Quantizes into an int8 tensor (ONNX QuantizeLinear), per tensor or per axis.</summary>
+        public static sbyte[] Quantize(float[] input, QTensor tensor) =>
+            tensor.IsWide ? throw new InvalidOperationException($"Tensor '{tensor.Name}' is int16: use QuantizeValues.") : Array.ConvertAll(QuantizeValues(input, tensor), v => (sbyte)v);
+
+        /// <summary>Quantizes into a tensor of any width with its constant scale and zero-point (round half to even, saturate to its range).</summary>
+        public static short[] QuantizeValues(float[] input, QTensor tensor)
         {
             if (tensor.IsDynamic) throw new InvalidOperationException($"Tensor '{tensor.Name}' is quantized at run time; use QuantizeInput.");
             var p = tensor.PerAxis;
-            return input.Select((v, i) => (sbyte)(p == null ? FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, -128, 127)
-                : FixedPoint.Quantize(v, p.Scales[p.SliceOf(i, tensor.Shape)], p.ZeroPoints[p.SliceOf(i, tensor.Shape)], -128, 127))).ToArray();
+            return input.Select((v, i) => (short)(p == null ? FixedPoint.Quantize(v, tensor.Scale, tensor.ZeroPoint, tensor.QMin, tensor.QMax)
+                : FixedPoint.Quantize(v, p.Scales[p.SliceOf(i, tensor.Shape)], p.ZeroPoints[p.SliceOf(i, tensor.Shape)], tensor.QMin, tensor.QMax))).ToArray();
         }
 
         private void Execute(QOperation op)
@@ -141,7 +155,7 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
-        private static void Convolution(QConvolution c, sbyte[] x, sbyte[] y)
+        private static void Convolution(QConvolution c, short[] x, short[] y)
         {
             var w = c.Window;
             int batch = c.Input.Shape[0], inChannels = c.Input.Shape[1];
@@ -159,7 +173,7 @@ namespace NetQuantGen.IntegerIR
                     for (int oy = 0; oy < outH; oy++)
                         for (int ox = 0; ox < outW; ox++)
                         {
-                            int acc = c.Bias[m];
+                            long acc = c.Bias[m]; // exact: int32 is proven for int8 inputs, int64 holds int16 ones
                             for (int ci = 0; ci < groupIn; ci++)
                             {
                                 int channel = g * groupIn + ci;
@@ -172,32 +186,32 @@ namespace NetQuantGen.IntegerIR
                                         int ix = ox * w.Strides[1] - w.PadBegin(1) + kx * w.Dilations[1];
                                         if (ix < 0 || ix >= inW) continue;
                                         int xv = x[((n * inChannels + channel) * inH + iy) * inW + ix] - zIn;
-                                        acc += c.Weights[((m * groupIn + ci) * kh + ky) * kw + kx] * xv;
+                                        acc += c.Weights[((m * groupIn + ci) * kh + ky) * kw + kx] * (long)xv;
                                     }
                                 }
                             }
-                            int v = c.FloatScales != null
-                                ? FloatRequantization.Requantize(acc, c.FloatScales[m], zOut, c.ClampMin, c.ClampMax)
-                                : Math.Min(c.ClampMax, Math.Max(c.ClampMin, zOut + rq.Apply(acc)));
-                            y[((n * outChannels + m) * outH + oy) * outW + ox] = (sbyte)v;
+                            long v = c.FloatScales != null
+                                ? FloatRequantization.Requantize((int)acc, c.FloatScales[m], zOut, c.ClampMin, c.ClampMax)
+                                : Math.Min(c.ClampMax, Math.Max(c.ClampMin, zOut + (c.WideRequantization ? rq.ApplyWide(acc) : rq.Apply((int)acc))));
+                            y[((n * outChannels + m) * outH + oy) * outW + ox] = (short)v;
                         }
                 }
         }
 
-        /// <summary>One integer Add on given operands (for comparing a single operation with another runtime).</summary>
+        /// <summary>One integer Add on given int8 operands (for comparing a single operation with another runtime).</summary>
         public static sbyte[] Add(QAdd add, sbyte[] a, sbyte[] b)
         {
-            var y = new sbyte[add.Output.Length];
-            Add(add, a, b, y);
-            return y;
+            var y = new short[add.Output.Length];
+            Add(add, Array.ConvertAll(a, v => (short)v), Array.ConvertAll(b, v => (short)v), y);
+            return Array.ConvertAll(y, v => (sbyte)v);
         }
 
-        private static void Add(QAdd add, sbyte[] a, sbyte[] b, sbyte[] y)
+        private static void Add(QAdd add, short[] a, short[] b, short[] y)
         {
             int za = add.Inputs[0].ZeroPoint, zb = add.Inputs[1].ZeroPoint, zOut = add.Output.ZeroPoint;
             if (add.FloatParameters is FloatAddParameters p)
             {
-                for (int i = 0; i < y.Length; i++) y[i] = (sbyte)Math.Min(add.ClampMax, Math.Max(add.ClampMin, FloatRequantization.Add(a[i], b[i], p)));
+                for (int i = 0; i < y.Length; i++) y[i] = (short)Math.Min(add.ClampMax, Math.Max(add.ClampMin, FloatRequantization.Add(a[i], b[i], p)));
                 return;
             }
             for (int i = 0; i < y.Length; i++)
@@ -205,11 +219,11 @@ namespace NetQuantGen.IntegerIR
                 int sa = add.InputA.Apply((a[i] - za) << add.LeftShift);
                 int sb = add.InputB.Apply((b[i] - zb) << add.LeftShift);
                 int v = zOut + add.OutputRequantization.Apply(sa + sb);
-                y[i] = (sbyte)Math.Min(add.ClampMax, Math.Max(add.ClampMin, v));
+                y[i] = (short)Math.Min(add.ClampMax, Math.Max(add.ClampMin, v));
             }
         }
 
-        private static void Pool(QPool p, sbyte[] x, sbyte[] y)
+        private static void Pool(QPool p, short[] x, short[] y)
         {
             var w = p.Window;
             int batch = p.Input.Shape[0], channels = p.Input.Shape[1], inH = p.Input.Shape[2], inW = p.Input.Shape[3];
@@ -218,7 +232,7 @@ namespace NetQuantGen.IntegerIR
                 for (int oy = 0; oy < outH; oy++)
                     for (int ox = 0; ox < outW; ox++)
                     {
-                        int max = sbyte.MinValue, sum = 0, count = 0, padded = 0;
+                        int max = p.Input.QMin, sum = 0, count = 0, padded = 0;
                         for (int ky = 0; ky < w.KernelShape[0]; ky++)
                         {
                             int iy = oy * w.Strides[0] - w.PadBegin(0) + ky * w.Dilations[0];
@@ -251,14 +265,14 @@ namespace NetQuantGen.IntegerIR
                             }
                             result = RoundingDivide(sum, count);
                         }
-                        y[(nc * outH + oy) * outW + ox] = (sbyte)result;
+                        y[(nc * outH + oy) * outW + ox] = (short)result;
                     }
         }
 
         /// <summary>Integer division rounded to nearest, ties away from zero (the TFLite average).</summary>
         public static int RoundingDivide(int sum, int count) => sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 
-        private void Concat(QConcat concat, sbyte[] y)
+        private void Concat(QConcat concat, short[] y)
         {
             var shape = concat.Output.Shape;
             int outer = (int)Shapes.ElementCount(shape.Take(concat.Axis).ToArray());
@@ -275,14 +289,14 @@ namespace NetQuantGen.IntegerIR
                     {
                         int v = x[o * block + i];
                         if (rq.Multiplier != 0)
-                            v = Math.Min(127, Math.Max(-128, concat.Output.ZeroPoint + rq.Apply(v - input.ZeroPoint)));
-                        y[o * outBlock + offset + i] = (sbyte)v;
+                            v = Math.Min(concat.Output.QMax, Math.Max(concat.Output.QMin, concat.Output.ZeroPoint + rq.Apply(v - input.ZeroPoint)));
+                        y[o * outBlock + offset + i] = (short)v;
                     }
                 offset += block;
             }
         }
 
-        private static void Move(QMove move, sbyte[] x, sbyte[] y)
+        private static void Move(QMove move, short[] x, short[] y)
         {
             if (move.Permutation == null)
             {
@@ -302,7 +316,7 @@ namespace NetQuantGen.IntegerIR
             }
         }
 
-        private static void Pad(QPad pad, sbyte[] x, sbyte[] y)
+        private static void Pad(QPad pad, short[] x, short[] y)
         {
             var inShape = pad.Input.Shape;
             var outShape = pad.Output.Shape;
@@ -319,7 +333,7 @@ namespace NetQuantGen.IntegerIR
                     inside = s >= 0 && s < inShape[d];
                     source += s * inStrides[d];
                 }
-                y[i] = inside ? x[source] : pad.Value;
+                y[i] = inside ? x[source] : (short)pad.Value;
                 for (int d = rank - 1; d >= 0 && ++index[d] == outShape[d]; d--) index[d] = 0;
             }
         }

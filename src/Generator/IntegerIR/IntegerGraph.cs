@@ -4,8 +4,8 @@ using NetQuantGen.IR;
 
 namespace NetQuantGen.IntegerIR
 {
-    /// <summary>How a tensor's integers are stored: int8 activations, or the raw int32 accumulators of ConvInteger/MatMulInteger.</summary>
-    public enum QElementType { Int8, Int32 }
+    /// <summary>How a tensor's integers are stored: int8 or int16 activations, or the raw int32 accumulators of ConvInteger/MatMulInteger.</summary>
+    public enum QElementType { Int8, Int16, Int32 }
 
     /// <summary>Scales and zero-points per slice along <see cref="Axis"/> (ONNX QuantizeLinear/DequantizeLinear with axis).</summary>
     public sealed record AxisQuantization(int Axis, float[] Scales, int[] ZeroPoints)
@@ -20,9 +20,9 @@ namespace NetQuantGen.IntegerIR
     }
 
     /// <summary>
-    /// A quantized activation tensor: int8 values q with real value Scale·(q − ZeroPoint). Every tensor of
-    /// the integer graph has its own storage; the emitter later shares memory between tensors whose
-    /// lifetimes do not overlap.
+    /// A quantized activation tensor: integer values q with real value Scale·(q − ZeroPoint), int8 (asymmetric)
+    /// or int16 (symmetric, zero-point 0, as TFLite's 16x8 mode). Every tensor of the integer graph has its own
+    /// storage; the emitter later shares memory between tensors whose lifetimes do not overlap.
     /// </summary>
     public sealed class QTensor
     {
@@ -57,7 +57,7 @@ namespace NetQuantGen.IntegerIR
 
         public int ZeroPoint { get; }
 
-        /// <summary>Int8 (the default) or Int32, an accumulator tensor with zero-point 0.</summary>
+        /// <summary>Int8 (the default), Int16 (symmetric activations, zero-point 0) or Int32 (an accumulator tensor, zero-point 0).</summary>
         public QElementType ElementType { get; }
 
         /// <summary>Per-axis scales and zero-points, or null for one scale and zero-point.</summary>
@@ -72,9 +72,24 @@ namespace NetQuantGen.IntegerIR
             && (PerAxis == null ? other.PerAxis == null && Scale.Equals(other.Scale) && ZeroPoint == other.ZeroPoint
                 : other.PerAxis != null && PerAxis.Axis == other.PerAxis.Axis && PerAxis.Scales.SequenceEqual(other.PerAxis.Scales) && PerAxis.ZeroPoints.SequenceEqual(other.PerAxis.ZeroPoints));
 
+        /// <summary>8 (sbyte storage), 16 (short) or 32 (int).</summary>
+        public int Bits => ElementType switch { QElementType.Int16 => 16, QElementType.Int32 => 32, _ => 8 };
+
+        public bool IsWide => ElementType == QElementType.Int16;
+
+        public int QMin => ElementType switch { QElementType.Int16 => short.MinValue, QElementType.Int32 => int.MinValue, _ => sbyte.MinValue };
+
+        public int QMax => ElementType switch { QElementType.Int16 => short.MaxValue, QElementType.Int32 => int.MaxValue, _ => sbyte.MaxValue };
+
+        /// <summary>The C# type of one element in generated code.</summary>
+        public string StorageType => ElementType switch { QElementType.Int16 => "short", QElementType.Int32 => "int", _ => "sbyte" };
+
+        /// <summary>Bytes of storage.</summary>
+        public int ByteLength => Length * Bits / 8;
+
         public int Length => (int)Shapes.ElementCount(Shape);
 
-        public override string ToString() => $"{Name}{Shapes.Format(Shape)} s={Scale:R} z={ZeroPoint}";
+        public override string ToString() => $"{Name}{Shapes.Format(Shape)} s={Scale:R} z={ZeroPoint}{(IsWide ? " int16" : "")}";
     }
 
     /// <summary>A requantization multiplier M = Multiplier·2^(Shift−31), as FixedPoint.MultiplyByQuantizedMultiplier applies it.</summary>
@@ -87,6 +102,9 @@ namespace NetQuantGen.IntegerIR
         }
 
         public int Apply(int x) => FixedPoint.MultiplyByQuantizedMultiplier(x, Multiplier, Shift);
+
+        /// <summary>The int64-accumulator form of TFLite's 16x8 kernels (see FixedPoint.MultiplyByQuantizedMultiplierWide).</summary>
+        public long ApplyWide(long x) => FixedPoint.MultiplyByQuantizedMultiplierWide(x, Multiplier, Shift);
     }
 
     /// <summary>How an operation turns its int32 result into the int8 output.</summary>

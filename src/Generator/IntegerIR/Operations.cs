@@ -37,16 +37,19 @@ namespace NetQuantGen.IntegerIR
     /// y = clamp(z_out + M_c·(Σ w·(x − z_in) + bias_c), ClampMin, ClampMax), with M_c applied in fixed point
     /// (<see cref="Requantization"/>) or, when <see cref="FloatScales"/> is set, in float32 as ONNX Runtime does
     /// (<see cref="FloatRequantization.Requantize"/>). Gemm and MatMul with constant weights lower to this as a
-    /// 1×1 convolution over [batch, K, 1, 1].
+    /// 1×1 convolution over [batch, K, 1, 1]. With an int16 input the accumulator is exact in int64 (or int32 where
+    /// <see cref="AccumulatorBits"/> says it was proven to fit) and requantized as TFLite's 16x8 kernels do
+    /// (<see cref="Requantization.ApplyWide"/>); input and output may differ in width.
     /// </summary>
     public sealed class QConvolution : QOperation
     {
         public QConvolution(string source, QTensor input, QTensor output, Window window, int group,
             sbyte[] weights, int[] weightShape, float[] weightScales, int[] bias, Requantization[] requantization,
-            int clampMin, int clampMax, bool fromGemm, float[]? floatScales = null)
+            int clampMin, int clampMax, bool fromGemm, float[]? floatScales = null, int accumulatorBits = 32)
             : base(source, new[] { input }, output)
         {
             FloatScales = floatScales;
+            AccumulatorBits = accumulatorBits;
             Window = window;
             Group = group;
             Weights = weights;
@@ -90,6 +93,15 @@ namespace NetQuantGen.IntegerIR
 
         public bool FromGemm { get; }
 
+        /// <summary>32 when every accumulator is proven to fit int32 (always, for an int8 input), else 64.</summary>
+        public int AccumulatorBits { get; }
+
+        /// <summary>Requantized from an int64 accumulator (int16 input), TFLite 16x8 style.</summary>
+        public bool WideRequantization => Input.IsWide;
+
+        /// <summary>Reads or writes int16: runs the int16 kernels instead of the int8 ones.</summary>
+        public bool TouchesWide => Input.IsWide || Output.IsWide;
+
         public int OutputChannels => WeightShape[0];
 
         public int KernelHeight => WeightShape[2];
@@ -102,7 +114,7 @@ namespace NetQuantGen.IntegerIR
     }
 
     /// <summary>
-    /// Element-wise addition of two int8 tensors with different scales, the TFLite way: both inputs are
+    /// Element-wise addition of two tensors with different scales (and widths), the TFLite way: both inputs are
     /// shifted left by <see cref="LeftShift"/>, rescaled to a common scale, added and requantized; or, when
     /// <see cref="FloatParameters"/> is set, in float32 as ONNX Runtime's QLinearAdd (<see cref="FloatRequantization.Add"/>).
     /// </summary>
@@ -175,8 +187,8 @@ namespace NetQuantGen.IntegerIR
     }
 
     /// <summary>
-    /// Concatenation along an axis; inputs whose scale or zero-point differ from the output's are
-    /// requantized: z_out + M·(q − z_in), clamped to int8.
+    /// Concatenation along an axis; inputs whose scale, zero-point or width differ from the output's are
+    /// requantized: z_out + M·(q − z_in), clamped to the output's range.
     /// </summary>
     public sealed class QConcat : QOperation
     {
@@ -216,7 +228,7 @@ namespace NetQuantGen.IntegerIR
     /// <summary>Constant padding with the zero-point (real 0) or a quantized value; Pads as begins then ends.</summary>
     public sealed class QPad : QOperation
     {
-        public QPad(string source, QTensor input, QTensor output, int[] pads, sbyte value)
+        public QPad(string source, QTensor input, QTensor output, int[] pads, int value)
             : base(source, new[] { input }, output)
         {
             Pads = pads;
@@ -227,7 +239,7 @@ namespace NetQuantGen.IntegerIR
 
         public int[] Pads { get; }
 
-        public sbyte Value { get; }
+        public int Value { get; }
     }
 
     /// <summary>

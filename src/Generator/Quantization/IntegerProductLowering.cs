@@ -54,8 +54,8 @@ namespace NetQuantGen.Quantization
                 output = new QTensor(node.Output.Name, node.Output.Shape, given.Scale, given.ZeroPoint);
                 var scales = Enumerable.Range(0, channels).Select(c => ProductRequantization.Scale(input.Scale, q.Scales[q.PerAxis ? c : 0], output.Scale)).ToArray();
                 requantization = new ProductRequantization(scales,
-                    ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint),
-                    ActivationQuantizer.Bound(fused?.Max ?? float.PositiveInfinity, output.Scale, output.ZeroPoint));
+                    ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output),
+                    ActivationQuantizer.Bound(fused?.Max ?? float.PositiveInfinity, output));
             }
 
             QOperation op;

@@ -9,11 +9,13 @@ using NetQuantGen.Passes;
 namespace NetQuantGen.Quantization
 {
     /// <summary>
-    /// Per-layer weight bit-widths: the LayerWeightBits option, and under SizeBudgetKiB an automatic choice. The size
-    /// counts each layer's weights at its bit-width (as packed storage would hold them; the generated code keeps every
-    /// width in int8) plus 4 bytes per int32 bias. Sensitivity is the layer's relative weight quantization error
-    /// ‖W − Q_b(W)‖² / ‖W‖² (data-free); starting from WeightBits everywhere, the allocation repeatedly takes one bit from
-    /// the layer whose error grows least per byte saved, until the weights fit. Given layers keep their width.
+    /// Per-layer bit-widths: the LayerWeightBits and LayerActivationBits options, and under SizeBudgetKiB an automatic
+    /// choice of weight widths. The size counts each layer's weights at its bit-width (as packed storage would hold them;
+    /// the generated code keeps every width in int8) plus 4 bytes per int32 bias. Sensitivity is measured when the
+    /// statistics carry it (`netquant optimize --sensitivity`: the network output's noise-to-signal ratio with only that
+    /// layer at b bits), else the data-free proxy ‖W − Q_b(W)‖² / ‖W‖²; starting from WeightBits everywhere, the
+    /// allocation repeatedly takes one bit from the layer whose error grows least per byte saved, until the weights fit.
+    /// Given layers keep their width.
     /// </summary>
     public static class LayerBitAllocation
     {
@@ -33,7 +35,9 @@ namespace NetQuantGen.Quantization
             var candidates = layers.Select(n => Matrix(n)).Where(m => m != null).Select(m => m!.Value).ToList();
             foreach (var (node, _, _) in candidates)
                 if (!bits.ContainsKey(node.Name)) bits[node.Name] = settings.WeightBits;
-            var errors = candidates.ToDictionary(c => c.Node.Name, c => RelativeErrors(c.Weights, c.Outputs, settings));
+            var measured = settings.MeasuredSensitivity;
+            bool useMeasured = measured != null && candidates.All(c => measured(c.Node.Name) != null);
+            var errors = candidates.ToDictionary(c => c.Node.Name, c => useMeasured ? measured!(c.Node.Name)! : RelativeErrors(c.Weights, c.Outputs, settings));
             long Bytes() => candidates.Sum(c => (c.Weights.Length * (long)bits[c.Node.Name] + 7) / 8 + 4L * c.Outputs);
             long budget = options.SizeBudgetKiB * 1024L;
             while (Bytes() > budget)
@@ -52,6 +56,24 @@ namespace NetQuantGen.Quantization
                 bits[next.Name]--;
             }
             return bits;
+        }
+
+        /// <summary>The size the budget counts when every layer has <paramref name="bits"/>-bit weights, in bytes (weights packed, int32 biases).</summary>
+        public static long UniformBytes(Graph graph, int bits) =>
+            graph.Nodes.Where(n => n.Op is Conv || n.Op is Gemm || n.Op is MatMul).Select(Matrix).Where(m => m != null)
+                .Sum(m => (m!.Value.Weights.Length * (long)bits + 7) / 8 + 4L * m.Value.Outputs);
+
+        /// <summary>The LayerActivationBits option checked against the graph: every name must be a node (its output activation gets the width).</summary>
+        public static IReadOnlyDictionary<string, int> ActivationWidths(Graph graph, CompilationOptions options, string modelName)
+        {
+            var problem = LayerBitWidths.TryParseActivations(options.LayerActivationBits ?? "", out var given);
+            if (problem != null)
+                throw new ModelException(DiagnosticCatalog.InvalidOption, $"Model '{modelName}': LayerActivationBits \"{options.LayerActivationBits}\": {problem}");
+            foreach (var name in given.Keys)
+                if (!graph.Nodes.Any(n => n.Name == name))
+                    throw new ModelException(DiagnosticCatalog.UnknownLayer,
+                        $"Model '{modelName}': LayerActivationBits names '{name}', which is not a node after the float passes (nodes: {string.Join(", ", graph.Nodes.Select(n => n.Name))}).");
+            return given;
         }
 
         /// <summary>The weights (grouped by output channel) and their per-channel count, or null for a layer without constant weights.</summary>

@@ -58,6 +58,21 @@ namespace NetQuantGen.Quantization
         /// </summary>
         public Func<string, double[]?>? ExpectedValue { get; init; }
 
+        /// <summary>Width of every activation (8 or 16) unless <see cref="LayerActivationBits"/> says otherwise; also the model input's.</summary>
+        public int ActivationBits { get; init; } = 8;
+
+        /// <summary>Widths of single nodes' output activations by node name, overriding <see cref="ActivationBits"/>.</summary>
+        public IReadOnlyDictionary<string, int> LayerActivationBits { get; init; } = new Dictionary<string, int>();
+
+        /// <summary>The width of a node's output activation (null: the model input).</summary>
+        public int ActivationBitsOf(string? node) => node != null && LayerActivationBits.TryGetValue(node, out int bits) ? bits : ActivationBits;
+
+        /// <summary>
+        /// A layer's measured sensitivity (network output noise-to-signal ratio by weight bit-width, from `netquant optimize
+        /// --sensitivity`), or null when the statistics have none: the size-budget allocation then uses a weight-error proxy.
+        /// </summary>
+        public Func<string, double[]?>? MeasuredSensitivity { get; init; }
+
         /// <summary>The bit-width of a layer's weights.</summary>
         public int WeightBitsOf(string node) => LayerWeightBits.TryGetValue(node, out int bits) ? bits : WeightBits;
 

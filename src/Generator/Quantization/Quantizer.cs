@@ -57,7 +57,7 @@ namespace NetQuantGen.Quantization
                 case MaxPool pool:
                     return new QPool(node.Name, TensorOf(node.Input(0), node), SameParameters(node), PoolKind.Max, Check2D(node, pool.Window), false);
                 case AveragePool pool:
-                    return new QPool(node.Name, TensorOf(node.Input(0), node), SameParameters(node), PoolKind.Average, Check2D(node, pool.Window), pool.CountIncludePad);
+                    return CheckAverageSum(node, new QPool(node.Name, TensorOf(node.Input(0), node), SameParameters(node), PoolKind.Average, Check2D(node, pool.Window), pool.CountIncludePad));
                 case GlobalAveragePool:
                     var x = node.Input(0).Shape;
                     if (x.Length != 4) throw Unsupported(node, "only 2-D global pooling has an integer implementation");
@@ -66,7 +66,7 @@ namespace NetQuantGen.Quantization
                     var average = SameParameters(node);
                     float? averageScale = _settings.Arithmetic == RequantizationArithmetic.Float
                         ? FloatRequantization.GlobalAverageScale(pooled.Scale, average.Scale, x[2] * x[3]) : null;
-                    return new QPool(node.Name, pooled, average, PoolKind.Average, whole, false, averageScale);
+                    return CheckAverageSum(node, new QPool(node.Name, pooled, average, PoolKind.Average, whole, false, averageScale));
                 case Flatten:
                 case Reshape:
                 case Squeeze:
@@ -77,7 +77,7 @@ namespace NetQuantGen.Quantization
                     return new QMove(node.Name, "Transpose", TensorOf(node.Input(0), node), SameParameters(node), transpose.Perm);
                 case Pad { Mode: PadMode.Constant } pad:
                     var input = TensorOf(node.Input(0), node);
-                    var value = (sbyte)FixedPoint.Quantize(pad.ConstantValue, input.Scale, input.ZeroPoint, -128, 127);
+                    var value = FixedPoint.Quantize(pad.ConstantValue, input.Scale, input.ZeroPoint, input.QMin, input.QMax);
                     return new QPad(node.Name, input, SameParameters(node), pad.Pads.Select(p => (int)p).ToArray(), value);
                 case Concat concat:
                     return LowerConcat(node, concat);
@@ -125,33 +125,43 @@ namespace NetQuantGen.Quantization
                 bias[c] = given?.Bias != null ? given.Bias[c] : (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, Math.Round(floatBias[c] / accumulatorScale, MidpointRounding.ToEven)));
                 requantization[c] = Requantization.FromReal(accumulatorScale / output.Scale);
             }
-            int clampMin = ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint);
-            int clampMax = ActivationQuantizer.Bound(fused?.Max ?? float.PositiveInfinity, output.Scale, output.ZeroPoint);
+            int clampMin = ActivationQuantizer.Bound(fused?.Min ?? float.NegativeInfinity, output);
+            int clampMax = ActivationQuantizer.Bound(fused?.Max ?? float.PositiveInfinity, output);
             var floatScales = _settings.Arithmetic == RequantizationArithmetic.Float
                 ? weightScales.Select(s => FloatRequantization.ConvolutionScale(input.Scale, s, output.Scale)).ToArray() : null;
-            var op = new QConvolution(node.Name, input, output, window, group, weights, weightData.Shape, weightScales, bias, requantization, clampMin, clampMax, fromGemm, floatScales);
-            ProveNoOverflow(node, op);
-            return op;
+            int accumulatorBits = ProveAccumulator(node, input, weights, bias, requantization, floatScales != null);
+            return new QConvolution(node.Name, input, output, window, group, weights, weightData.Shape, weightScales, bias, requantization, clampMin, clampMax, fromGemm, floatScales, accumulatorBits);
         }
 
         /// <summary>
-        /// |acc| ≤ |bias| + Σ|w|·max|x − z_in| per output channel; with a left-shifting multiplier the
-        /// shifted value must fit as well. Anything that could exceed int32 is an error, not wrong numbers.
+        /// |acc| ≤ |bias| + Σ|w|·max|x − z_in| per output channel, from the baked weights. An int8 input needs int32
+        /// (with a left-shifting multiplier the shifted value must fit as well): anything beyond is an error, not wrong
+        /// numbers. An int16 input accumulates in int32 where that bound fits (returns 32), else exactly in int64
+        /// (returns 64); its 16x8 requantization needs |acc| &lt; 2^47 and a shift of at most 14.
         /// </summary>
-        private void ProveNoOverflow(Node node, QConvolution op)
+        private int ProveAccumulator(Node node, QTensor input, sbyte[] weights, int[] bias, Requantization[] requantization, bool floatArithmetic)
         {
-            long maxInput = Math.Max(Math.Abs(-128 - op.Input.ZeroPoint), Math.Abs(127 - op.Input.ZeroPoint));
-            int perChannel = op.Weights.Length / op.OutputChannels;
-            for (int c = 0; c < op.OutputChannels; c++)
+            long maxInput = Math.Max(Math.Abs(input.QMin - input.ZeroPoint), Math.Abs(input.QMax - input.ZeroPoint));
+            int outputs = bias.Length, perChannel = weights.Length / outputs, accumulatorBits = 32;
+            for (int c = 0; c < outputs; c++)
             {
                 long sum = 0;
-                for (int i = c * perChannel; i < (c + 1) * perChannel; i++) sum += Math.Abs((int)op.Weights[i]);
-                long bound = Math.Abs((long)op.Bias[c]) + sum * maxInput;
-                int shift = op.Arithmetic == RequantizationArithmetic.FixedPoint ? Math.Max(0, op.Requantization[c].Shift) : 0;
+                for (int i = c * perChannel; i < (c + 1) * perChannel; i++) sum += Math.Abs((int)weights[i]);
+                long bound = Math.Abs((long)bias[c]) + sum * maxInput;
+                if (input.IsWide)
+                {
+                    if (bound >= 1L << 47 || requantization[c].Shift > 14)
+                        throw new ModelException(DiagnosticCatalog.AccumulatorOverflow,
+                            $"Model '{_graph.ModelName}': node '{node.Name}' ({node.Op.OpType}), output channel {c}: with its int16 input the int64 accumulator could reach {bound} (limit 2^47) or the requantization shift {requantization[c].Shift} exceeds 14; give this layer 8-bit input activations (LayerActivationBits) or narrower weights.");
+                    if (bound > int.MaxValue) accumulatorBits = 64;
+                    continue;
+                }
+                int shift = floatArithmetic ? 0 : Math.Max(0, requantization[c].Shift); // float requantization has no left shift
                 if (bound << shift > int.MaxValue)
                     throw new ModelException(DiagnosticCatalog.AccumulatorOverflow,
                         $"Model '{_graph.ModelName}': node '{node.Name}' ({node.Op.OpType}), output channel {c}: the int32 accumulator could reach {bound}{(shift > 0 ? $" shifted left by {shift}" : "")}, beyond int32; use fewer input channels per group, narrower weights (WeightBits) or per-channel weights.");
             }
+            return accumulatorBits;
         }
 
         private QConvolution LowerGemm(Node node, Gemm gemm)
@@ -207,14 +217,15 @@ namespace NetQuantGen.Quantization
             if (!Shapes.Equal(a.Shape, b.Shape) || !Shapes.Equal(a.Shape, node.Output.Shape))
                 throw Unsupported(node, "the integer Add needs inputs of the same shape (no broadcasting)");
             var output = FromRange(node.Output, node);
-            // TFLite's integer Add: scale both inputs to twice the larger input scale, with 20 bits of headroom.
-            const int leftShift = 20;
+            // TFLite's integer Add: scale both inputs to twice the larger input scale, with 20 bits of headroom
+            // for int8 inputs and 15 with an int16 one (its 16-bit kernel's shift: (q − z)·2^15 stays within int32).
+            int leftShift = a.IsWide || b.IsWide ? 15 : 20;
             double twiceMax = 2.0 * Math.Max(a.Scale, b.Scale);
             var inputA = Requantization.FromReal(a.Scale / twiceMax);
             var inputB = Requantization.FromReal(b.Scale / twiceMax);
             var outputRequantization = Requantization.FromReal(twiceMax / ((1 << leftShift) * (double)output.Scale));
-            int clampMin = ActivationQuantizer.Bound(add.Fused?.Min ?? float.NegativeInfinity, output.Scale, output.ZeroPoint);
-            int clampMax = ActivationQuantizer.Bound(add.Fused?.Max ?? float.PositiveInfinity, output.Scale, output.ZeroPoint);
+            int clampMin = ActivationQuantizer.Bound(add.Fused?.Min ?? float.NegativeInfinity, output);
+            int clampMax = ActivationQuantizer.Bound(add.Fused?.Max ?? float.PositiveInfinity, output);
             FloatAddParameters? floatParameters = _settings.Arithmetic == RequantizationArithmetic.Float
                 ? FloatAddParameters.For(a.Scale, a.ZeroPoint, b.Scale, b.ZeroPoint, output.Scale, output.ZeroPoint) : null;
             return new QAdd(node.Name, a, b, output, leftShift, inputA, inputB, outputRequantization, clampMin, clampMax, floatParameters);
@@ -224,7 +235,7 @@ namespace NetQuantGen.Quantization
         {
             var inputs = node.Inputs.Select(v => TensorOf(v!, node)).ToList();
             var output = FromRange(node.Output, node);
-            var requantization = inputs.Select(i => i.Scale == output.Scale && i.ZeroPoint == output.ZeroPoint
+            var requantization = inputs.Select(i => i.Scale == output.Scale && i.ZeroPoint == output.ZeroPoint && i.Bits == output.Bits
                 ? default
                 : Requantization.FromReal(i.Scale / (double)output.Scale)).ToArray();
             return new QConcat(node.Name, inputs, output, concat.Axis, requantization);
@@ -235,6 +246,9 @@ namespace NetQuantGen.Quantization
         {
             var input = TensorOf(node.Input(0), node);
             var output = FromRange(node.Output, node);
+            if (input.IsWide || output.IsWide)
+                throw new ModelException(DiagnosticCatalog.WideActivationUnsupported,
+                    $"Model '{_graph.ModelName}': node '{node.Name}' ({node.Op.OpType}) is a lookup table over int8 values and has no 16-bit activation implementation; keep its input and output at 8 bits (LayerActivationBits, e.g. \"{node.Name}=8\", and 8 bits for the layer before it).");
             var table = new sbyte[256];
             for (int q = -128; q <= 127; q++)
             {
@@ -263,6 +277,16 @@ namespace NetQuantGen.Quantization
             return v.Constant.ToFloats()[0];
         }
 
+        /// <summary>An average sums its window in int32: with int16 values that holds for windows below 2^16 elements.</summary>
+        private QPool CheckAverageSum(Node node, QPool pool)
+        {
+            long window = (long)pool.Window.KernelShape[0] * pool.Window.KernelShape[1];
+            if (window * Math.Max(-pool.Input.QMin, pool.Input.QMax) > int.MaxValue)
+                throw new ModelException(DiagnosticCatalog.AccumulatorOverflow,
+                    $"Model '{_graph.ModelName}': node '{node.Name}' ({node.Op.OpType}) averages {window} values, whose int32 sum could overflow with {pool.Input.Bits}-bit activations; give its input 8 bits (LayerActivationBits).");
+            return pool;
+        }
+
         private Window Check2D(Node node, Window window) =>
             window.Rank == 2 ? window : throw Unsupported(node, "only 2-D pooling has an integer implementation");
 
@@ -270,7 +294,7 @@ namespace NetQuantGen.Quantization
         private QTensor SameParameters(Node node)
         {
             var input = TensorOf(node.Input(0), node);
-            var output = _settings.GivenTensor?.Invoke(node.Output) ?? new QTensor(node.Output.Name, node.Output.Shape, input.Scale, input.ZeroPoint);
+            var output = _settings.GivenTensor?.Invoke(node.Output) ?? new QTensor(node.Output.Name, node.Output.Shape, input.Scale, input.ZeroPoint, input.ElementType);
             var given = _settings.GivenActivation?.Invoke(node.Output.Name);
             if (given != null && given.Value != (input.Scale, input.ZeroPoint))
                 throw new ModelException(DiagnosticCatalog.InconsistentQuantization,
@@ -287,8 +311,9 @@ namespace NetQuantGen.Quantization
             var range = _settings.RangeOf(value.Name)
                 ?? throw _settings.MissingRange?.Invoke(value, node) ?? new ModelException(DiagnosticCatalog.TensorNameMismatch,
                     $"Model '{_graph.ModelName}': the statistics have no range for tensor '{value.Name}'{(node != null ? $" (output of node '{node.Name}')" : "")}; re-run netquant calibrate on this model with the same passes.");
-            var (scale, zeroPoint) = ActivationQuantizer.Parameters(range);
-            var tensor = new QTensor(value.Name, value.Shape, scale, zeroPoint);
+            int bits = _settings.ActivationBitsOf(node?.Name);
+            var (scale, zeroPoint) = ActivationQuantizer.Parameters(range, bits);
+            var tensor = new QTensor(value.Name, value.Shape, scale, zeroPoint, bits == 16 ? QElementType.Int16 : QElementType.Int8);
             _tensors[value] = tensor;
             return tensor;
         }

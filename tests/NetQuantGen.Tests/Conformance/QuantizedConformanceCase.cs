@@ -122,8 +122,8 @@ namespace NetQuantGen.Tests.Conformance
                 var integerGraph = lowering.IntegerGraph;
                 var executor = new IntegerExecutor(integerGraph);
                 var data = NetQuantGen.Import.OnnxImporter.ReadTensor(x.ToByteArray(), "x");
-                sbyte[] q = integerInput
-                    ? data.Integers!.Select(v => (sbyte)(v - Shift(x.DataType))).ToArray()
+                short[] q = integerInput
+                    ? data.Integers!.Select(v => (short)(v - Shift(x.DataType))).ToArray()
                     : executor.QuantizeInput(data.Floats!);
                 var result = executor.RunIntegers(q);
                 var want = NetQuantGen.Import.OnnxImporter.ReadTensor(expected.ToByteArray(), "expected");

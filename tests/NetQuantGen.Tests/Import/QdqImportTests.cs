@@ -302,7 +302,7 @@ namespace NetQuantGen.Tests.Import
             var executor = new IntegerExecutor(graph);
             Assert.All(SampleData.TestInputs("small_cnn", 50), x =>
             {
-                var q = executor.QuantizeInput(x);
+                var q = IntegerExecutor.Quantize(x, graph.Inputs[0].Output);
                 Assert.Equal(executor.RunQuantized(q), generated.Run(q));
             });
         }

@@ -61,7 +61,8 @@ namespace NetQuantGen.Tests.Optimization
                 Assert.Equal(a.Scales, b.Scales);
                 Assert.Equal(a.Shape, b.Shape);
             }
-            Assert.Equal(statistics.BiasCorrections.Select(c => (c.Node, c.Correction)), back.BiasCorrections.Select(c => (c.Node, c.Correction)));
+            Assert.Equal(statistics.BiasCorrections.Select(c => (c.Node, c.Correction, c.Bits, c.Granularity)), back.BiasCorrections.Select(c => (c.Node, c.Correction, c.Bits, c.Granularity)));
+            Assert.All(back.BiasCorrections, c => Assert.Equal(4, c.Bits));
             Assert.Equal("test", back.Optimization);
             Assert.Equal(bytes, StatisticsFile.Write(back));
         }
@@ -109,6 +110,32 @@ namespace NetQuantGen.Tests.Optimization
             Assert.Contains("--weight-bits 8", diagnostic.Message);
             var perTensor = ModelCompiler.Compile(Input(model, StatisticsFile.Write(statistics), W4 with { WeightGranularity = WeightGranularityOption.PerTensor }));
             Assert.Contains(perTensor.Diagnostics, d => d.Kind.Id == "NQG0040");
+        }
+
+        /// <summary>The check is per layer: a LayerWeightBits entry that differs from the saved weights' width is caught too.</summary>
+        [Fact]
+        public void SavedWeightsAreCheckedAgainstTheirLayersOwnBitWidth()
+        {
+            var (model, statistics) = Optimized();
+            string layer = statistics.RoundedWeights[1].Node;
+            var result = ModelCompiler.Compile(Input(model, StatisticsFile.Write(statistics), W4 with { LayerWeightBits = layer + "=6" }));
+            Assert.Null(result.Source);
+            var diagnostic = Assert.Single(result.Diagnostics, d => d.Kind.Id == "NQG0040");
+            Assert.Contains($"node '{layer}'", diagnostic.Message);
+            Assert.Contains("--weight-bits 6", diagnostic.Message);
+        }
+
+        /// <summary>A bias correction depends on the quantized weights it corrects: one made for W4 is refused by a W8 build.</summary>
+        [Fact]
+        public void BiasCorrectionsComputedForOtherBitsAreReportedNotApplied()
+        {
+            var (model, statistics) = Optimized();
+            var correctionsOnly = statistics.WithOptimization(Array.Empty<RoundedWeights>(), statistics.BiasCorrections, "test");
+            var result = ModelCompiler.Compile(Input(model, StatisticsFile.Write(correctionsOnly), new CompilationOptions()));
+            Assert.Null(result.Source);
+            var diagnostic = Assert.Single(result.Diagnostics, d => d.Kind.Id == "NQG0040");
+            Assert.Contains("bias correction computed for W4", diagnostic.Message);
+            Assert.NotNull(ModelCompiler.Compile(Input(model, StatisticsFile.Write(correctionsOnly), W4)).Source);
         }
 
         [Fact]
