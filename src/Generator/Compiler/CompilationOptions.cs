@@ -32,6 +32,20 @@ namespace NetQuantGen.Compiler
 
         public double Percentile { get; init; } = 99.99;
 
+        /// <summary>
+        /// The numeric options out of range, as (attribute argument, what is wrong): the attribute parser reports them at
+        /// the argument, the compiler (for callers that bypass the attribute: netquant, the API) before it reads the model.
+        /// </summary>
+        public IEnumerable<(string Option, string Problem)> RangeProblems()
+        {
+            if (WeightBits < 2 || WeightBits > 8)
+                yield return ("WeightBits", $"WeightBits is {WeightBits}; weights are 2 to 8 bits wide (narrower widths are restricted int8 ranges).");
+            if (!Quantization.ActivationQuantizer.IsSupportedWidth(ActivationBits))
+                yield return ("ActivationBits", $"ActivationBits is {ActivationBits}; activations are 8 bits (int8, asymmetric) or 16 bits (int16, symmetric) wide.");
+            if (!(Percentile > 50 && Percentile <= 100))
+                yield return ("Percentile", $"Percentile is {Percentile.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; it must be above 50 and at most 100 (e.g. 99.99).");
+        }
+
         public WeightRangeOption WeightRange { get; init; } = WeightRangeOption.MinMax;
 
         public BiasCorrectionOption BiasCorrection { get; init; } = BiasCorrectionOption.None;

@@ -119,6 +119,8 @@ namespace NetQuantGen.Compiler
             string modelHash = ModelHash.Sha256Hex(input.ModelBytes);
             try
             {
+                foreach (var (_, problem) in input.Options.RangeProblems())
+                    throw new ModelException(DiagnosticCatalog.InvalidOption, $"Model '{input.ModelFileName}': {problem}");
                 // A quantized model (QDQ or QOperator) is read as its float graph plus the quantization it prescribes.
                 var quantized = QdqModelReader.Read(input.ModelBytes, input.ModelFileName, ImportOptionsFor(input));
                 var import = OnnxImporter.Import(quantized?.FloatModel ?? input.ModelBytes, input.ModelFileName, ImportOptionsFor(input));

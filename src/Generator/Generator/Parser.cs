@@ -77,16 +77,10 @@ namespace NetQuantGen.Generator
                         options = options with { InputShape = shape };
                         break;
                     case "WeightBits":
-                        int weightBits = value.Value is int w ? w : 0;
-                        if (weightBits < 2 || weightBits > 8)
-                            Invalid(pair.Key, $"WeightBits is {weightBits}; weights are 2 to 8 bits wide (narrower widths are restricted int8 ranges).");
-                        options = options with { WeightBits = weightBits };
+                        options = options with { WeightBits = value.Value is int w ? w : 0 };
                         break;
                     case "ActivationBits":
-                        int activationBits = value.Value is int a ? a : 0;
-                        if (!Quantization.ActivationQuantizer.IsSupportedWidth(activationBits))
-                            Invalid(pair.Key, $"ActivationBits is {activationBits}; activations are 8 bits (int8, asymmetric) or 16 bits (int16, symmetric) wide.");
-                        options = options with { ActivationBits = activationBits };
+                        options = options with { ActivationBits = value.Value is int a ? a : 0 };
                         break;
                     case "WeightGranularity":
                         if (CheckEnum(value, pair.Key, Invalid, out int granularity))
@@ -140,14 +134,12 @@ namespace NetQuantGen.Generator
                         options = options with { DataFree = value.Value is bool dataFree && dataFree };
                         break;
                     case "Percentile":
-                        double percentile = value.Value is double p ? p : double.NaN;
-                        if (!(percentile > 50 && percentile <= 100))
-                            Invalid(pair.Key, $"Percentile is {percentile.ToString("R", CultureInfo.InvariantCulture)}; it must be above 50 and at most 100 (e.g. 99.99).");
-                        options = options with { Percentile = percentile };
+                        options = options with { Percentile = value.Value is double p ? p : double.NaN };
                         break;
                 }
             }
 
+            foreach (var (option, problem) in options.RangeProblems()) Invalid(option, problem);
             return new ModelSpec(
                 ns,
                 type.Name,
