@@ -24,6 +24,7 @@ namespace NetQuantGen.Benchmarks
         public const string Fp32 = "FP32";
         public const string OrtInt8 = "INT8-ORT";
         public const string Generated = "NetQuantGen";
+        public const string GeneratedW4 = "NetQuantGen-W4";
 
         private float[] _input = Array.Empty<float>();
         private float[] _output = Array.Empty<float>();
@@ -49,6 +50,12 @@ namespace NetQuantGen.Benchmarks
         /// <summary>The generated code: float in, float out.</summary>
         protected abstract void RunGenerated(ReadOnlySpan<float> input, Span<float> output);
 
+        /// <summary>
+        /// The same model built with WeightBits = 4: another quantization (less accurate, ACCURACY.md), in which the
+        /// compiler proves the uint8 × int8 byte kernel exact for most layers: what choosing kernels from the weights buys.
+        /// </summary>
+        protected abstract void RunGeneratedW4(ReadOnlySpan<float> input, Span<float> output);
+
         public static string RepositoryRoot { get; } =
             typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepositoryRoot").Value!;
 
@@ -61,6 +68,7 @@ namespace NetQuantGen.Benchmarks
             _input = InputPreprocessing.FitImage(images.ItemBytes(0), InputShape);
             _output = new float[OutputLength];
             RunGenerated(_input, _output); // the first call on a thread sets up its arena
+            RunGeneratedW4(_input, _output);
 
             _sessionOptions = new SessionOptions
             {
@@ -123,6 +131,10 @@ namespace NetQuantGen.Benchmarks
         [Benchmark(Description = "NetQuantGen INT8")]
         [BenchmarkCategory(Generated)]
         public void NetQuantGenInt8() => RunGenerated(_input, _output);
+
+        [Benchmark(Description = "NetQuantGen W4A8 (byte kernel where proven)")]
+        [BenchmarkCategory(GeneratedW4)]
+        public void NetQuantGenW4() => RunGeneratedW4(_input, _output);
 
         [GlobalCleanup]
         public void Cleanup()

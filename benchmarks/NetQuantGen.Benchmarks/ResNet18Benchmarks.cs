@@ -9,6 +9,9 @@ namespace NetQuantGen.Benchmarks
     [QuantizedModel("../../samples/models/resnet18.onnx", Calibration = "../../samples/models/resnet18.calib", InputShape = "1,3,32,32")]
     public static partial class ResNet18 { }
 
+    [QuantizedModel("../../samples/models/resnet18.onnx", Calibration = "../../samples/models/resnet18.calib", InputShape = "1,3,32,32", WeightBits = 4)]
+    public static partial class ResNet18W4 { }
+
     public class ResNet18Benchmarks : ModelBenchmarks
     {
         protected override string Model => "resnet18";
@@ -16,5 +19,6 @@ namespace NetQuantGen.Benchmarks
         protected override int[] InputShape => ResNet18.InputShape.ToArray();
         protected override int OutputLength => ResNet18.OutputLength;
         protected override void RunGenerated(ReadOnlySpan<float> input, Span<float> output) => ResNet18.Run(input, output);
+        protected override void RunGeneratedW4(ReadOnlySpan<float> input, Span<float> output) => ResNet18W4.Run(input, output);
     }
 }

@@ -11,6 +11,9 @@ namespace NetQuantGen.Benchmarks
     [QuantizedModel("../../samples/models/resnet18.onnx", Calibration = "../../samples/models/resnet18_224.calib", InputShape = "1,3,224,224")]
     public static partial class ResNet18x224 { }
 
+    [QuantizedModel("../../samples/models/resnet18.onnx", Calibration = "../../samples/models/resnet18_224.calib", InputShape = "1,3,224,224", WeightBits = 4)]
+    public static partial class ResNet18x224W4 { }
+
     public class ResNet18x224Benchmarks : ModelBenchmarks
     {
         protected override string Model => "resnet18";
@@ -19,5 +22,6 @@ namespace NetQuantGen.Benchmarks
         protected override int[] InputShape => ResNet18x224.InputShape.ToArray();
         protected override int OutputLength => ResNet18x224.OutputLength;
         protected override void RunGenerated(ReadOnlySpan<float> input, Span<float> output) => ResNet18x224.Run(input, output);
+        protected override void RunGeneratedW4(ReadOnlySpan<float> input, Span<float> output) => ResNet18x224W4.Run(input, output);
     }
 }
