@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using NetQuantGen.IntegerIR;
 using NetQuantGen.IR;
@@ -144,7 +145,39 @@ namespace NetQuantGen.Emit
         }
 
         /// <summary>A convolution whose groups are neither one nor one per channel: direct loops over channels-last data.</summary>
-        private static void Grouped(SourceWriter w, QConvolution c, string name, int batch, int inH, int inW, int inC, int outH, int outW)
+        private static void Grouped(SourceWriter w, QConvolution c, string name, int batch, int inH, int inW, int inC, int outH, int outW) =>
+            GroupedLoops(w, c, name, batch, inH, inW, inC, outH, outW,
+                declareParameters: () =>
+                {
+                    w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(c.Bias)} }};");
+                    if (c.FloatScales != null)
+                        w.Line($"ReadOnlySpan<float> scale = new float[] {{ {Floats(c.FloatScales)} }};");
+                    else
+                    {
+                        w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(c.Requantization.Select(r => r.Multiplier))} }};");
+                        w.Line($"ReadOnlySpan<int> shift = new int[] {{ {Ints(c.Requantization.Select(r => r.Shift))} }};");
+                    }
+                },
+                startAccumulator: new[] { "int acc = bias[m], firstChannel = m / GroupOut * GroupIn;" },
+                product: "(x[pixel + ci] - InputZeroPoint)",
+                store: () =>
+                {
+                    if (c.FloatScales != null)
+                        w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)FloatRequantization.Requantize(acc, scale[m], OutputZeroPoint, ClampMin, ClampMax);");
+                    else
+                    {
+                        w.Line("int v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], shift[m]);");
+                        w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)Math.Clamp(v, ClampMin, ClampMax);");
+                    }
+                });
+
+        /// <summary>
+        /// The loops of a grouped convolution, shared by the int8 and int16 emitters: the layer's constants, then per output
+        /// value the exact sum over its window (<paramref name="startAccumulator"/> declares acc and firstChannel, the weight
+        /// multiplies <paramref name="product"/>), and <paramref name="store"/> requantizes it.
+        /// </summary>
+        internal static void GroupedLoops(SourceWriter w, QConvolution c, string name, int batch, int inH, int inW, int inC, int outH, int outW,
+            Action declareParameters, string[] startAccumulator, string product, Action store)
         {
             var win = c.Window;
             w.Line($"const int Batch = {Int(batch)}, InH = {Int(inH)}, InW = {Int(inW)}, InChannels = {Int(inC)}, OutH = {Int(outH)}, OutW = {Int(outW)}, OutChannels = {Int(c.OutputChannels)};");
@@ -152,20 +185,13 @@ namespace NetQuantGen.Emit
             w.Line($"const int StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])}, PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
             w.Line($"const int InputZeroPoint = {Int(c.Input.ZeroPoint)}, OutputZeroPoint = {Int(c.Output.ZeroPoint)}, ClampMin = {Int(c.ClampMin)}, ClampMax = {Int(c.ClampMax)};");
             w.Line($"ReadOnlySpan<int> weights = BakedWeights.{name};");
-            w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(c.Bias)} }};");
-            if (c.FloatScales != null)
-                w.Line($"ReadOnlySpan<float> scale = new float[] {{ {Floats(c.FloatScales)} }};");
-            else
-            {
-                w.Line($"ReadOnlySpan<int> multiplier = new int[] {{ {Ints(c.Requantization.Select(r => r.Multiplier))} }};");
-                w.Line($"ReadOnlySpan<int> shift = new int[] {{ {Ints(c.Requantization.Select(r => r.Shift))} }};");
-            }
+            declareParameters();
             using (w.Block("for (int n = 0; n < Batch; n++)"))
             using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
             using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
             using (w.Block("for (int m = 0; m < OutChannels; m++)"))
             {
-                w.Line("int acc = bias[m], firstChannel = m / GroupOut * GroupIn;");
+                foreach (var line in startAccumulator) w.Line(line);
                 using (w.Block("for (int ky = 0; ky < KH; ky++)"))
                 using (w.Block("for (int kx = 0; kx < KW; kx++)"))
                 {
@@ -173,15 +199,9 @@ namespace NetQuantGen.Emit
                     w.Line("if (iy < 0 || iy >= InH || ix < 0 || ix >= InW) continue; // padding holds real 0: x − z_in = 0");
                     w.Line("int pixel = ((n * InH + iy) * InW + ix) * InChannels + firstChannel;");
                     using (w.Block("for (int ci = 0; ci < GroupIn; ci++)"))
-                        w.Line("acc += weights[((m * GroupIn + ci) * KH + ky) * KW + kx] * (x[pixel + ci] - InputZeroPoint);");
+                        w.Line($"acc += weights[((m * GroupIn + ci) * KH + ky) * KW + kx] * {product};");
                 }
-                if (c.FloatScales != null)
-                    w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)FloatRequantization.Requantize(acc, scale[m], OutputZeroPoint, ClampMin, ClampMax);");
-                else
-                {
-                    w.Line("int v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], shift[m]);");
-                    w.Line("y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = (sbyte)Math.Clamp(v, ClampMin, ClampMax);");
-                }
+                store();
             }
         }
     }

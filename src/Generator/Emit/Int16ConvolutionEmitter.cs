@@ -68,35 +68,17 @@ namespace NetQuantGen.Emit
         }
 
         /// <summary>Groups neither one nor one per channel: direct loops over channels-last data, int64 accumulator.</summary>
-        private static void Grouped(SourceWriter w, QConvolution c, string name, int batch, int inH, int inW, int inC, int outH, int outW)
-        {
-            var win = c.Window;
-            w.Line($"const int Batch = {Int(batch)}, InH = {Int(inH)}, InW = {Int(inW)}, InChannels = {Int(inC)}, OutH = {Int(outH)}, OutW = {Int(outW)}, OutChannels = {Int(c.OutputChannels)};");
-            w.Line($"const int GroupIn = {Int(c.InputChannelsPerGroup)}, GroupOut = {Int(c.OutputChannels / c.Group)}, KH = {Int(c.KernelHeight)}, KW = {Int(c.KernelWidth)};");
-            w.Line($"const int StrideH = {Int(win.Strides[0])}, StrideW = {Int(win.Strides[1])}, DilationH = {Int(win.Dilations[0])}, DilationW = {Int(win.Dilations[1])}, PadTop = {Int(win.PadBegin(0))}, PadLeft = {Int(win.PadBegin(1))};");
-            w.Line($"const int InputZeroPoint = {Int(c.Input.ZeroPoint)}, OutputZeroPoint = {Int(c.Output.ZeroPoint)}, ClampMin = {Int(c.ClampMin)}, ClampMax = {Int(c.ClampMax)};");
-            w.Line($"ReadOnlySpan<int> weights = BakedWeights.{name};");
-            using (w.Block("for (int n = 0; n < Batch; n++)"))
-            using (w.Block("for (int oy = 0; oy < OutH; oy++)"))
-            using (w.Block("for (int ox = 0; ox < OutW; ox++)"))
-            using (w.Block("for (int m = 0; m < OutChannels; m++)"))
-            {
-                w.Line("long acc = bias[m];");
-                w.Line("int firstChannel = m / GroupOut * GroupIn;");
-                using (w.Block("for (int ky = 0; ky < KH; ky++)"))
-                using (w.Block("for (int kx = 0; kx < KW; kx++)"))
+        private static void Grouped(SourceWriter w, QConvolution c, string name, int batch, int inH, int inW, int inC, int outH, int outW) =>
+            ConvolutionEmitter.GroupedLoops(w, c, name, batch, inH, inW, inC, outH, outW,
+                declareParameters: () => { },
+                startAccumulator: new[] { "long acc = bias[m];", "int firstChannel = m / GroupOut * GroupIn;" },
+                product: "(long)(x[pixel + ci] - InputZeroPoint)",
+                store: () =>
                 {
-                    w.Line("int iy = oy * StrideH - PadTop + ky * DilationH, ix = ox * StrideW - PadLeft + kx * DilationW;");
-                    w.Line("if (iy < 0 || iy >= InH || ix < 0 || ix >= InW) continue; // padding holds real 0: x − z_in = 0");
-                    w.Line("int pixel = ((n * InH + iy) * InW + ix) * InChannels + firstChannel;");
-                    using (w.Block("for (int ci = 0; ci < GroupIn; ci++)"))
-                        w.Line("acc += weights[((m * GroupIn + ci) * KH + ky) * KW + kx] * (long)(x[pixel + ci] - InputZeroPoint);");
-                }
-                w.Line(c.WideRequantization
-                    ? "long v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplierWide(acc, multiplier[m], shift[m]);"
-                    : "long v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier((int)acc, multiplier[m], shift[m]);");
-                w.Line($"y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = ({c.Output.StorageType})Math.Clamp(v, ClampMin, ClampMax);");
-            }
-        }
+                    w.Line(c.WideRequantization
+                        ? "long v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplierWide(acc, multiplier[m], shift[m]);"
+                        : "long v = OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier((int)acc, multiplier[m], shift[m]);");
+                    w.Line($"y[((n * OutH + oy) * OutW + ox) * OutChannels + m] = ({c.Output.StorageType})Math.Clamp(v, ClampMin, ClampMax);");
+                });
     }
 }
