@@ -24,6 +24,12 @@ namespace NetQuantGen.Emit
         /// <summary><see cref="DensePatches"/> with the byte kernel, where the weights prove it exact over the window's quads.</summary>
         DensePatchesBytes,
 
+        /// <summary>
+        /// Group 1, 3×3, stride 1, whose weights prove the integer Winograd F(2×2, 3×3) exact (<see cref="WinogradProof"/>):
+        /// 16 int16 GEMMs on transformed 4×4 input tiles, 16 multiplies per 2×2 outputs instead of 36.
+        /// </summary>
+        Winograd,
+
         /// <summary>One filter per channel.</summary>
         Depthwise,
 
@@ -39,10 +45,24 @@ namespace NetQuantGen.Emit
 
         public static ConvolutionKernel KernelOf(QConvolution c) =>
             IsPatches(c) ? (ByteKernelProof.GroupLength(c, patches: true) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DensePatchesBytes : ConvolutionKernel.DensePatches)
+            : IsWinograd(c) ? ConvolutionKernel.Winograd
             : c.Group == 1 && ByteKernelProof.GroupLength(c, patches: false) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DenseBytes
             : c.Group == 1 ? ConvolutionKernel.Dense
             : c.Group == c.Input.Shape[1] && c.Group == c.OutputChannels && c.InputChannelsPerGroup == 1 ? ConvolutionKernel.Depthwise
             : ConvolutionKernel.Grouped;
+
+        /// <summary>
+        /// Winograd tiles (2×2 outputs) a layer needs before the kernel gains: below it the input and output transforms and the
+        /// half-used edge tiles cost more than the multiplies saved.
+        /// </summary>
+        public const int MinimumWinogradTiles = 4;
+
+        private static bool IsWinograd(QConvolution c)
+        {
+            if (!WinogradProof.Applies(c)) return false;
+            var (outH, outW) = OutputPlane(c);
+            return (outH + 1) / 2 * ((outW + 1) / 2) >= MinimumWinogradTiles && WinogradProof.Holds(c);
+        }
 
         private static bool IsPatches(QConvolution c) => c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1;
 
@@ -70,9 +90,22 @@ namespace NetQuantGen.Emit
                 var (outH, outW) = OutputPlane(c);
                 return (outH * outW + 1) * ((c.KernelHeight * c.KernelWidth * channels + 1) / 2 * 2);
             }
+            if (kernel == ConvolutionKernel.Winograd) return WinogradScratchLength(c);
             if (kernel == ConvolutionKernel.DenseBytes) return ((h * w + 1) * 4 * ((channels + 3) / 4) + 1) / 2;
             int stride = kernel == ConvolutionKernel.Depthwise ? WeightPacking.PaddedChannels(channels) : (channels + 1) / 2 * 2;
             return (h * w + 1) * stride;
+        }
+
+        /// <summary>Tiles of transformed input the Winograd kernel keeps at a time: mirrors NetQuantGen.Runtime.Kernels.Int8Winograd.BlockTiles.</summary>
+        private const int WinogradBlockBytes = 256 * 1024, WinogradTileGroup = 6;
+
+        /// <summary>One block of transformed tiles, [ξ][tile][input channel] int16 (Int8Winograd.ScratchLength).</summary>
+        private static int WinogradScratchLength(QConvolution c)
+        {
+            var (outH, outW) = OutputPlane(c);
+            int rowLength = (c.InputChannelsPerGroup + 1) / 2 * 2;
+            int fit = System.Math.Max(WinogradTileGroup, WinogradBlockBytes / (WinogradProof.Positions * 2 * rowLength) / WinogradTileGroup * WinogradTileGroup);
+            return WinogradProof.Positions * System.Math.Min(fit, (outH + 1) / 2 * ((outW + 1) / 2)) * rowLength;
         }
 
         /// <summary>The packed weights the kernel reads (baked into the assembly), or the plain weights for the grouped loop.</summary>
@@ -82,6 +115,7 @@ namespace NetQuantGen.Emit
             ConvolutionKernel.DensePatches => WeightPacking.Dense(c, patches: true),
             ConvolutionKernel.DenseBytes => WeightPacking.Bytes(c, patches: false),
             ConvolutionKernel.DensePatchesBytes => WeightPacking.Bytes(c, patches: true),
+            ConvolutionKernel.Winograd => WeightPacking.Winograd(c),
             ConvolutionKernel.Depthwise => WeightPacking.Depthwise(c),
             _ => c.Weights.Select(v => (int)v).ToArray(),
         };
@@ -114,6 +148,8 @@ namespace NetQuantGen.Emit
             int byteGroup = ByteGroupOf(c);
             if (byteGroup > 0)
                 w.Line($"// uint8 x int8 kernel: the weights prove pairs and int16 sums of {Int(byteGroup)} quads exact; bias holds -({Int(c.Input.ZeroPoint)} + 128)*sum(w)");
+            if (kernel == ConvolutionKernel.Winograd)
+                w.Line($"// Winograd F(2×2,3×3): 16 int16 GEMMs on transformed 4×4 tiles, acc = bias + Y/4; proven |Y| ≤ 4·255·max Σ|w| = {Int(WinogradProof.Bound(c))} < 2^31, exact in int32");
             w.Line($"ReadOnlySpan<int> bias = new int[] {{ {Ints(WeightPacking.Padded(byteGroup > 0 ? WeightPacking.ByteKernelBias(c) : c.Bias))} }};");
             string requantization;
             if (floatScales)
@@ -136,7 +172,7 @@ namespace NetQuantGen.Emit
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
             w.Line($"    DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])}, PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))},");
             w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches || kernel == ConvolutionKernel.DensePatchesBytes ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")});");
-            string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise" : "Int8Convolution.Dense";
+            string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise" : kernel == ConvolutionKernel.Winograd ? "Int8Winograd.Dense" : "Int8Convolution.Dense";
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";
             if (batch > 1) w.Open($"for (int n = 0; n < {Int(batch)}; n++)");

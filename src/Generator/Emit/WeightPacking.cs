@@ -63,6 +63,29 @@ namespace NetQuantGen.Emit
         }
 
         /// <summary>
+        /// Winograd F(2×2, 3×3): per input and output channel U' = G' g G'ᵀ, G' = 2·G = [[2,0,0],[1,1,1],[1,−1,1],[0,0,2]]
+        /// (integer, |U'| ≤ 9·128), laid out [block][ξ][channel pair][16 output channels], ξ = 4·row + column of the 4×4
+        /// transform, each int32 = (U'[k even] low, U'[k odd] high) as int16, k the input channel.
+        /// </summary>
+        public static int[] Winograd(QConvolution c)
+        {
+            int channels = c.InputChannelsPerGroup, pairs = (channels + 1) / 2, blocks = PaddedChannels(c.OutputChannels) / BlockChannels;
+            var packed = new int[blocks * WinogradProof.Positions * pairs * BlockChannels];
+            for (int output = 0; output < c.OutputChannels; output++)
+                for (int channel = 0; channel < channels; channel++)
+                {
+                    var u = WinogradProof.TransformedWeights(c, output, channel);
+                    int block = output / BlockChannels, lane = output % BlockChannels;
+                    for (int xi = 0; xi < WinogradProof.Positions; xi++)
+                    {
+                        ref int word = ref packed[((block * WinogradProof.Positions + xi) * pairs + channel / 2) * BlockChannels + lane];
+                        word |= channel % 2 == 0 ? (ushort)(short)u[xi] : u[xi] << 16;
+                    }
+                }
+            return packed;
+        }
+
+        /// <summary>
         /// The byte kernel's bias: it sums w·(x + 128) over every tap, so −(z_in + 128)·Σw moves into the bias at build
         /// time (int32 wrap-around is harmless: the sum the kernel completes is the exact accumulator, which fits).
         /// </summary>

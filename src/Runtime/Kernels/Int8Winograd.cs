@@ -1,0 +1,371 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NetQuantGen.Runtime.Kernels
+{
+    /// <summary>
+    /// Dense 3×3 stride-1 int8 convolutions by exact integer Winograd F(2×2, 3×3): 16 multiplies per 2×2 outputs
+    /// instead of 36. With u = x − z_in (|u| ≤ 255, padding taps 0) and per 4×4 input tile d (tiles two pixels apart):
+    /// V = Bᵀ d B (|V| ≤ 4·255, int16); the compiler baked U' = G' g G'ᵀ with G' = 2·G, integer (|U'| ≤ 9·128, int16);
+    /// M[ξ] = Σ_c V[ξ][c]·U'[ξ][c] are 16 GEMMs over the input channels in exact int16 pairs (vpmaddwd), int32 sums;
+    /// Y = Aᵀ M A = 4·Σ w·u. Every step is a linear map with integer coefficients, so in wrapping int32 arithmetic Y is
+    /// right modulo 2^32, and the compiler chose this kernel only where it proved |4·Σ w·u| ≤ 4·255·Σ|w| &lt; 2^31 from the
+    /// baked weights: Y is then the exact value, acc = (Y &gt;&gt; 2) + bias is the direct kernel's accumulator, and the output
+    /// goes through the same <see cref="Requantizer"/>. Bit-identical to the direct kernel on every path.
+    /// The input tiles are transformed a block at a time into the scratch (sized so a block stays in L2), and the
+    /// GEMMs run on register tiles of six tiles × one or two vectors of output channels, over all 16 positions, so the
+    /// 16 products of a register tile never leave L1 before their output transform.
+    /// </summary>
+    public static unsafe class Int8Winograd
+    {
+        /// <summary>ξ: the 4×4 positions of a transformed tile, one GEMM each.</summary>
+        public const int Positions = 16;
+
+        /// <summary>Tiles per register tile (times one or two vectors of channels: 6 or 12 accumulators, as the direct kernel).</summary>
+        private const int TileGroup = 6;
+
+        /// <summary>Bytes of transformed input per block of tiles: it is read once per vector pair of output channels, so it should stay in L2.</summary>
+        private const int BlockBytes = 256 * 1024;
+
+        /// <summary>Tiles of 2×2 outputs down the output plane (the last one half used when the height is odd).</summary>
+        public static int TilesHigh(in ConvolutionGeometry g) => (g.OutHeight + 1) / 2;
+
+        public static int TilesWide(in ConvolutionGeometry g) => (g.OutWidth + 1) / 2;
+
+        /// <summary>Tiles transformed at a time: as many whole register tiles as fit <see cref="BlockBytes"/>, at most the image's tiles.</summary>
+        public static int BlockTiles(in ConvolutionGeometry g)
+        {
+            int fit = Math.Max(TileGroup, BlockBytes / (Positions * sizeof(short) * 2 * g.ChannelPairs) / TileGroup * TileGroup);
+            return Math.Min(fit, TilesHigh(g) * TilesWide(g));
+        }
+
+        /// <summary>Scratch int16 elements: one block of transformed tiles, [ξ][tile][input channel], channels padded to pairs.</summary>
+        public static int ScratchLength(in ConvolutionGeometry g) => Positions * BlockTiles(g) * 2 * g.ChannelPairs;
+
+        /// <summary>Packed weights: [16-channel block][ξ][input channel pair][16 output channels], each int32 two int16 of U'.</summary>
+        public static int WeightLength(in ConvolutionGeometry g) => g.ChannelBlocks * Positions * g.ChannelPairs * ConvolutionGeometry.BlockChannels;
+
+        /// <summary>Requantized in fixed point (DESIGN §3).</summary>
+        public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g);
+
+        /// <summary>Requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
+        public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g)
+        {
+            CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g);
+            var path = KernelPaths.Current;
+            int tiles = TilesHigh(g) * TilesWide(g), blockTiles = BlockTiles(g);
+            fixed (sbyte* input = x)
+            fixed (short* transformed = scratch)
+            fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
+            fixed (float* s = scale)
+            fixed (sbyte* output = y)
+            {
+                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g);
+                for (int first = 0; first < tiles; first += blockTiles)
+                {
+                    var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);
+                    TransformInput(input, transformed, g, block, path != KernelPath.Scalar);
+                    switch (path)
+                    {
+                        case KernelPath.Vector512: Gemms<Lanes512, Vector512<int>>(transformed, w, output, r, g, block); break;
+                        case KernelPath.Vector256: Gemms<Lanes256, Vector256<int>>(transformed, w, output, r, g, block); break;
+                        case KernelPath.Vector128: Gemms<Lanes128, Vector128<int>>(transformed, w, output, r, g, block); break;
+                        default: GemmsScalar(transformed, (short*)w, output, r, g, block); break;
+                    }
+                }
+            }
+        }
+
+        /// <summary>Tiles [First, First + Count) of the image, transformed into the scratch with <see cref="Stride"/> tiles per ξ plane.</summary>
+        private readonly record struct Block(int First, int Count, int Stride);
+
+        /// <summary>Every pointer the kernel forms stays inside these spans when their lengths are what the geometry says.</summary>
+        private static void CheckBounds(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g)
+        {
+            int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+            bool requantization = scale.IsEmpty ? multiplier.Length >= padded && leftShift.Length >= padded && rightShift.Length >= padded : scale.Length >= padded;
+            bool winograd = g.KernelHeight == 3 && g.KernelWidth == 3 && g.StrideHeight == 1 && g.StrideWidth == 1
+                && g.DilationHeight == 1 && g.DilationWidth == 1 && !g.Patches && g.ByteGroup == 0;
+            if (!winograd || g.OutHeight < 1 || g.OutWidth < 1
+                || x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
+                || scratch.Length < ScratchLength(g) || weights.Length < WeightLength(g) || bias.Length < padded || !requantization)
+                throw new ArgumentException("Winograd convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
+        }
+
+        /// <summary>
+        /// V = Bᵀ d B for every tile of the block and every input channel: the 4×4 input tile of u = x − z_in whose top-left
+        /// pixel is (2·ty − PadTop, 2·tx − PadLeft), pixels outside the image 0. Eight channels at a time as int16 vectors
+        /// when <paramref name="vector"/>, the rest one at a time; the odd channel that pads the last pair is 0.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TransformInput(sbyte* x, short* transformed, in ConvolutionGeometry g, in Block block, bool vector)
+        {
+            int channels = g.InChannels, rowLength = 2 * g.ChannelPairs, tilesWide = TilesWide(g);
+            int plane = block.Stride * rowLength;
+            sbyte** pixels = stackalloc sbyte*[Positions];
+            var d = stackalloc Vector128<short>[Positions];
+            var v = stackalloc Vector128<short>[Positions];
+            short* ds = stackalloc short[Positions];
+            short* vs = stackalloc short[Positions];
+            var z = Vector128.Create((short)g.InputZeroPoint);
+            for (int i = 0; i < block.Count; i++)
+            {
+                int tile = block.First + i, ty = tile / tilesWide, tx = tile - ty * tilesWide;
+                int iy0 = 2 * ty - g.PadTop, ix0 = 2 * tx - g.PadLeft;
+                for (int row = 0; row < 4; row++)
+                    for (int column = 0; column < 4; column++)
+                    {
+                        int iy = iy0 + row, ix = ix0 + column;
+                        pixels[4 * row + column] = (uint)iy < (uint)g.InHeight && (uint)ix < (uint)g.InWidth ? x + (iy * g.InWidth + ix) * channels : null;
+                    }
+                short* target = transformed + i * rowLength;
+                int c = 0;
+                if (vector)
+                    for (; c + 8 <= channels; c += 8)
+                    {
+                        for (int p = 0; p < Positions; p++)
+                            d[p] = pixels[p] == null ? default : Vector128.WidenLower(Vector128.CreateScalar(*(long*)(pixels[p] + c)).AsSByte()) - z;
+                        Transform(d, v);
+                        for (int p = 0; p < Positions; p++) v[p].Store(target + p * plane + c);
+                    }
+                for (; c < channels; c++)
+                {
+                    for (int p = 0; p < Positions; p++) ds[p] = pixels[p] == null ? (short)0 : (short)(pixels[p][c] - g.InputZeroPoint);
+                    Transform(ds, vs);
+                    for (int p = 0; p < Positions; p++) target[p * plane + c] = vs[p];
+                }
+                if (channels < rowLength)
+                    for (int p = 0; p < Positions; p++) target[p * plane + channels] = 0;
+            }
+        }
+
+        /// <summary>v = Bᵀ d B on one 4×4 tile (row-major ξ = 4·row + column), Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Transform<T>(T* d, T* v) where T : unmanaged
+        {
+            T* e = stackalloc T[Positions];
+            for (int column = 0; column < 4; column++)
+            {
+                T d0 = d[column], d1 = d[4 + column], d2 = d[8 + column], d3 = d[12 + column];
+                e[column] = Sub(d0, d2); e[4 + column] = Add(d1, d2); e[8 + column] = Sub(d2, d1); e[12 + column] = Sub(d1, d3);
+            }
+            for (int row = 0; row < 16; row += 4)
+            {
+                T e0 = e[row], e1 = e[row + 1], e2 = e[row + 2], e3 = e[row + 3];
+                v[row] = Sub(e0, e2); v[row + 1] = Add(e1, e2); v[row + 2] = Sub(e2, e1); v[row + 3] = Sub(e1, e3);
+            }
+        }
+
+        /// <summary>
+        /// The 2×2 outputs Y = Aᵀ M A, Aᵀ = [[1,1,1,0],[0,1,−1,−1]], of the 16 products m[ξ·step] (4× the convolution),
+        /// in wrapping int32: right modulo 2^32, so exact where the compiler proved the true value fits.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void OutputTransform<T>(T* m, int step, out T y00, out T y01, out T y10, out T y11)
+            where T : unmanaged
+        {
+            // Rows first: r0 = M0 + M1 + M2, r1 = M1 − M2 − M3 (M_k the k-th row of four), then the same along each row.
+            T r00 = Add(Add(m[0], m[4 * step]), m[8 * step]), r10 = Sub(Sub(m[4 * step], m[8 * step]), m[12 * step]);
+            T r01 = Add(Add(m[step], m[5 * step]), m[9 * step]), r11 = Sub(Sub(m[5 * step], m[9 * step]), m[13 * step]);
+            T r02 = Add(Add(m[2 * step], m[6 * step]), m[10 * step]), r12 = Sub(Sub(m[6 * step], m[10 * step]), m[14 * step]);
+            T r03 = Add(Add(m[3 * step], m[7 * step]), m[11 * step]), r13 = Sub(Sub(m[7 * step], m[11 * step]), m[15 * step]);
+            y00 = Add(Add(r00, r01), r02); y01 = Sub(Sub(r01, r02), r03);
+            y10 = Add(Add(r10, r11), r12); y11 = Sub(Sub(r11, r12), r13);
+        }
+
+        // Wrapping lane arithmetic for the transforms, on every element type they run on (the vector types implement no
+        // generic-math interfaces): each instantiation keeps one branch, so these compile to one instruction.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static T Add<T>(T a, T b) where T : unmanaged =>
+            typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>(To<T, Vector512<int>>(a) + To<T, Vector512<int>>(b))
+            : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>(To<T, Vector256<int>>(a) + To<T, Vector256<int>>(b))
+            : typeof(T) == typeof(Vector128<int>) ? To<Vector128<int>, T>(To<T, Vector128<int>>(a) + To<T, Vector128<int>>(b))
+            : typeof(T) == typeof(Vector128<short>) ? To<Vector128<short>, T>(To<T, Vector128<short>>(a) + To<T, Vector128<short>>(b))
+            : typeof(T) == typeof(int) ? To<int, T>(To<T, int>(a) + To<T, int>(b))
+            : typeof(T) == typeof(short) ? To<short, T>((short)(To<T, short>(a) + To<T, short>(b)))
+            : throw new NotSupportedException();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static T Sub<T>(T a, T b) where T : unmanaged =>
+            typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>(To<T, Vector512<int>>(a) - To<T, Vector512<int>>(b))
+            : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>(To<T, Vector256<int>>(a) - To<T, Vector256<int>>(b))
+            : typeof(T) == typeof(Vector128<int>) ? To<Vector128<int>, T>(To<T, Vector128<int>>(a) - To<T, Vector128<int>>(b))
+            : typeof(T) == typeof(Vector128<short>) ? To<Vector128<short>, T>(To<T, Vector128<short>>(a) - To<T, Vector128<short>>(b))
+            : typeof(T) == typeof(int) ? To<int, T>(To<T, int>(a) - To<T, int>(b))
+            : typeof(T) == typeof(short) ? To<short, T>((short)(To<T, short>(a) - To<T, short>(b)))
+            : throw new NotSupportedException();
+
+        /// <summary>(y &gt;&gt; 2) + bias per int32 lane: y is 4·Σ w·u exactly, so the arithmetic shift is an exact division.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static T Quarter<T>(T y, T bias) where T : unmanaged =>
+            typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>((To<T, Vector512<int>>(y) >> 2) + To<T, Vector512<int>>(bias))
+            : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>((To<T, Vector256<int>>(y) >> 2) + To<T, Vector256<int>>(bias))
+            : typeof(T) == typeof(Vector128<int>) ? To<Vector128<int>, T>((To<T, Vector128<int>>(y) >> 2) + To<T, Vector128<int>>(bias))
+            : typeof(T) == typeof(int) ? To<int, T>((To<T, int>(y) >> 2) + To<T, int>(bias))
+            : throw new NotSupportedException();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TTo To<TFrom, TTo>(TFrom value) where TFrom : unmanaged where TTo : unmanaged => Unsafe.BitCast<TFrom, TTo>(value);
+
+        /// <summary>The block's GEMMs, output channels in tiles of two vectors (one for the last odd vector).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Gemms<TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
+            where TLanes : struct, IVectorLanes<TVector>
+            where TVector : unmanaged
+        {
+            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
+            TVector* products = stackalloc TVector[Positions * 2 * TileGroup];
+            int* tiles = stackalloc int[TileGroup];
+            int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
+            // Fewer tiles than a register tile (a tiny image): one-tile register tiles instead of six copies of the same tile.
+            bool six = block.Count >= TileGroup;
+            for (; v + 2 <= vectors; v += 2)
+                if (six) Tiles<TLanes, TVector, TwoVectors, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                else Tiles<TLanes, TVector, TwoVectors, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+            if (v < vectors)
+                if (six) Tiles<TLanes, TVector, OneVector, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                else Tiles<TLanes, TVector, OneVector, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+        }
+
+        /// <summary>
+        /// Per register tile (six tiles of the block, the last repeated past its end: same values, same place) and per ξ,
+        /// the accumulators sum every input-channel pair in registers, then go to <paramref name="products"/>; after the
+        /// 16 positions the register tile's output transform and store.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Tiles<TLanes, TVector, TWidth, THeight>(short* transformed, int* weights, sbyte* output, TVector* products, int* tiles,
+            sbyte* partial, in Requantizer r, in ConvolutionGeometry g, in Block block, int channel)
+            where TLanes : struct, IVectorLanes<TVector>
+            where TVector : unmanaged
+            where TWidth : struct, ITileSize where THeight : struct, ITileSize
+        {
+            bool two = TWidth.Count == 2, six = THeight.Count == TileGroup;
+            const int Block = ConvolutionGeometry.BlockChannels;
+            int pairs = g.ChannelPairs, rowLength = 2 * pairs, plane = block.Stride * rowLength;
+            int positionWeights = pairs * Block, blockWeights = Positions * positionWeights;
+            int channel1 = channel + TLanes.Lanes;
+            // Weights are [block][ξ][pair][16 channels]: a vector of channels starts at its block plus its lane.
+            int* weights0 = weights + channel / Block * blockWeights + channel % Block;
+            int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
+            int last = block.Count - 1;
+            for (int p = 0; p < block.Count; p += THeight.Count)
+            {
+                int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
+                int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
+                for (int xi = 0; xi < Positions; xi++)
+                {
+                    short* x0 = transformed + xi * plane;
+                    short* r0 = x0 + q0 * rowLength, r1 = x0 + q1 * rowLength, r2 = x0 + q2 * rowLength;
+                    short* r3 = x0 + q3 * rowLength, r4 = x0 + q4 * rowLength, r5 = x0 + q5 * rowLength;
+                    int* w0 = weights0 + xi * positionWeights, w1 = weights1 + xi * positionWeights;
+                    TVector a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+                    TVector b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default;
+                    for (int c = 0; c < rowLength; c += 2, w0 += Block, w1 += Block)
+                    {
+                        var u = TLanes.Load(w0);
+                        var v = two ? TLanes.Load(w1) : default;
+                        var x = TLanes.BroadcastPair(r0 + c); a0 = TLanes.MultiplyAddPairs(a0, x, u); if (two) b0 = TLanes.MultiplyAddPairs(b0, x, v);
+                        if (six) { x = TLanes.BroadcastPair(r1 + c); a1 = TLanes.MultiplyAddPairs(a1, x, u); if (two) b1 = TLanes.MultiplyAddPairs(b1, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r2 + c); a2 = TLanes.MultiplyAddPairs(a2, x, u); if (two) b2 = TLanes.MultiplyAddPairs(b2, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r3 + c); a3 = TLanes.MultiplyAddPairs(a3, x, u); if (two) b3 = TLanes.MultiplyAddPairs(b3, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r4 + c); a4 = TLanes.MultiplyAddPairs(a4, x, u); if (two) b4 = TLanes.MultiplyAddPairs(b4, x, v); }
+                        if (six) { x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v); }
+                    }
+                    // [ξ][vector][tile]: the output transform reads one (vector, tile) every 2·TileGroup products.
+                    TVector* m = products + xi * 2 * TileGroup;
+                    m[0] = a0; m[1] = a1; m[2] = a2; m[3] = a3; m[4] = a4; m[5] = a5;
+                    if (two) { m[6] = b0; m[7] = b1; m[8] = b2; m[9] = b3; m[10] = b4; m[11] = b5; }
+                }
+                tiles[0] = block.First + q0; tiles[1] = block.First + q1; tiles[2] = block.First + q2;
+                tiles[3] = block.First + q3; tiles[4] = block.First + q4; tiles[5] = block.First + q5;
+                StoreTiles<TLanes, TVector>(products, tiles, TWidth.Count, THeight.Count, output, channel, partial, r, g);
+            }
+        }
+
+        /// <summary>Output transform, (Y &gt;&gt; 2) + bias, requantization and store of a register tile's outputs that exist.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void StoreTiles<TLanes, TVector>(TVector* products, int* tiles, int vectors, int count, sbyte* output, int channel,
+            sbyte* partial, in Requantizer r, in ConvolutionGeometry g)
+            where TLanes : struct, IVectorLanes<TVector>
+            where TVector : unmanaged
+        {
+            int tilesWide = TilesWide(g), outChannels = g.OutChannels;
+            for (int h = 0; h < vectors; h++)
+            {
+                int at = channel + h * TLanes.Lanes;
+                var bias = TLanes.Load(r.Bias + at);
+                for (int i = 0; i < count; i++)
+                {
+                    OutputTransform(products + h * TileGroup + i, 2 * TileGroup, out var y00, out var y01, out var y10, out var y11);
+                    int ty = tiles[i] / tilesWide, oy = 2 * ty, ox = 2 * (tiles[i] - ty * tilesWide);
+                    bool right = ox + 1 < g.OutWidth, down = oy + 1 < g.OutHeight;
+                    sbyte* pixel = output + (oy * g.OutWidth + ox) * outChannels;
+                    Store<TLanes, TVector>(pixel, Quarter(y00, bias), at, outChannels, partial, r);
+                    if (right) Store<TLanes, TVector>(pixel + outChannels, Quarter(y01, bias), at, outChannels, partial, r);
+                    if (down) Store<TLanes, TVector>(pixel + g.OutWidth * outChannels, Quarter(y10, bias), at, outChannels, partial, r);
+                    if (down && right) Store<TLanes, TVector>(pixel + (g.OutWidth + 1) * outChannels, Quarter(y11, bias), at, outChannels, partial, r);
+                }
+            }
+        }
+
+        /// <summary>Stores the channels of one vector that exist, through <paramref name="partial"/> when it straddles the last channel.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            if (channel + TLanes.Lanes <= outChannels)
+            {
+                TLanes.Store(pixel + channel, acc, channel, r);
+                return;
+            }
+            TLanes.Store(partial, acc, channel, r);
+            for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
+        }
+
+        /// <summary>The plain Winograd loops: per tile and output channel, the 16 sums over the input channels, then Y.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void GemmsScalar(short* transformed, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
+        {
+            const int Block = ConvolutionGeometry.BlockChannels;
+            int pairs = g.ChannelPairs, rowLength = 2 * pairs, tilesWide = TilesWide(g);
+            int* products = stackalloc int[Positions];
+            for (int i = 0; i < block.Count; i++)
+            {
+                int tile = block.First + i, ty = tile / tilesWide, oy = 2 * ty, ox = 2 * (tile - ty * tilesWide);
+                for (int m = 0; m < g.OutChannels; m++)
+                {
+                    int outputBlock = m / Block, lane = m % Block;
+                    for (int xi = 0; xi < Positions; xi++)
+                    {
+                        short* row = transformed + (xi * block.Stride + i) * rowLength;
+                        int sum = 0;
+                        for (int c = 0; c < rowLength; c++)
+                            sum += row[c] * weights[2 * (((outputBlock * Positions + xi) * pairs + c / 2) * Block + lane) + (c & 1)];
+                        products[xi] = sum;
+                    }
+                    OutputTransform(products, 1, out int y00, out int y01, out int y10, out int y11);
+                    int bias = r.Bias[m];
+                    for (int dy = 0; dy < 2 && oy + dy < g.OutHeight; dy++)
+                        for (int dx = 0; dx < 2 && ox + dx < g.OutWidth; dx++)
+                        {
+                            int y = dy == 0 ? (dx == 0 ? y00 : y01) : (dx == 0 ? y10 : y11);
+                            output[((oy + dy) * g.OutWidth + ox + dx) * g.OutChannels + m] = r.Scalar(Quarter(y, bias), m);
+                        }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System;
+using System.Linq;
+using NetQuantGen.Emit;
+using NetQuantGen.IntegerIR;
+using NetQuantGen.IR;
+using NetQuantGen.Runtime.Kernels;
+using Xunit;
+
+namespace NetQuantGen.Tests.Kernels
+{
+    /// <summary>
+    /// The integer Winograd F(2×2, 3×3) kernel against the direct kernel on the same layer (weights packed by the compiler
+    /// for each), on random geometries: odd and tiny images, one or two rows, odd input channels, output channels that are
+    /// not a multiple of 16, padding 0 or 1 on each side, several blocks of tiles, both requantization modes. Every path,
+    /// scalar included, gives the direct kernel's bytes; buffers have exactly the length the geometry states.
+    /// </summary>
+    public class WinogradKernelTests
+    {
+        /// <summary>A 3×3 stride-1 convolution with the given pads (top, left, bottom, right) and random full-range int8 weights.</summary>
+        internal static QConvolution Convolution(Random random, int inH, int inW, int channels, int outChannels, int[] pads, int zeroPoint)
+        {
+            int outH = inH + pads[0] + pads[2] - 2, outW = inW + pads[1] + pads[3] - 2;
+            var window = new Window(new[] { 3, 3 }, new[] { 1, 1 }, new[] { 1, 1 }, pads, AutoPad.NotSet, false);
+            var weights = new sbyte[outChannels * channels * 9];
+            for (int i = 0; i < weights.Length; i++) weights[i] = (sbyte)random.Next(-128, 128);
+            return new QConvolution("conv", new QTensor("x", new[] { 1, channels, inH, inW }, 0.1f, zeroPoint), new QTensor("y", new[] { 1, outChannels, outH, outW }, 0.1f, 0),
+                window, 1, weights, new[] { outChannels, channels, 3, 3 }, Enumerable.Repeat(0.01f, outChannels).ToArray(), new int[outChannels],
+                Enumerable.Repeat(new IntegerIR.Requantization(1 << 30, -3), outChannels).ToArray(), -128, 127, fromGemm: false);
+        }
+
+        [Fact]
+        public void WinogradEqualsTheDirectKernelOnEveryPathOnRandomGeometries()
+        {
+            var random = new Random(23);
+            var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
+            int compared = 0, multiBlock = 0;
+            for (int trial = 0; trial < 160; trial++)
+            {
+                // Every tenth trial wide enough in channels and tiles to need several blocks of transformed tiles.
+                bool large = trial % 10 == 0;
+                int inH = large ? random.Next(8, 20) : random.Next(1, 10), inW = large ? random.Next(8, 20) : random.Next(1, 10);
+                int channels = large ? random.Next(200, 520) : random.Next(1, 40), outChannels = random.Next(1, 70);
+                var pads = Enumerable.Range(0, 4).Select(_ => random.Next(0, 2)).ToArray();
+                int outH = inH + pads[0] + pads[2] - 2, outW = inW + pads[1] + pads[3] - 2;
+                if (outH < 1 || outW < 1) continue;
+                int zeroPoint = random.Next(-128, 128);
+                var c = Convolution(random, inH, inW, channels, outChannels, pads, zeroPoint);
+                Assert.True(WinogradProof.Holds(c), "full-range weights over at most 520 channels stay within the bound");
+                var g = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, 3, 3, 1, 1, 1, 1, pads[0], pads[1],
+                    zeroPoint, random.Next(-128, 128), random.Next(2) == 0 ? -128 : 0, 127);
+                if (Int8Winograd.BlockTiles(g) < Int8Winograd.TilesHigh(g) * Int8Winograd.TilesWide(g)) multiBlock++;
+                int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
+                bool floatScales = random.Next(2) == 0;
+                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
+                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(8, 20)).ToArray();
+                var scale = Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
+                var x = new sbyte[inH * inW * channels];
+                random.NextBytes((byte[])(object)x);
+                int[] direct = WeightPacking.Dense(c, patches: false), winograd = WeightPacking.Winograd(c);
+                Assert.Equal(Int8Winograd.WeightLength(g), winograd.Length);
+
+                sbyte[] Convolve(KernelPath path, bool useWinograd)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    var y = new sbyte[g.OutputPixels * outChannels];
+                    if (useWinograd)
+                    {
+                        var scratch = new short[Int8Winograd.ScratchLength(g)];
+                        if (floatScales) Int8Winograd.Dense(x, y, scratch, winograd, bias, scale, g);
+                        else Int8Winograd.Dense(x, y, scratch, winograd, bias, multiplier, new int[padded], rightShift, g);
+                    }
+                    else
+                    {
+                        var scratch = new short[g.ScratchLength(depthwise: false)];
+                        if (floatScales) Int8Convolution.Dense(x, y, scratch, direct, bias, scale, g);
+                        else Int8Convolution.Dense(x, y, scratch, direct, bias, multiplier, new int[padded], rightShift, g);
+                    }
+                    return y;
+                }
+
+                var expected = Convolve(KernelPath.Scalar, useWinograd: false);
+                foreach (var path in paths)
+                {
+                    Assert.True(expected.AsSpan().SequenceEqual(Convolve(path, useWinograd: true)), $"Winograd on {path} differs from the direct kernel on {g} (float scales: {floatScales})");
+                    compared++;
+                }
+            }
+            Assert.True(compared >= 100 * paths.Length, $"only {compared} comparisons");
+            Assert.True(multiBlock >= 10, $"only {multiBlock} layers with several blocks of tiles");
+        }
+
+        [Fact]
+        public void BuffersThatDoNotMatchTheGeometryAreRejected()
+        {
+            var g = new ConvolutionGeometry(5, 5, 8, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, -128, 127);
+            var x = new sbyte[5 * 5 * 8];
+            var y = new sbyte[5 * 5 * 16];
+            var weights = new int[Int8Winograd.WeightLength(g)];
+            var perChannel = new int[16];
+            Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, perChannel, perChannel, perChannel, perChannel, g);
+            Assert.Throws<ArgumentException>(() => Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g) - 1], weights, perChannel, perChannel, perChannel, perChannel, g));
+            Assert.Throws<ArgumentException>(() => Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights.AsSpan(1), perChannel, perChannel, perChannel, perChannel, g));
+            Assert.Throws<ArgumentException>(() => Int8Winograd.Dense(x, y.AsSpan(1), new short[Int8Winograd.ScratchLength(g)], weights, perChannel, perChannel, perChannel, perChannel, g));
+            var strided = g with { StrideHeight = 2, StrideWidth = 2, OutHeight = 3, OutWidth = 3 };
+            Assert.Throws<ArgumentException>(() => Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, perChannel, perChannel, perChannel, perChannel, strided));
+        }
+    }
+}
