@@ -75,7 +75,7 @@ namespace NetQuantGen.Runtime.Kernels
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);
-                    TransformInput(input, transformed, g, block, path != KernelPath.Scalar);
+                    TransformInput(input, transformed, g, block, path);
                     switch (path)
                     {
                         case KernelPath.Vector512: Gemms<Lanes512, Vector512<int>>(transformed, w, output, r, g, block); break;
@@ -107,66 +107,106 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>
         /// V = Bᵀ d B for every tile of the block and every input channel: the 4×4 input tile of u = x − z_in whose top-left
-        /// pixel is (2·ty − PadTop, 2·tx − PadLeft), pixels outside the image 0. Eight channels at a time as int16 vectors
-        /// when <paramref name="vector"/>, the rest one at a time; the odd channel that pads the last pair is 0.
+        /// pixel is (2·ty − PadTop, 2·tx − PadLeft), pixels outside the image 0. Channels go in the widest int16 vectors the
+        /// path has (32, 16, 8), the rest one at a time; the odd channel that pads the last pair is 0.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void TransformInput(sbyte* x, short* transformed, in ConvolutionGeometry g, in Block block, bool vector)
+        private static void TransformInput(sbyte* x, short* transformed, in ConvolutionGeometry g, in Block block, KernelPath path)
         {
-            int channels = g.InChannels, rowLength = 2 * g.ChannelPairs, tilesWide = TilesWide(g);
-            int plane = block.Stride * rowLength;
-            sbyte** pixels = stackalloc sbyte*[Positions];
-            var d = stackalloc Vector128<short>[Positions];
-            var v = stackalloc Vector128<short>[Positions];
-            short* ds = stackalloc short[Positions];
-            short* vs = stackalloc short[Positions];
-            var z = Vector128.Create((short)g.InputZeroPoint);
-            for (int i = 0; i < block.Count; i++)
+            int channels = g.InChannels, c = 0;
+            if (path == KernelPath.Vector512)
+                for (; c + 32 <= channels; c += 32) TransformChannels<Vector512<short>>(x, transformed, g, block, c);
+            if (path >= KernelPath.Vector256)
+                for (; c + 16 <= channels; c += 16) TransformChannels<Vector256<short>>(x, transformed, g, block, c);
+            if (path >= KernelPath.Vector128)
+                for (; c + 8 <= channels; c += 8) TransformChannels<Vector128<short>>(x, transformed, g, block, c);
+            for (; c < channels; c++) TransformChannels<short>(x, transformed, g, block, c);
+            if (channels % 2 != 0)
             {
-                int tile = block.First + i, ty = tile / tilesWide, tx = tile - ty * tilesWide;
-                int iy0 = 2 * ty - g.PadTop, ix0 = 2 * tx - g.PadLeft;
-                for (int row = 0; row < 4; row++)
-                    for (int column = 0; column < 4; column++)
-                    {
-                        int iy = iy0 + row, ix = ix0 + column;
-                        pixels[4 * row + column] = (uint)iy < (uint)g.InHeight && (uint)ix < (uint)g.InWidth ? x + (iy * g.InWidth + ix) * channels : null;
-                    }
-                short* target = transformed + i * rowLength;
-                int c = 0;
-                if (vector)
-                    for (; c + 8 <= channels; c += 8)
-                    {
-                        for (int p = 0; p < Positions; p++)
-                            d[p] = pixels[p] == null ? default : Vector128.WidenLower(Vector128.CreateScalar(*(long*)(pixels[p] + c)).AsSByte()) - z;
-                        Transform(d, v);
-                        for (int p = 0; p < Positions; p++) v[p].Store(target + p * plane + c);
-                    }
-                for (; c < channels; c++)
-                {
-                    for (int p = 0; p < Positions; p++) ds[p] = pixels[p] == null ? (short)0 : (short)(pixels[p][c] - g.InputZeroPoint);
-                    Transform(ds, vs);
-                    for (int p = 0; p < Positions; p++) target[p * plane + c] = vs[p];
-                }
-                if (channels < rowLength)
-                    for (int p = 0; p < Positions; p++) target[p * plane + channels] = 0;
+                int rowLength = 2 * g.ChannelPairs;
+                for (int p = 0; p < Positions; p++)
+                    for (int i = 0; i < block.Count; i++) transformed[(p * block.Stride + i) * rowLength + channels] = 0;
             }
         }
 
-        /// <summary>v = Bᵀ d B on one 4×4 tile (row-major ξ = 4·row + column), Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]].</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Transform<T>(T* d, T* v) where T : unmanaged
+        /// <summary>
+        /// The transform of the channels [c, c + width of <typeparamref name="T"/>). Bᵀ d B is separable: down each input column
+        /// e = Bᵀ d (Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]]), then the same combination across the tile's four
+        /// columns. Neighbouring tiles of a row share two columns, so each column's e is computed once per tile row.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TransformChannels<T>(sbyte* x, short* transformed, in ConvolutionGeometry g, in Block block, int c) where T : unmanaged
         {
-            T* e = stackalloc T[Positions];
-            for (int column = 0; column < 4; column++)
+            int tilesWide = TilesWide(g), rowLength = 2 * g.ChannelPairs, plane = block.Stride * rowLength;
+            int width = g.InWidth, height = g.InHeight, stride = g.InChannels;
+            short zero = (short)g.InputZeroPoint;
+            sbyte* Row(int y) => (uint)y < (uint)height ? x + y * width * stride + c : null;
+            for (int i = 0; i < block.Count;)
             {
-                T d0 = d[column], d1 = d[4 + column], d2 = d[8 + column], d3 = d[12 + column];
-                e[column] = Sub(d0, d2); e[4 + column] = Add(d1, d2); e[8 + column] = Sub(d2, d1); e[12 + column] = Sub(d1, d3);
+                int tile = block.First + i, ty = tile / tilesWide, tx = tile - ty * tilesWide;
+                int run = Math.Min(block.Count - i, tilesWide - tx), iy = 2 * ty - g.PadTop, ix = 2 * tx - g.PadLeft;
+                sbyte* row0 = Row(iy), row1 = Row(iy + 1), row2 = Row(iy + 2), row3 = Row(iy + 3);
+                Column(row0, row1, row2, row3, ix, width, stride, zero, out T e00, out T e10, out T e20, out T e30);
+                Column(row0, row1, row2, row3, ix + 1, width, stride, zero, out T e01, out T e11, out T e21, out T e31);
+                short* target = transformed + i * rowLength + c;
+                for (int k = 0; k < run; k++, ix += 2, target += rowLength)
+                {
+                    Column(row0, row1, row2, row3, ix + 2, width, stride, zero, out T e02, out T e12, out T e22, out T e32);
+                    Column(row0, row1, row2, row3, ix + 3, width, stride, zero, out T e03, out T e13, out T e23, out T e33);
+                    StoreRow(target, plane, 0, e00, e01, e02, e03);
+                    StoreRow(target, plane, 4, e10, e11, e12, e13);
+                    StoreRow(target, plane, 8, e20, e21, e22, e23);
+                    StoreRow(target, plane, 12, e30, e31, e32, e33);
+                    e00 = e02; e10 = e12; e20 = e22; e30 = e32;
+                    e01 = e03; e11 = e13; e21 = e23; e31 = e33;
+                }
+                i += run;
             }
-            for (int row = 0; row < 16; row += 4)
+        }
+
+        /// <summary>e = Bᵀ d down input column <paramref name="ix"/> of the four rows (a row or column outside the image reads 0).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Column<T>(sbyte* row0, sbyte* row1, sbyte* row2, sbyte* row3, int ix, int width, int stride, short zero,
+            out T e0, out T e1, out T e2, out T e3) where T : unmanaged
+        {
+            T d0 = default, d1 = default, d2 = default, d3 = default;
+            if ((uint)ix < (uint)width)
             {
-                T e0 = e[row], e1 = e[row + 1], e2 = e[row + 2], e3 = e[row + 3];
-                v[row] = Sub(e0, e2); v[row + 1] = Add(e1, e2); v[row + 2] = Sub(e2, e1); v[row + 3] = Sub(e1, e3);
+                int at = ix * stride;
+                if (row0 != null) d0 = Widen<T>(row0 + at, zero);
+                if (row1 != null) d1 = Widen<T>(row1 + at, zero);
+                if (row2 != null) d2 = Widen<T>(row2 + at, zero);
+                if (row3 != null) d3 = Widen<T>(row3 + at, zero);
             }
+            e0 = Sub(d0, d2); e1 = Add(d1, d2); e2 = Sub(d2, d1); e3 = Sub(d1, d3);
+        }
+
+        /// <summary>Row r of V (ξ = <paramref name="first"/> .. + 3) from the tile's four columns of e: the same combination as down a column.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreRow<T>(short* target, int plane, int first, T e0, T e1, T e2, T e3) where T : unmanaged
+        {
+            Store(target + first * plane, Sub(e0, e2));
+            Store(target + (first + 1) * plane, Add(e1, e2));
+            Store(target + (first + 2) * plane, Sub(e2, e1));
+            Store(target + (first + 3) * plane, Sub(e1, e3));
+        }
+
+        /// <summary>x − z_in as int16 for the channels of one vector (or one channel).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static T Widen<T>(sbyte* x, short zero) where T : unmanaged =>
+            typeof(T) == typeof(Vector512<short>) ? To<Vector512<short>, T>(Vector512.WidenLower(Vector256.Load(x).ToVector512Unsafe()) - Vector512.Create(zero))
+            : typeof(T) == typeof(Vector256<short>) ? To<Vector256<short>, T>(Vector256.WidenLower(Vector128.Load(x).ToVector256Unsafe()) - Vector256.Create(zero))
+            : typeof(T) == typeof(Vector128<short>) ? To<Vector128<short>, T>(Vector128.WidenLower(Vector128.CreateScalar(*(long*)x).AsSByte()) - Vector128.Create(zero))
+            : typeof(T) == typeof(short) ? To<short, T>((short)(*x - zero))
+            : throw new NotSupportedException();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store<T>(short* target, T value) where T : unmanaged
+        {
+            if (typeof(T) == typeof(Vector512<short>)) To<T, Vector512<short>>(value).Store(target);
+            else if (typeof(T) == typeof(Vector256<short>)) To<T, Vector256<short>>(value).Store(target);
+            else if (typeof(T) == typeof(Vector128<short>)) To<T, Vector128<short>>(value).Store(target);
+            else *target = To<T, short>(value);
         }
 
         /// <summary>
@@ -193,6 +233,8 @@ namespace NetQuantGen.Runtime.Kernels
             typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>(To<T, Vector512<int>>(a) + To<T, Vector512<int>>(b))
             : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>(To<T, Vector256<int>>(a) + To<T, Vector256<int>>(b))
             : typeof(T) == typeof(Vector128<int>) ? To<Vector128<int>, T>(To<T, Vector128<int>>(a) + To<T, Vector128<int>>(b))
+            : typeof(T) == typeof(Vector512<short>) ? To<Vector512<short>, T>(To<T, Vector512<short>>(a) + To<T, Vector512<short>>(b))
+            : typeof(T) == typeof(Vector256<short>) ? To<Vector256<short>, T>(To<T, Vector256<short>>(a) + To<T, Vector256<short>>(b))
             : typeof(T) == typeof(Vector128<short>) ? To<Vector128<short>, T>(To<T, Vector128<short>>(a) + To<T, Vector128<short>>(b))
             : typeof(T) == typeof(int) ? To<int, T>(To<T, int>(a) + To<T, int>(b))
             : typeof(T) == typeof(short) ? To<short, T>((short)(To<T, short>(a) + To<T, short>(b)))
@@ -203,6 +245,8 @@ namespace NetQuantGen.Runtime.Kernels
             typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>(To<T, Vector512<int>>(a) - To<T, Vector512<int>>(b))
             : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>(To<T, Vector256<int>>(a) - To<T, Vector256<int>>(b))
             : typeof(T) == typeof(Vector128<int>) ? To<Vector128<int>, T>(To<T, Vector128<int>>(a) - To<T, Vector128<int>>(b))
+            : typeof(T) == typeof(Vector512<short>) ? To<Vector512<short>, T>(To<T, Vector512<short>>(a) - To<T, Vector512<short>>(b))
+            : typeof(T) == typeof(Vector256<short>) ? To<Vector256<short>, T>(To<T, Vector256<short>>(a) - To<T, Vector256<short>>(b))
             : typeof(T) == typeof(Vector128<short>) ? To<Vector128<short>, T>(To<T, Vector128<short>>(a) - To<T, Vector128<short>>(b))
             : typeof(T) == typeof(int) ? To<int, T>(To<T, int>(a) - To<T, int>(b))
             : typeof(T) == typeof(short) ? To<short, T>((short)(To<T, short>(a) - To<T, short>(b)))
