@@ -96,16 +96,17 @@ namespace NetQuantGen.Emit
             return (h * w + 1) * stride;
         }
 
-        /// <summary>Tiles of transformed input the Winograd kernel keeps at a time: mirrors NetQuantGen.Runtime.Kernels.Int8Winograd.BlockTiles.</summary>
-        private const int WinogradBlockBytes = 256 * 1024, WinogradTileGroup = 6;
+        /// <summary>Bytes of transformed input the Winograd kernel keeps at most, and its largest register tile: mirror NetQuantGen.Runtime.Kernels.Int8Winograd.</summary>
+        private const int WinogradBlockBytes = 512 * 1024, WinogradMaximumGroup = 8;
 
-        /// <summary>One block of transformed tiles, [ξ][tile][input channel] int16 (Int8Winograd.ScratchLength).</summary>
+        /// <summary>One block of transformed tiles, [ξ][tile][input channel] int16 (Int8Winograd.BlockTiles and ScratchLength).</summary>
         private static int WinogradScratchLength(QConvolution c)
         {
             var (outH, outW) = OutputPlane(c);
-            int rowLength = (c.InputChannelsPerGroup + 1) / 2 * 2;
-            int fit = System.Math.Max(WinogradTileGroup, WinogradBlockBytes / (WinogradProof.Positions * 2 * rowLength) / WinogradTileGroup * WinogradTileGroup);
-            return WinogradProof.Positions * System.Math.Min(fit, (outH + 1) / 2 * ((outW + 1) / 2)) * rowLength;
+            int rowLength = (c.InputChannelsPerGroup + 1) / 2 * 2, tiles = (outH + 1) / 2 * ((outW + 1) / 2);
+            int fit = System.Math.Max(WinogradMaximumGroup, WinogradBlockBytes / (WinogradProof.Positions * 2 * rowLength));
+            int blocks = (tiles + fit - 1) / fit;
+            return WinogradProof.Positions * ((tiles + blocks - 1) / blocks) * rowLength;
         }
 
         /// <summary>The packed weights the kernel reads (baked into the assembly), or the plain weights for the grouped loop.</summary>

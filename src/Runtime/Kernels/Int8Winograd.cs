@@ -22,22 +22,30 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>ξ: the 4×4 positions of a transformed tile, one GEMM each.</summary>
         public const int Positions = 16;
 
-        /// <summary>Tiles per register tile (times one or two vectors of channels: 6 or 12 accumulators, as the direct kernel).</summary>
-        private const int TileGroup = 6;
+        /// <summary>The most tiles a register tile holds (eight with AVX-512, six otherwise).</summary>
+        private const int MaximumGroup = 8;
 
-        /// <summary>Bytes of transformed input per block of tiles: it is read once per vector pair of output channels, so it should stay in L2.</summary>
-        private const int BlockBytes = 256 * 1024;
+        /// <summary>
+        /// Bytes of transformed input per block of tiles at most: it is read once per vector pair of output channels, so it
+        /// should stay in L2 beside that pair's weights.
+        /// </summary>
+        private const int BlockBytes = 512 * 1024;
 
         /// <summary>Tiles of 2×2 outputs down the output plane (the last one half used when the height is odd).</summary>
         public static int TilesHigh(in ConvolutionGeometry g) => (g.OutHeight + 1) / 2;
 
         public static int TilesWide(in ConvolutionGeometry g) => (g.OutWidth + 1) / 2;
 
-        /// <summary>Tiles transformed at a time: as many whole register tiles as fit <see cref="BlockBytes"/>, at most the image's tiles.</summary>
+        /// <summary>
+        /// Tiles transformed at a time: the image's tiles in as few equal blocks as keep each within <see cref="BlockBytes"/>
+        /// (every block but a tiny image's holds at least a register tile; each block streams all the weights once).
+        /// </summary>
         public static int BlockTiles(in ConvolutionGeometry g)
         {
-            int fit = Math.Max(TileGroup, BlockBytes / (Positions * sizeof(short) * 2 * g.ChannelPairs) / TileGroup * TileGroup);
-            return Math.Min(fit, TilesHigh(g) * TilesWide(g));
+            int tiles = TilesHigh(g) * TilesWide(g);
+            int fit = Math.Max(MaximumGroup, BlockBytes / (Positions * sizeof(short) * 2 * g.ChannelPairs));
+            int blocks = (tiles + fit - 1) / fit;
+            return (tiles + blocks - 1) / blocks;
         }
 
         /// <summary>Scratch int16 elements: one block of transformed tiles, [ξ][tile][input channel], channels padded to pairs.</summary>
@@ -85,6 +93,12 @@ namespace NetQuantGen.Runtime.Kernels
                     }
                 }
             }
+        }
+
+        /// <summary>A register tile of eight Winograd tiles (AVX-512).</summary>
+        private readonly struct EightTiles : ITileSize
+        {
+            public static int Count => 8;
         }
 
         /// <summary>Tiles [First, First + Count) of the image, transformed into the scratch with <see cref="Stride"/> tiles per ξ plane.</summary>
@@ -264,30 +278,36 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static TTo To<TFrom, TTo>(TFrom value) where TFrom : unmanaged where TTo : unmanaged => Unsafe.BitCast<TFrom, TTo>(value);
 
-        /// <summary>The block's GEMMs, output channels in tiles of two vectors (one for the last odd vector).</summary>
+        /// <summary>
+        /// The block's GEMMs, output channels in tiles of two vectors (one for the last odd vector), times eight tiles with
+        /// AVX-512 (16 accumulators of its 32 registers) or six (12 of 16 registers).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Gemms<TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
             where TLanes : struct, IVectorLanes<TVector>
             where TVector : unmanaged
         {
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
-            TVector* products = stackalloc TVector[Positions * 2 * TileGroup];
-            int* tiles = stackalloc int[TileGroup];
+            TVector* products = stackalloc TVector[Positions * 2 * MaximumGroup];
+            int* tiles = stackalloc int[MaximumGroup];
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
-            // Fewer tiles than a register tile (a tiny image): one-tile register tiles instead of six copies of the same tile.
-            bool six = block.Count >= TileGroup;
+            // The register tile that redoes fewer tiles at the block's end (eight only where AVX-512 has the registers);
+            // fewer tiles than a register tile (a tiny image): one-tile register tiles.
+            bool six = block.Count >= 6, eight = TLanes.Lanes == 16 && block.Count >= 8 && (block.Count + 7) / 8 * 8 <= (block.Count + 5) / 6 * 6;
             for (; v + 2 <= vectors; v += 2)
-                if (six) Tiles<TLanes, TVector, TwoVectors, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                if (eight) Tiles<TLanes, TVector, TwoVectors, EightTiles>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                else if (six) Tiles<TLanes, TVector, TwoVectors, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
                 else Tiles<TLanes, TVector, TwoVectors, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
             if (v < vectors)
-                if (six) Tiles<TLanes, TVector, OneVector, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                if (eight) Tiles<TLanes, TVector, OneVector, EightTiles>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                else if (six) Tiles<TLanes, TVector, OneVector, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
                 else Tiles<TLanes, TVector, OneVector, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
         }
 
         /// <summary>
-        /// Per register tile (six tiles of the block, the last repeated past its end: same values, same place) and per ξ,
-        /// the accumulators sum every input-channel pair in registers, then go to <paramref name="products"/>; after the
-        /// 16 positions the register tile's output transform and store.
+        /// Per register tile (<typeparamref name="THeight"/> consecutive tiles of the block; the last one moved back to end at
+        /// the block's end, so it may redo tiles: same values, same place) and per ξ, the accumulators sum every input-channel
+        /// pair in registers, then go to <paramref name="products"/>; after the 16 positions, the output transform and store.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Tiles<TLanes, TVector, TWidth, THeight>(short* transformed, int* weights, sbyte* output, TVector* products, int* tiles,
@@ -296,7 +316,8 @@ namespace NetQuantGen.Runtime.Kernels
             where TVector : unmanaged
             where TWidth : struct, ITileSize where THeight : struct, ITileSize
         {
-            bool two = TWidth.Count == 2, six = THeight.Count == TileGroup;
+            bool two = TWidth.Count == 2;
+            int n = THeight.Count;
             const int Block = ConvolutionGeometry.BlockChannels;
             int pairs = g.ChannelPairs, rowLength = 2 * pairs, plane = block.Stride * rowLength;
             int positionWeights = pairs * Block, blockWeights = Positions * positionWeights;
@@ -304,38 +325,37 @@ namespace NetQuantGen.Runtime.Kernels
             // Weights are [block][ξ][pair][16 channels]: a vector of channels starts at its block plus its lane.
             int* weights0 = weights + channel / Block * blockWeights + channel % Block;
             int* weights1 = weights + channel1 / Block * blockWeights + channel1 % Block;
-            int last = block.Count - 1;
-            for (int p = 0; p < block.Count; p += THeight.Count)
+            for (int p = 0; p < block.Count; p += n)
             {
-                int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
-                int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
+                int first = Math.Min(p, block.Count - n);
                 for (int xi = 0; xi < Positions; xi++)
                 {
-                    short* x0 = transformed + xi * plane;
-                    short* r0 = x0 + q0 * rowLength, r1 = x0 + q1 * rowLength, r2 = x0 + q2 * rowLength;
-                    short* r3 = x0 + q3 * rowLength, r4 = x0 + q4 * rowLength, r5 = x0 + q5 * rowLength;
+                    short* r0 = transformed + xi * plane + first * rowLength;
+                    short* r1 = r0 + rowLength, r2 = r1 + rowLength, r3 = r2 + rowLength;
+                    short* r4 = r3 + rowLength, r5 = r4 + rowLength, r6 = r5 + rowLength, r7 = r6 + rowLength;
                     int* w0 = weights0 + xi * positionWeights, w1 = weights1 + xi * positionWeights;
-                    TVector a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
-                    TVector b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default;
+                    TVector a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                    TVector b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
                     for (int c = 0; c < rowLength; c += 2, w0 += Block, w1 += Block)
                     {
                         var u = TLanes.Load(w0);
                         var v = two ? TLanes.Load(w1) : default;
                         var x = TLanes.BroadcastPair(r0 + c); a0 = TLanes.MultiplyAddPairs(a0, x, u); if (two) b0 = TLanes.MultiplyAddPairs(b0, x, v);
-                        if (six) { x = TLanes.BroadcastPair(r1 + c); a1 = TLanes.MultiplyAddPairs(a1, x, u); if (two) b1 = TLanes.MultiplyAddPairs(b1, x, v); }
-                        if (six) { x = TLanes.BroadcastPair(r2 + c); a2 = TLanes.MultiplyAddPairs(a2, x, u); if (two) b2 = TLanes.MultiplyAddPairs(b2, x, v); }
-                        if (six) { x = TLanes.BroadcastPair(r3 + c); a3 = TLanes.MultiplyAddPairs(a3, x, u); if (two) b3 = TLanes.MultiplyAddPairs(b3, x, v); }
-                        if (six) { x = TLanes.BroadcastPair(r4 + c); a4 = TLanes.MultiplyAddPairs(a4, x, u); if (two) b4 = TLanes.MultiplyAddPairs(b4, x, v); }
-                        if (six) { x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v); }
+                        if (n > 1) { x = TLanes.BroadcastPair(r1 + c); a1 = TLanes.MultiplyAddPairs(a1, x, u); if (two) b1 = TLanes.MultiplyAddPairs(b1, x, v); }
+                        if (n > 2) { x = TLanes.BroadcastPair(r2 + c); a2 = TLanes.MultiplyAddPairs(a2, x, u); if (two) b2 = TLanes.MultiplyAddPairs(b2, x, v); }
+                        if (n > 3) { x = TLanes.BroadcastPair(r3 + c); a3 = TLanes.MultiplyAddPairs(a3, x, u); if (two) b3 = TLanes.MultiplyAddPairs(b3, x, v); }
+                        if (n > 4) { x = TLanes.BroadcastPair(r4 + c); a4 = TLanes.MultiplyAddPairs(a4, x, u); if (two) b4 = TLanes.MultiplyAddPairs(b4, x, v); }
+                        if (n > 5) { x = TLanes.BroadcastPair(r5 + c); a5 = TLanes.MultiplyAddPairs(a5, x, u); if (two) b5 = TLanes.MultiplyAddPairs(b5, x, v); }
+                        if (n > 6) { x = TLanes.BroadcastPair(r6 + c); a6 = TLanes.MultiplyAddPairs(a6, x, u); if (two) b6 = TLanes.MultiplyAddPairs(b6, x, v); }
+                        if (n > 7) { x = TLanes.BroadcastPair(r7 + c); a7 = TLanes.MultiplyAddPairs(a7, x, u); if (two) b7 = TLanes.MultiplyAddPairs(b7, x, v); }
                     }
-                    // [ξ][vector][tile]: the output transform reads one (vector, tile) every 2·TileGroup products.
-                    TVector* m = products + xi * 2 * TileGroup;
-                    m[0] = a0; m[1] = a1; m[2] = a2; m[3] = a3; m[4] = a4; m[5] = a5;
-                    if (two) { m[6] = b0; m[7] = b1; m[8] = b2; m[9] = b3; m[10] = b4; m[11] = b5; }
+                    // [ξ][vector][tile]: the output transform reads one (vector, tile) every 2·MaximumGroup products.
+                    TVector* m = products + xi * 2 * MaximumGroup;
+                    m[0] = a0; m[1] = a1; m[2] = a2; m[3] = a3; m[4] = a4; m[5] = a5; m[6] = a6; m[7] = a7;
+                    if (two) { m[8] = b0; m[9] = b1; m[10] = b2; m[11] = b3; m[12] = b4; m[13] = b5; m[14] = b6; m[15] = b7; }
                 }
-                tiles[0] = block.First + q0; tiles[1] = block.First + q1; tiles[2] = block.First + q2;
-                tiles[3] = block.First + q3; tiles[4] = block.First + q4; tiles[5] = block.First + q5;
-                StoreTiles<TLanes, TVector>(products, tiles, TWidth.Count, THeight.Count, output, channel, partial, r, g);
+                for (int i = 0; i < n; i++) tiles[i] = block.First + first + i;
+                StoreTiles<TLanes, TVector>(products, tiles, TWidth.Count, n, output, channel, partial, r, g);
             }
         }
 
@@ -353,7 +373,7 @@ namespace NetQuantGen.Runtime.Kernels
                 var bias = TLanes.Load(r.Bias + at);
                 for (int i = 0; i < count; i++)
                 {
-                    OutputTransform(products + h * TileGroup + i, 2 * TileGroup, out var y00, out var y01, out var y10, out var y11);
+                    OutputTransform(products + h * MaximumGroup + i, 2 * MaximumGroup, out var y00, out var y01, out var y10, out var y11);
                     int ty = tiles[i] / tilesWide, oy = 2 * ty, ox = 2 * (tiles[i] - ty * tilesWide);
                     bool right = ox + 1 < g.OutWidth, down = oy + 1 < g.OutHeight;
                     sbyte* pixel = output + (oy * g.OutWidth + ox) * outChannels;
