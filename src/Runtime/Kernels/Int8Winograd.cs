@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
 
 namespace NetQuantGen.Runtime.Kernels
 {
@@ -84,16 +85,81 @@ namespace NetQuantGen.Runtime.Kernels
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);
                     TransformInput(input, transformed, g, block, path);
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: Gemms<Lanes512, Vector512<int>>(transformed, w, output, r, g, block); break;
-                        case KernelPath.Vector256: Gemms<Lanes256, Vector256<int>>(transformed, w, output, r, g, block); break;
-                        case KernelPath.Vector128: Gemms<Lanes128, Vector128<int>>(transformed, w, output, r, g, block); break;
-                        default: GemmsScalar(transformed, (short*)w, output, r, g, block); break;
-                    }
+                    Dispatch(new Work(transformed, w, output, r, g, block, path));
                 }
             }
         }
+
+        /// <summary>The GEMMs of one block over a range of output-channel vector pairs: what a thread of the opt-in parallel mode runs.</summary>
+        private readonly struct Work
+        {
+            private readonly short* _transformed;
+            private readonly int* _weights;
+            private readonly sbyte* _output;
+            private readonly Requantizer _r;
+            private readonly Block _block;
+
+            public Work(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, KernelPath path)
+            {
+                _transformed = transformed;
+                _weights = weights;
+                _output = output;
+                _r = r;
+                _block = block;
+                Geometry = g;
+                Path = path;
+            }
+
+            public ConvolutionGeometry Geometry { get; }
+
+            public KernelPath Path { get; }
+
+            /// <summary>Pairs of output-channel vectors the path splits the channels into (the last may hold one vector).</summary>
+            public int VectorPairs
+            {
+                get
+                {
+                    int lanes = Path switch { KernelPath.Vector512 => 16, KernelPath.Vector256 => 8, _ => 4 };
+                    return ((Geometry.OutChannels + lanes - 1) / lanes + 1) / 2;
+                }
+            }
+
+            /// <summary>Vector pairs [first, end); the scalar kernel, the reference, always takes every channel.</summary>
+            public void Run(int first, int end)
+            {
+                var g = Geometry;
+                switch (Path)
+                {
+                    case KernelPath.Vector512: Gemms<Lanes512, Vector512<int>>(_transformed, _weights, _output, _r, g, _block, first, end); break;
+                    case KernelPath.Vector256: Gemms<Lanes256, Vector256<int>>(_transformed, _weights, _output, _r, g, _block, first, end); break;
+                    case KernelPath.Vector128: Gemms<Lanes128, Vector128<int>>(_transformed, _weights, _output, _r, g, _block, first, end); break;
+                    default: GemmsScalar(_transformed, (short*)_weights, _output, _r, g, _block); break;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Runs the block's GEMMs on this thread, or, when <see cref="KernelThreads.Count"/> allows and the layer is large enough
+        /// to repay the hand-off, on that many threads, each over its own output channels (the transformed block is shared,
+        /// read only). Every output value is computed by one thread exactly as on one, so the bytes do not depend on the count.
+        /// </summary>
+        private static void Dispatch(Work work)
+        {
+            var g = work.Geometry;
+            int pairs = work.VectorPairs, threads = Math.Min(KernelThreads.Count, pairs);
+            long macs = (long)g.OutputPixels * g.OutChannels * g.Taps * g.InChannels;
+            if (threads <= 1 || macs < KernelThreads.MinimumMacs || work.Path == KernelPath.Scalar)
+            {
+                work.Run(0, pairs);
+                return;
+            }
+            RunInParallel(work, pairs, threads);
+        }
+
+        /// <summary>Apart from <see cref="Dispatch"/> so that only the parallel mode allocates its closure, not every call.</summary>
+        private static void RunInParallel(Work work, int pairs, int threads) =>
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+                work.Run((int)((long)pairs * i / threads), (int)((long)pairs * (i + 1) / threads)));
 
         /// <summary>A register tile of eight Winograd tiles (AVX-512).</summary>
         private readonly struct EightTiles : ITileSize
@@ -279,18 +345,20 @@ namespace NetQuantGen.Runtime.Kernels
         private static TTo To<TFrom, TTo>(TFrom value) where TFrom : unmanaged where TTo : unmanaged => Unsafe.BitCast<TFrom, TTo>(value);
 
         /// <summary>
-        /// The block's GEMMs, output channels in tiles of two vectors (one for the last odd vector), times eight tiles with
-        /// AVX-512 (16 accumulators of its 32 registers) or six (12 of 16 registers).
+        /// The block's GEMMs for output-channel vector pairs [<paramref name="firstPair"/>, <paramref name="endPair"/>), in tiles
+        /// of two vectors (one for the last odd vector), times eight tiles with AVX-512 (16 accumulators of its 32 registers)
+        /// or six (12 of 16 registers).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Gemms<TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
+        private static void Gemms<TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block,
+            int firstPair, int endPair)
             where TLanes : struct, IVectorLanes<TVector>
             where TVector : unmanaged
         {
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
             TVector* products = stackalloc TVector[Positions * 2 * MaximumGroup];
             int* tiles = stackalloc int[MaximumGroup];
-            int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
+            int vectors = Math.Min((g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, 2 * endPair), v = 2 * firstPair;
             // The register tile that redoes fewer tiles at the block's end (eight only where AVX-512 has the registers);
             // fewer tiles than a register tile (a tiny image): one-tile register tiles.
             bool six = block.Count >= 6, eight = TLanes.Lanes == 16 && block.Count >= 8 && (block.Count + 7) / 8 * 8 <= (block.Count + 5) / 6 * 6;

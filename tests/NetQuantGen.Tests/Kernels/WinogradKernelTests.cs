@@ -90,6 +90,44 @@ namespace NetQuantGen.Tests.Kernels
             Assert.True(multiBlock >= 10, $"only {multiBlock} layers with several blocks of tiles");
         }
 
+        /// <summary>Opt-in parallelism (threads split the output channels of each block): 2, 3 and 4 threads give the single-threaded bytes on every vector path.</summary>
+        [Fact]
+        public void ParallelWinogradLayersAreBitIdenticalToSingleThreadedOnes()
+        {
+            var random = new Random(29);
+            var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
+            var pads = new[] { 1, 1, 1, 1 };
+            var c = Convolution(random, 23, 23, 40, 72, pads, -5);
+            var g = new ConvolutionGeometry(23, 23, 40, 23, 23, 72, 3, 3, 1, 1, 1, 1, 1, 1, -5, 3, -128, 127);
+            Assert.True((long)g.OutputPixels * 72 * 9 * 40 >= KernelThreads.MinimumMacs, "too small to be split");
+            var x = new sbyte[23 * 23 * 40];
+            random.NextBytes((byte[])(object)x);
+            var weights = WeightPacking.Winograd(c);
+            int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+            var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
+            var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
+            var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(8, 20)).ToArray();
+            foreach (var path in paths)
+            {
+                sbyte[] Convolve(int threads)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    KernelThreads.Count = threads;
+                    try
+                    {
+                        var y = new sbyte[g.OutputPixels * 72];
+                        Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, bias, multiplier, new int[padded], rightShift, g);
+                        return y;
+                    }
+                    finally { KernelThreads.Count = 1; }
+                }
+
+                var single = Convolve(1);
+                foreach (int threads in new[] { 2, 3, 4 })
+                    Assert.True(single.AsSpan().SequenceEqual(Convolve(threads)), $"Winograd on {path} with {threads} threads differs from one thread");
+            }
+        }
+
         [Fact]
         public void BuffersThatDoNotMatchTheGeometryAreRejected()
         {
