@@ -18,9 +18,9 @@ namespace NetQuantGen.Emit
         /// <summary>|x − z_in| for int8 x and z_in.</summary>
         public const int MaximumInput = 255;
 
-        /// <summary>Dense, 3×3, stride 1, dilation 1, int8 input: the shape the kernel computes.</summary>
+        /// <summary>Dense, 3×3, stride 1, dilation 1, int8 input and output (16-bit activations run the int16 kernels): the shape the kernel computes.</summary>
         public static bool Applies(QConvolution c) =>
-            c.Group == 1 && !c.FromGemm && !c.Input.IsWide && c.Input.Shape.Length == 4 && c.KernelHeight == 3 && c.KernelWidth == 3
+            c.Group == 1 && !c.FromGemm && !c.TouchesWide && c.Input.Shape.Length == 4 && c.KernelHeight == 3 && c.KernelWidth == 3
             && c.Window.Strides[0] == 1 && c.Window.Strides[1] == 1 && c.Window.Dilations[0] == 1 && c.Window.Dilations[1] == 1;
 
         /// <summary>The largest 4·255·Σ|w| over the output channels: a bound on |Y| for every input.</summary>
