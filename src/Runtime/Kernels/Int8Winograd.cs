@@ -15,8 +15,9 @@ namespace NetQuantGen.Runtime.Kernels
     /// baked weights: Y is then the exact value, acc = (Y &gt;&gt; 2) + bias is the direct kernel's accumulator, and the output
     /// goes through the same <see cref="Requantizer"/>. Bit-identical to the direct kernel on every path.
     /// The input tiles are transformed a block at a time into the scratch (sized so a block stays in L2), and the
-    /// GEMMs run on register tiles of six tiles × one or two vectors of output channels, over all 16 positions, so the
-    /// 16 products of a register tile never leave L1 before their output transform.
+    /// GEMMs run on register tiles of eight (AVX-512) or six tiles × one or two vectors of output channels, over all 16
+    /// positions, so the 16 products of a register tile never leave L1 before their output transform. The opt-in parallel
+    /// mode (<see cref="KernelThreads"/>) splits each block's output channels between threads.
     /// </summary>
     public static unsafe class Int8Winograd
     {

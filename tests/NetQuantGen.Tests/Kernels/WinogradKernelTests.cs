@@ -128,6 +128,34 @@ namespace NetQuantGen.Tests.Kernels
             }
         }
 
+        /// <summary>A layer run allocates nothing on any path (transform, GEMM and output buffers are the scratch and the stack).</summary>
+        [Fact]
+        public void ARunAllocatesNothingOnAnyPath()
+        {
+            // Below KernelThreads.MinimumMacs, so no thread count set elsewhere can make it go parallel.
+            var g = new ConvolutionGeometry(9, 9, 24, 9, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 7, -2, -128, 127);
+            Assert.True((long)g.OutputPixels * 40 * 9 * 24 < KernelThreads.MinimumMacs);
+            var x = new sbyte[9 * 9 * 24];
+            var y = new sbyte[9 * 9 * 40];
+            var scratch = new short[Int8Winograd.ScratchLength(g)];
+            var weights = new int[Int8Winograd.WeightLength(g)];
+            var perChannel = new int[g.ChannelBlocks * ConvolutionGeometry.BlockChannels];
+            var scale = new float[perChannel.Length];
+            foreach (var path in Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported))
+            {
+                using var pinned = KernelPathScope.Use(path);
+                Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g);
+                Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 4; i++)
+                {
+                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g);
+                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g);
+                }
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+
         [Fact]
         public void BuffersThatDoNotMatchTheGeometryAreRejected()
         {
