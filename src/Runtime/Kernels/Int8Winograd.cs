@@ -436,16 +436,16 @@ namespace NetQuantGen.Runtime.Kernels
             where TVector : unmanaged
         {
             int tilesWide = TilesWide(g), outChannels = g.OutChannels;
-            for (int h = 0; h < vectors; h++)
+            for (int i = 0; i < count; i++)
             {
-                int at = channel + h * TLanes.Lanes;
-                var bias = TLanes.Load(r.Bias + at);
-                for (int i = 0; i < count; i++)
+                int ty = tiles[i] / tilesWide, oy = 2 * ty, ox = 2 * (tiles[i] - ty * tilesWide);
+                bool right = ox + 1 < g.OutWidth, down = oy + 1 < g.OutHeight;
+                sbyte* pixel = output + (oy * g.OutWidth + ox) * outChannels;
+                for (int h = 0; h < vectors; h++)
                 {
+                    int at = channel + h * TLanes.Lanes;
+                    var bias = TLanes.Load(r.Bias + at);
                     OutputTransform(products + h * MaximumGroup + i, 2 * MaximumGroup, out var y00, out var y01, out var y10, out var y11);
-                    int ty = tiles[i] / tilesWide, oy = 2 * ty, ox = 2 * (tiles[i] - ty * tilesWide);
-                    bool right = ox + 1 < g.OutWidth, down = oy + 1 < g.OutHeight;
-                    sbyte* pixel = output + (oy * g.OutWidth + ox) * outChannels;
                     Store<TLanes, TVector>(pixel, Quarter(y00, bias), at, outChannels, partial, r);
                     if (right) Store<TLanes, TVector>(pixel + outChannels, Quarter(y01, bias), at, outChannels, partial, r);
                     if (down) Store<TLanes, TVector>(pixel + g.OutWidth * outChannels, Quarter(y10, bias), at, outChannels, partial, r);
