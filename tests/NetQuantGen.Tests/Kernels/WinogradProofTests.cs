@@ -10,7 +10,7 @@ namespace NetQuantGen.Tests.Kernels
     /// <summary>
     /// The build-time proof behind the Winograd kernel: |Y| = |4·Σ w·(x − z_in)| ≤ 4·255·Σ|w| must stay within int32 for every
     /// output channel (pinned at its boundary), only dense 3×3 stride-1 layers qualify, and the emitter picks the kernel only
-    /// where the proof holds and the 2×2 tiles are mostly used, ahead of the byte kernel on 4-bit weights.
+    /// where the proof holds and the 2×2 tiles are mostly used, ahead of the byte kernel on 4-bit weights where its tiles are fuller still.
     /// </summary>
     public class WinogradProofTests
     {
@@ -72,14 +72,16 @@ namespace NetQuantGen.Tests.Kernels
         }
 
         [Fact]
-        public void WinogradIsPreferredToTheByteKernelOnFourBitWeights()
+        public void WinogradIsPreferredToTheByteKernelOnFourBitWeightsWhereItsTilesAreFull()
         {
             var random = new Random(4);
             var weights = Enumerable.Range(0, 64 * 9).Select(_ => (sbyte)random.Next(-7, 8)).ToArray();
             Assert.True(ByteKernelProof.GroupLength(Layer(weights, 64, size: 14), patches: false) >= ByteKernelProof.MinimumGroup);
             Assert.Equal(ConvolutionKernel.Winograd, ConvolutionEmitter.KernelOf(Layer(weights, 64, size: 14)));
-            // Where Winograd does not apply (stride 2) the byte kernel still runs those weights.
+            // Where Winograd does not apply (stride 2), or its tiles waste more than a fifth (7×7: 49 of 64), the byte kernel runs those weights.
             Assert.Equal(ConvolutionKernel.DenseBytes, ConvolutionEmitter.KernelOf(Layer(weights, 64, size: 14, stride: 2)));
+            Assert.Equal(ConvolutionKernel.DenseBytes, ConvolutionEmitter.KernelOf(Layer(weights, 64, size: 7)));
+            Assert.Equal(ConvolutionKernel.Winograd, ConvolutionEmitter.KernelOf(Layer(weights, 64, size: 8)));
         }
     }
 }
