@@ -145,8 +145,8 @@ namespace NetQuantGen.Runtime.Kernels
                     int blockEnd = Math.Min(end, b + block);
                     switch (_source, Kind)
                     {
-                        case (RowSource.Patches, WorkKind.Bytes): BytePatches(_input, (byte*)rows, _layer, 2 * _stride, b, blockEnd, vector); break;
-                        case (RowSource.Patches, _): Patches(_input, rows, _layer, _stride, b, blockEnd, vector); break;
+                        case (RowSource.Patches, WorkKind.Bytes): Patches<byte, OffsetCell>(_input, (byte*)rows, _layer, 2 * _stride, b, blockEnd, vector); break;
+                        case (RowSource.Patches, _): Patches<short, WidenedCell>(_input, rows, _layer, _stride, b, blockEnd, vector); break;
                         case (_, WorkKind.Bytes): Offset(_input + (long)b * _layer.InChannels, (byte*)rows, blockEnd - b, _layer.InChannels, 2 * _stride, vector); break;
                         default: Widen(_input + (long)b * _layer.InChannels, rows, blockEnd - b, _layer.InChannels, _stride, _layer.InputZeroPoint, vector); break;
                     }
@@ -224,50 +224,108 @@ namespace NetQuantGen.Runtime.Kernels
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
         }
 
+        /// <summary>How one input value is stored in a row of the window: widened with the zero-point subtracted, or offset to uint8.</summary>
+        private interface IPatchCell<T> where T : unmanaged
+        {
+            static abstract T Of(sbyte x, int zeroPoint);
+
+            /// <summary>A tap in the padding.</summary>
+            static abstract T Padding(int zeroPoint);
+
+            /// <summary>Sixteen consecutive values at once (128-bit vectors, every vector path).</summary>
+            static abstract void Sixteen(sbyte* source, T* target, int zeroPoint);
+        }
+
+        /// <summary>The exact int16 kernel's cells: x − z_in, padding 0.</summary>
+        private readonly struct WidenedCell : IPatchCell<short>
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static short Of(sbyte x, int zeroPoint) => (short)(x - zeroPoint);
+
+            public static short Padding(int zeroPoint) => 0;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Sixteen(sbyte* source, short* target, int zeroPoint)
+            {
+                var bytes = Vector128.Load(source);
+                var z = Vector128.Create((short)zeroPoint);
+                (Vector128.WidenLower(bytes) - z).Store(target);
+                (Vector128.WidenUpper(bytes) - z).Store(target + 8);
+            }
+        }
+
+        /// <summary>The byte kernel's cells: x + 128 as uint8 (the sign bit flipped), padding z_in + 128 (the bias accounts for it).</summary>
+        private readonly struct OffsetCell : IPatchCell<byte>
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static byte Of(sbyte x, int zeroPoint) => (byte)(x ^ 0x80);
+
+            public static byte Padding(int zeroPoint) => (byte)(zeroPoint + 128);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Sixteen(sbyte* source, byte* target, int zeroPoint) =>
+                (Vector128.Load((byte*)source) ^ Vector128.Create((byte)0x80)).Store(target);
+        }
+
+        /// <summary>Windows up to this many values, whose kernel rows are short runs, are gathered through one table of offsets.</summary>
+        private const int MaxGatheredWindow = 256;
+
         /// <summary>
         /// im2col for <see cref="ConvolutionGeometry.Patches"/>, output pixels [first, end): per pixel one row of
-        /// <paramref name="rowLength"/> int16 from <paramref name="rows"/> on, tap t's channels (x − z_in) at t·C, taps in
-        /// the padding and the odd tail 0. The valid taps of one kernel row are one run of input memory when the dilation
-        /// is 1, copied as one run.
+        /// <paramref name="rowLength"/> cells from <paramref name="rows"/> on, tap t's channels at t·C, then the tail past
+        /// the window 0 (its weights are 0). A window inside the image whose kernel rows are short runs (a 1- or 3-channel
+        /// first layer) is gathered through a table of input offsets; the others copy each kernel row's valid taps, one run
+        /// of input memory when the dilation is 1, over a row of padding cells.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Patches(sbyte* input, short* rows, in ConvolutionGeometry g, int rowLength, int first, int end, bool vector)
+        private static void Patches<T, TCell>(sbyte* input, T* rows, in ConvolutionGeometry g, int rowLength, int first, int end, bool vector)
+            where T : unmanaged where TCell : struct, IPatchCell<T>
         {
-            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth;
-            var z = Vector128.Create((short)g.InputZeroPoint);
-            short zero = (short)g.InputZeroPoint;
-            new Span<short>(rows, (end - first) * rowLength).Clear();
-            short* row = rows;
+            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels, zero = g.InputZeroPoint;
+            var padding = TCell.Padding(zero);
+            bool gather = kw * channels < 16 && window <= MaxGatheredWindow;
+            int* offsets = stackalloc int[gather ? window : 0];
+            if (gather)
+                for (int ky = 0, i = 0; ky < g.KernelHeight; ky++)
+                    for (int kx = 0; kx < kw; kx++)
+                        for (int c = 0; c < channels; c++)
+                            offsets[i++] = (ky * g.DilationHeight * g.InWidth + kx * dw) * channels + c;
+            // The window's bottom-right tap, relative to its top-left one.
+            int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (kw - 1) * dw;
+            int oy = first / g.OutWidth, ox = first - oy * g.OutWidth;
+            T* row = rows;
             for (int p = first; p < end; p++, row += rowLength)
             {
-                int oy = p / g.OutWidth, ox = p - oy * g.OutWidth;
-                int ix0 = ox * g.StrideWidth - g.PadLeft;
-                // Kernel columns [first, last) fall inside the image.
+                int iy0 = oy * g.StrideHeight - g.PadTop, ix0 = ox * g.StrideWidth - g.PadLeft;
+                if (++ox == g.OutWidth) { ox = 0; oy++; }
+                for (int i = window; i < rowLength; i++) row[i] = default;
+                if (gather && iy0 >= 0 && ix0 >= 0 && iy0 + spanY < g.InHeight && ix0 + spanX < g.InWidth)
+                {
+                    sbyte* origin = input + (iy0 * g.InWidth + ix0) * channels;
+                    for (int i = 0; i < window; i++) row[i] = TCell.Of(origin[offsets[i]], zero);
+                    continue;
+                }
+                new Span<T>(row, window).Fill(padding);
+                // Kernel columns [firstColumn, lastColumn) fall inside the image.
                 int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
                 int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
-                if (firstColumn >= lastColumn) continue;
                 for (int ky = 0; ky < g.KernelHeight; ky++)
                 {
-                    int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
+                    int iy = iy0 + ky * g.DilationHeight;
                     if ((uint)iy >= (uint)g.InHeight) continue;
                     sbyte* source = input + (iy * g.InWidth + ix0) * channels;
-                    short* target = row + ky * kw * channels;
+                    T* target = row + ky * kw * channels;
                     if (dw == 1)
                     {
                         int i = firstColumn * channels, runEnd = lastColumn * channels;
                         if (vector)
-                            for (; i + 16 <= runEnd; i += 16)
-                            {
-                                var bytes = Vector128.Load(source + i);
-                                (Vector128.WidenLower(bytes) - z).Store(target + i);
-                                (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
-                            }
-                        for (; i < runEnd; i++) target[i] = (short)(source[i] - zero);
+                            for (; i + 16 <= runEnd; i += 16) TCell.Sixteen(source + i, target + i, zero);
+                        for (; i < runEnd; i++) target[i] = TCell.Of(source[i], zero);
                     }
                     else
                         for (int kx = firstColumn; kx < lastColumn; kx++)
                             for (int c = 0; c < channels; c++)
-                                target[kx * channels + c] = (short)(source[kx * dw * channels + c] - zero);
+                                target[kx * channels + c] = TCell.Of(source[kx * dw * channels + c], zero);
                 }
             }
         }
@@ -340,49 +398,6 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 for (int c = 0; c < channels; c++) target[c] = (byte)(source[c] ^ 0x80);
                 for (int c = channels; c < stride; c++) target[c] = 0;
-            }
-        }
-
-        /// <summary>
-        /// im2col for the byte kernel with <see cref="ConvolutionGeometry.Patches"/>, output pixels [first, end): per pixel
-        /// one row of <paramref name="rowLength"/> bytes, tap t's channels x + 128 at t·C, taps in the padding z_in + 128
-        /// (the bias accounts for them), the tail past the window 0 (its weights are 0).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BytePatches(sbyte* input, byte* rows, in ConvolutionGeometry g, int rowLength, int first, int end, bool vector)
-        {
-            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels;
-            byte padding = (byte)(g.InputZeroPoint + 128);
-            byte* row = rows;
-            for (int p = first; p < end; p++, row += rowLength)
-            {
-                new Span<byte>(row, window).Fill(padding);
-                new Span<byte>(row + window, rowLength - window).Clear();
-                int oy = p / g.OutWidth, ox = p - oy * g.OutWidth;
-                int ix0 = ox * g.StrideWidth - g.PadLeft;
-                // Kernel columns [first, last) fall inside the image.
-                int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
-                int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
-                for (int ky = 0; ky < g.KernelHeight; ky++)
-                {
-                    int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                    if ((uint)iy >= (uint)g.InHeight) continue;
-                    sbyte* source = input + (iy * g.InWidth + ix0) * channels;
-                    byte* target = row + ky * kw * channels;
-                    if (dw == 1)
-                    {
-                        // The valid taps of the kernel row are one run of input memory.
-                        int i = firstColumn * channels, runEnd = lastColumn * channels;
-                        if (vector)
-                            for (; i + 16 <= runEnd; i += 16)
-                                (Vector128.Load((byte*)source + i) ^ Vector128.Create((byte)0x80)).Store(target + i);
-                        for (; i < runEnd; i++) target[i] = (byte)(source[i] ^ 0x80);
-                    }
-                    else
-                        for (int kx = firstColumn; kx < lastColumn; kx++)
-                            for (int c = 0; c < channels; c++)
-                                target[kx * channels + c] = (byte)(source[kx * dw * channels + c] ^ 0x80);
-                }
             }
         }
 
