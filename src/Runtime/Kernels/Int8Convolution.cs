@@ -267,67 +267,97 @@ namespace NetQuantGen.Runtime.Kernels
                 (Vector128.Load((byte*)source) ^ Vector128.Create((byte)0x80)).Store(target);
         }
 
-        /// <summary>Windows up to this many values, whose kernel rows are short runs, are gathered through one table of offsets.</summary>
-        private const int MaxGatheredWindow = 256;
+        /// <summary>Stack cells for the input lines of windows with short kernel rows (see <see cref="Patches{T, TCell}"/>).</summary>
+        private const int MaxLineCells = 8192;
 
         /// <summary>
         /// im2col for <see cref="ConvolutionGeometry.Patches"/>, output pixels [first, end): per pixel one row of
         /// <paramref name="rowLength"/> cells from <paramref name="rows"/> on, tap t's channels at t·C, then the tail past
-        /// the window 0 (its weights are 0). A window inside the image whose kernel rows are short runs (a 1- or 3-channel
-        /// first layer) is gathered through a table of input offsets; the others copy each kernel row's valid taps, one run
-        /// of input memory when the dilation is 1, over a row of padding cells.
+        /// the window 0 (its weights are 0). When the kernel rows are short runs (a 1- or 3-channel first layer), the kh
+        /// input lines of the current output row are converted once, padding included, and every window row is copied
+        /// from them in 8-byte words; otherwise each kernel row's valid taps are copied over a row of padding cells, as
+        /// one run of input memory when the dilation is 1.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Patches<T, TCell>(sbyte* input, T* rows, in ConvolutionGeometry g, int rowLength, int first, int end, bool vector)
             where T : unmanaged where TCell : struct, IPatchCell<T>
         {
-            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels, zero = g.InputZeroPoint;
+            int channels = g.InChannels, kh = g.KernelHeight, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels, zero = g.InputZeroPoint;
             var padding = TCell.Padding(zero);
-            bool gather = kw * channels < 16 && window <= MaxGatheredWindow;
-            int* offsets = stackalloc int[gather ? window : 0];
-            if (gather)
-                for (int ky = 0, i = 0; ky < g.KernelHeight; ky++)
-                    for (int kx = 0; kx < kw; kx++)
-                        for (int c = 0; c < channels; c++)
-                            offsets[i++] = (ky * g.DilationHeight * g.InWidth + kx * dw) * channels + c;
-            // The window's bottom-right tap, relative to its top-left one.
-            int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (kw - 1) * dw;
-            int oy = first / g.OutWidth, ox = first - oy * g.OutWidth;
+            int run = kw * channels, word = sizeof(ulong) / sizeof(T);
+            // A line holds every input cell the output row's windows read, from column −PadLeft on, plus one word of slack.
+            int lineCells = ((g.OutWidth - 1) * g.StrideWidth + kw) * channels + word;
+            bool lines = dw == 1 && run < 16 && kh * lineCells <= MaxLineCells;
+            T* line = stackalloc T[lines ? kh * lineCells : 0];
+            int oy = first / g.OutWidth, ox = first - oy * g.OutWidth, lineRow = -1;
             T* row = rows;
             for (int p = first; p < end; p++, row += rowLength)
             {
                 int iy0 = oy * g.StrideHeight - g.PadTop, ix0 = ox * g.StrideWidth - g.PadLeft;
-                if (++ox == g.OutWidth) { ox = 0; oy++; }
-                for (int i = window; i < rowLength; i++) row[i] = default;
-                if (gather && iy0 >= 0 && ix0 >= 0 && iy0 + spanY < g.InHeight && ix0 + spanX < g.InWidth)
+                if (lines)
                 {
-                    sbyte* origin = input + (iy0 * g.InWidth + ix0) * channels;
-                    for (int i = 0; i < window; i++) row[i] = TCell.Of(origin[offsets[i]], zero);
-                    continue;
-                }
-                new Span<T>(row, window).Fill(padding);
-                // Kernel columns [firstColumn, lastColumn) fall inside the image.
-                int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
-                int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
-                for (int ky = 0; ky < g.KernelHeight; ky++)
-                {
-                    int iy = iy0 + ky * g.DilationHeight;
-                    if ((uint)iy >= (uint)g.InHeight) continue;
-                    sbyte* source = input + (iy * g.InWidth + ix0) * channels;
-                    T* target = row + ky * kw * channels;
-                    if (dw == 1)
+                    if (lineRow != oy)
                     {
-                        int i = firstColumn * channels, runEnd = lastColumn * channels;
-                        if (vector)
-                            for (; i + 16 <= runEnd; i += 16) TCell.Sixteen(source + i, target + i, zero);
-                        for (; i < runEnd; i++) target[i] = TCell.Of(source[i], zero);
+                        for (int ky = 0; ky < kh; ky++) Line<T, TCell>(input, line + ky * lineCells, lineCells, iy0 + ky * g.DilationHeight, g, vector);
+                        lineRow = oy;
                     }
-                    else
-                        for (int kx = firstColumn; kx < lastColumn; kx++)
-                            for (int c = 0; c < channels; c++)
-                                target[kx * channels + c] = TCell.Of(source[kx * dw * channels + c], zero);
+                    // Word copies spill up to a word past each run: into the next run, the tail, or the next row, all written
+                    // after; the block's last row, whose spill would leave the block, is copied cell by cell.
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        T* source = line + ky * lineCells + (ox * g.StrideWidth) * channels, target = row + ky * run;
+                        if (p < end - 1 || run % word == 0)
+                            for (int k = 0; k < run; k += word) Unsafe.WriteUnaligned(target + k, Unsafe.ReadUnaligned<ulong>(source + k));
+                        else
+                            for (int k = 0; k < run; k++) target[k] = source[k];
+                    }
+                    for (int i = window; i < rowLength; i++) row[i] = default;
                 }
+                else
+                {
+                    for (int i = window; i < rowLength; i++) row[i] = default;
+                    new Span<T>(row, window).Fill(padding);
+                    // Kernel columns [firstColumn, lastColumn) fall inside the image.
+                    int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
+                    int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        int iy = iy0 + ky * g.DilationHeight;
+                        if ((uint)iy >= (uint)g.InHeight) continue;
+                        sbyte* source = input + (iy * g.InWidth + ix0) * channels;
+                        T* target = row + ky * run;
+                        if (dw == 1)
+                        {
+                            int i = firstColumn * channels, runEnd = lastColumn * channels;
+                            if (vector)
+                                for (; i + 16 <= runEnd; i += 16) TCell.Sixteen(source + i, target + i, zero);
+                            for (; i < runEnd; i++) target[i] = TCell.Of(source[i], zero);
+                        }
+                        else
+                            for (int kx = firstColumn; kx < lastColumn; kx++)
+                                for (int c = 0; c < channels; c++)
+                                    target[kx * channels + c] = TCell.Of(source[kx * dw * channels + c], zero);
+                    }
+                }
+                if (++ox == g.OutWidth) { ox = 0; oy++; }
             }
+        }
+
+        /// <summary>Input row <paramref name="iy"/> as cells from column −PadLeft on, padding cells outside the image.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Line<T, TCell>(sbyte* input, T* line, int lineCells, int iy, in ConvolutionGeometry g, bool vector)
+            where T : unmanaged where TCell : struct, IPatchCell<T>
+        {
+            int channels = g.InChannels, zero = g.InputZeroPoint;
+            new Span<T>(line, lineCells).Fill(TCell.Padding(zero));
+            if ((uint)iy >= (uint)g.InHeight) return;
+            int start = g.PadLeft * channels, count = Math.Min(lineCells - start, g.InWidth * channels);
+            sbyte* source = input + iy * g.InWidth * channels;
+            T* target = line + start;
+            int i = 0;
+            if (vector)
+                for (; i + 16 <= count; i += 16) TCell.Sixteen(source + i, target + i, zero);
+            for (; i < count; i++) target[i] = TCell.Of(source[i], zero);
         }
 
         /// <summary>The whole input widened for a windowed kernel, then the zero pixel that padding taps read.</summary>
