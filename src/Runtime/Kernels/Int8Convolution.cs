@@ -267,16 +267,16 @@ namespace NetQuantGen.Runtime.Kernels
                 (Vector128.Load((byte*)source) ^ Vector128.Create((byte)0x80)).Store(target);
         }
 
-        /// <summary>Stack cells for the input lines of windows with short kernel rows (see <see cref="Patches{T, TCell}"/>).</summary>
+        /// <summary>Stack cells for the kh converted input lines of <see cref="Patches{T, TCell}"/>.</summary>
         private const int MaxLineCells = 8192;
 
         /// <summary>
         /// im2col for <see cref="ConvolutionGeometry.Patches"/>, output pixels [first, end): per pixel one row of
         /// <paramref name="rowLength"/> cells from <paramref name="rows"/> on, tap t's channels at t·C, then the tail past
-        /// the window 0 (its weights are 0). When the kernel rows are short runs (a 1- or 3-channel first layer), the kh
-        /// input lines of the current output row are converted once, padding included, and every window row is copied
-        /// from them in 8-byte words; otherwise each kernel row's valid taps are copied over a row of padding cells, as
-        /// one run of input memory when the dilation is 1.
+        /// the window 0 (its weights are 0). With dilation 1 across, the kh input lines of the current output row are
+        /// converted once, padding included, and every window's kernel rows are copied from them in 16-byte chunks
+        /// (overlapping windows no longer convert each input cell once per window); otherwise, or when the lines do not fit
+        /// on the stack, each kernel row's valid taps are converted over a row of padding cells.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Patches<T, TCell>(sbyte* input, T* rows, in ConvolutionGeometry g, int rowLength, int first, int end, bool vector)
@@ -284,13 +284,13 @@ namespace NetQuantGen.Runtime.Kernels
         {
             int channels = g.InChannels, kh = g.KernelHeight, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels, zero = g.InputZeroPoint;
             var padding = TCell.Padding(zero);
-            int run = kw * channels, word = sizeof(ulong) / sizeof(T);
-            // A line holds every input cell the output row's windows read, from column −PadLeft on, plus one word of slack.
-            int lineCells = ((g.OutWidth - 1) * g.StrideWidth + kw) * channels + word;
-            bool lines = dw == 1 && run < 16 && kh * lineCells <= MaxLineCells;
+            int run = kw * channels, chunk = 16 / sizeof(T);
+            // A line holds every input cell the output row's windows read, from column −PadLeft on, plus one chunk of slack.
+            int lineCells = ((g.OutWidth - 1) * g.StrideWidth + kw) * channels + chunk;
+            bool lines = dw == 1 && kh * lineCells <= MaxLineCells;
             T* line = stackalloc T[lines ? kh * lineCells : 0];
             int oy = first / g.OutWidth, ox = first - oy * g.OutWidth, lineRow = -1;
-            T* row = rows;
+            T* row = rows, blockEnd = rows + (end - first) * rowLength;
             for (int p = first; p < end; p++, row += rowLength)
             {
                 int iy0 = oy * g.StrideHeight - g.PadTop, ix0 = ox * g.StrideWidth - g.PadLeft;
@@ -301,15 +301,14 @@ namespace NetQuantGen.Runtime.Kernels
                         for (int ky = 0; ky < kh; ky++) Line<T, TCell>(input, line + ky * lineCells, lineCells, iy0 + ky * g.DilationHeight, g, vector);
                         lineRow = oy;
                     }
-                    // Word copies spill up to a word past each run: into the next run, the tail, or the next row, all written
-                    // after; the block's last row, whose spill would leave the block, is copied cell by cell.
+                    // Chunk copies spill up to a chunk past each run: into the next runs, the tail, or the next rows, all written
+                    // after; near the end of the block, where a spill would leave it, the rest goes cell by cell.
                     for (int ky = 0; ky < kh; ky++)
                     {
                         T* source = line + ky * lineCells + (ox * g.StrideWidth) * channels, target = row + ky * run;
-                        if (p < end - 1 || run % word == 0)
-                            for (int k = 0; k < run; k += word) Unsafe.WriteUnaligned(target + k, Unsafe.ReadUnaligned<ulong>(source + k));
-                        else
-                            for (int k = 0; k < run; k++) target[k] = source[k];
+                        int k = 0;
+                        for (; k < run && target + k + chunk <= blockEnd; k += chunk) Vector128.Load((byte*)(source + k)).Store((byte*)(target + k));
+                        for (; k < run; k++) target[k] = source[k];
                     }
                     for (int i = window; i < rowLength; i++) row[i] = default;
                 }

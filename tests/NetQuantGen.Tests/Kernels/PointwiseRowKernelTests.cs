@@ -9,7 +9,7 @@ namespace NetQuantGen.Tests.Kernels
     /// <summary>
     /// The dense kernels whose rows are built a block of output pixels at a time (1×1 stride-1 convolutions, im2col
     /// patches, each with the exact int16 and the byte kernel) on images of several blocks, odd widths, strides,
-    /// dilations and pads, small channel counts (the short-run line copies of a first layer) and large ones: every
+    /// dilations (the per-window copies) and pads, 1 to 5 channels with patches (the line copies) and up to 89 without: every
     /// path, scalar included, gives the bytes of a plain convolution written out here from the logical weights, in
     /// both requantization modes, with one thread and with the opt-in parallel split.
     /// </summary>
@@ -22,7 +22,7 @@ namespace NetQuantGen.Tests.Kernels
         {
             var random = new Random(31);
             var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
-            int compared = 0, lineCopies = 0, multiBlock = 0, split = 0;
+            int compared = 0, lineCopies = 0, windowCopies = 0, multiBlock = 0, split = 0;
             for (int trial = 0; trial < 160; trial++)
             {
                 bool pointwise = random.Next(3) == 0, bytes = random.Next(2) == 0, floatScales = random.Next(2) == 0;
@@ -75,13 +75,15 @@ namespace NetQuantGen.Tests.Kernels
                         finally { KernelThreads.Count = 1; }
                         compared++;
                     }
-                if (!pointwise && dilation == 1 && kernelW * channels < 16) lineCopies++;
+                if (!pointwise && dilation == 1) lineCopies++;
+                if (!pointwise && dilation > 1) windowCopies++;
                 int rowBytes = bytes ? (pointwise ? 4 * g.ChannelQuads : 4 * g.WindowQuads) : (pointwise ? 2 * g.ChannelPairs : 2 * g.ReductionPairs) * 2;
                 if (g.OutputPixels * rowBytes > 16 * 1024) multiBlock++;
                 if ((long)g.OutputPixels * outChannels * taps * channels >= KernelThreads.MinimumMacs && g.OutputPixels >= 24) split++;
             }
             Assert.True(compared >= 200 * paths.Length, $"only {compared} comparisons");
-            Assert.True(lineCopies >= 20 && multiBlock >= 10 && split >= 10, $"{lineCopies} layers with line copies, {multiBlock} of several blocks, {split} split between threads");
+            Assert.True(lineCopies >= 20 && windowCopies >= 5 && multiBlock >= 10 && split >= 10,
+                $"{lineCopies} layers with line copies, {windowCopies} with per-window copies, {multiBlock} of several blocks, {split} split between threads");
         }
 
         /// <summary>acc = bias + Σ w·(x − z_in) over the taps inside the image, then the scalar requantization.</summary>
