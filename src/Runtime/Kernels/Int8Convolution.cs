@@ -745,8 +745,22 @@ namespace NetQuantGen.Runtime.Kernels
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             for (int v = 0; v < vectors; v++)
+            {
+                int first = channel + v * TLanes.Lanes;
+                TLanes.Finish(tile + v * TilePixels, count, first, r);
                 for (int i = 0; i < count; i++)
-                    Store<TLanes, TVector>(output + pixels[i] * outChannels, tile[v * TilePixels + i], channel + v * TLanes.Lanes, outChannels, partial, r);
+                {
+                    sbyte* pixel = output + pixels[i] * outChannels;
+                    if (first + TLanes.Lanes <= outChannels)
+                    {
+                        TLanes.StoreFinished(pixel + first, tile[v * TilePixels + i]);
+                        continue;
+                    }
+                    // Lanes past the last output channel (padding) would land on the next pixel.
+                    TLanes.StoreFinished(partial, tile[v * TilePixels + i]);
+                    for (int c = first; c < outChannels; c++) pixel[c] = partial[c - first];
+                }
+            }
         }
 
         /// <summary>

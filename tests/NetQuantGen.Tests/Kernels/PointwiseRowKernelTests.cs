@@ -11,7 +11,7 @@ namespace NetQuantGen.Tests.Kernels
     /// patches, each with the exact int16 and the byte kernel) on images of several blocks, odd widths, strides,
     /// dilations (the per-window copies) and pads, 1 to 5 channels with patches (the line copies) and up to 89 without: every
     /// path, scalar included, gives the bytes of a plain convolution written out here from the logical weights, in
-    /// both requantization modes, with one thread and with the opt-in parallel split.
+    /// both requantization modes (left and right shifts), with one thread and with the opt-in parallel split.
     /// </summary>
     public class PointwiseRowKernelTests
     {
@@ -48,12 +48,15 @@ namespace NetQuantGen.Tests.Kernels
                 int padded = g.ChannelBlocks * Block;
                 var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
                 var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
-                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(0, 12)).ToArray();
+                // Signed shifts as the compiler bakes them: a left or a right shift per channel.
+                var shift = Enumerable.Range(0, padded).Select(_ => random.Next(-11, 3)).ToArray();
+                var leftShift = shift.Select(e => Math.Max(0, e)).ToArray();
+                var rightShift = shift.Select(e => Math.Max(0, -e)).ToArray();
                 var scale = Enumerable.Range(0, padded).Select(_ => random.Next(3) == 0 ? MathF.Pow(2, -random.Next(1, 12)) : (float)(random.NextDouble() * 1e-3)).ToArray();
                 var x = new sbyte[inH * inW * channels];
                 random.NextBytes((byte[])(object)x);
 
-                var expected = Plain(x, w, bias, multiplier, rightShift, floatScales ? scale : null, g);
+                var expected = Plain(x, w, bias, multiplier, shift, floatScales ? scale : null, g);
                 var packed = bytes ? PackQuads(w, g) : PackPairs(w, g);
                 // The byte kernel's bias holds −(z_in + 128)·Σw, as the compiler bakes it.
                 var kernelBias = bytes
@@ -69,7 +72,7 @@ namespace NetQuantGen.Tests.Kernels
                             var y = new sbyte[g.OutputPixels * outChannels];
                             var scratch = new short[g.ScratchLength(depthwise: false)];
                             if (floatScales) Int8Convolution.Dense(x, y, scratch, packed, kernelBias, scale, g);
-                            else Int8Convolution.Dense(x, y, scratch, packed, kernelBias, multiplier, new int[padded], rightShift, g);
+                            else Int8Convolution.Dense(x, y, scratch, packed, kernelBias, multiplier, leftShift, rightShift, g);
                             Assert.True(expected.AsSpan().SequenceEqual(y), $"{path} with {threads} thread(s) differs from the plain convolution on {g} (float: {floatScales})");
                         }
                         finally { KernelThreads.Count = 1; }
@@ -87,7 +90,7 @@ namespace NetQuantGen.Tests.Kernels
         }
 
         /// <summary>acc = bias + Σ w·(x − z_in) over the taps inside the image, then the scalar requantization.</summary>
-        private static sbyte[] Plain(sbyte[] x, int[,,] w, int[] bias, int[] multiplier, int[] rightShift, float[]? scale, in ConvolutionGeometry g)
+        private static sbyte[] Plain(sbyte[] x, int[,,] w, int[] bias, int[] multiplier, int[] shift, float[]? scale, in ConvolutionGeometry g)
         {
             var y = new sbyte[g.OutputPixels * g.OutChannels];
             for (int oy = 0; oy < g.OutHeight; oy++)
@@ -105,7 +108,7 @@ namespace NetQuantGen.Tests.Kernels
                             }
                         int v = scale != null
                             ? FloatRequantization.Requantize(acc, scale[m], g.OutputZeroPoint, g.ClampMin, g.ClampMax)
-                            : Math.Clamp(g.OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], -rightShift[m]), g.ClampMin, g.ClampMax);
+                            : Math.Clamp(g.OutputZeroPoint + FixedPoint.MultiplyByQuantizedMultiplier(acc, multiplier[m], shift[m]), g.ClampMin, g.ClampMax);
                         y[(oy * g.OutWidth + ox) * g.OutChannels + m] = (sbyte)v;
                     }
             return y;
