@@ -289,56 +289,75 @@ namespace NetQuantGen.Runtime.Kernels
             int lineCells = ((g.OutWidth - 1) * g.StrideWidth + kw) * channels + chunk;
             bool lines = dw == 1 && kh * lineCells <= MaxLineCells;
             T* line = stackalloc T[lines ? kh * lineCells : 0];
-            int oy = first / g.OutWidth, ox = first - oy * g.OutWidth, lineRow = -1;
-            T* row = rows, blockEnd = rows + (end - first) * rowLength;
+            if (lines)
+            {
+                PatchesFromLines<T, TCell>(input, rows, g, rowLength, first, end, line, lineCells, vector);
+                return;
+            }
+            int oy = first / g.OutWidth, ox = first - oy * g.OutWidth;
+            T* row = rows;
             for (int p = first; p < end; p++, row += rowLength)
             {
                 int iy0 = oy * g.StrideHeight - g.PadTop, ix0 = ox * g.StrideWidth - g.PadLeft;
-                if (lines)
+                for (int i = window; i < rowLength; i++) row[i] = default;
+                new Span<T>(row, window).Fill(padding);
+                // Kernel columns [firstColumn, lastColumn) fall inside the image.
+                int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
+                int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
+                for (int ky = 0; ky < kh; ky++)
                 {
-                    if (lineRow != oy)
+                    int iy = iy0 + ky * g.DilationHeight;
+                    if ((uint)iy >= (uint)g.InHeight) continue;
+                    sbyte* source = input + (iy * g.InWidth + ix0) * channels;
+                    T* target = row + ky * run;
+                    if (dw == 1)
                     {
-                        for (int ky = 0; ky < kh; ky++) Line<T, TCell>(input, line + ky * lineCells, lineCells, iy0 + ky * g.DilationHeight, g, vector);
-                        lineRow = oy;
+                        int i = firstColumn * channels, runEnd = lastColumn * channels;
+                        if (vector)
+                            for (; i + 16 <= runEnd; i += 16) TCell.Sixteen(source + i, target + i, zero);
+                        for (; i < runEnd; i++) target[i] = TCell.Of(source[i], zero);
                     }
-                    // Chunk copies spill up to a chunk past each run: into the next runs, the tail, or the next rows, all written
-                    // after; near the end of the block, where a spill would leave it, the rest goes cell by cell.
-                    for (int ky = 0; ky < kh; ky++)
-                    {
-                        T* source = line + ky * lineCells + (ox * g.StrideWidth) * channels, target = row + ky * run;
-                        int k = 0;
-                        for (; k < run && target + k + chunk <= blockEnd; k += chunk) Vector128.Load((byte*)(source + k)).Store((byte*)(target + k));
-                        for (; k < run; k++) target[k] = source[k];
-                    }
-                    for (int i = window; i < rowLength; i++) row[i] = default;
-                }
-                else
-                {
-                    for (int i = window; i < rowLength; i++) row[i] = default;
-                    new Span<T>(row, window).Fill(padding);
-                    // Kernel columns [firstColumn, lastColumn) fall inside the image.
-                    int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
-                    int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
-                    for (int ky = 0; ky < kh; ky++)
-                    {
-                        int iy = iy0 + ky * g.DilationHeight;
-                        if ((uint)iy >= (uint)g.InHeight) continue;
-                        sbyte* source = input + (iy * g.InWidth + ix0) * channels;
-                        T* target = row + ky * run;
-                        if (dw == 1)
-                        {
-                            int i = firstColumn * channels, runEnd = lastColumn * channels;
-                            if (vector)
-                                for (; i + 16 <= runEnd; i += 16) TCell.Sixteen(source + i, target + i, zero);
-                            for (; i < runEnd; i++) target[i] = TCell.Of(source[i], zero);
-                        }
-                        else
-                            for (int kx = firstColumn; kx < lastColumn; kx++)
-                                for (int c = 0; c < channels; c++)
-                                    target[kx * channels + c] = TCell.Of(source[kx * dw * channels + c], zero);
-                    }
+                    else
+                        for (int kx = firstColumn; kx < lastColumn; kx++)
+                            for (int c = 0; c < channels; c++)
+                                target[kx * channels + c] = TCell.Of(source[kx * dw * channels + c], zero);
                 }
                 if (++ox == g.OutWidth) { ox = 0; oy++; }
+            }
+        }
+
+        /// <summary>
+        /// The line path of <see cref="Patches{T, TCell}"/>: per output row its kh input lines, then every window's kernel
+        /// rows copied from them in 16-byte chunks. A chunk copy spills up to a chunk past its run, into the next runs, the
+        /// tail or the next rows, all written after; the rows near the end of the block, whose spill would leave it, go cell by cell.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void PatchesFromLines<T, TCell>(sbyte* input, T* rows, in ConvolutionGeometry g, int rowLength, int first, int end, T* line, int lineCells, bool vector)
+            where T : unmanaged where TCell : struct, IPatchCell<T>
+        {
+            int kh = g.KernelHeight, run = g.KernelWidth * g.InChannels, window = kh * run, outWidth = g.OutWidth, step = g.StrideWidth * g.InChannels;
+            int chunk = 16 / sizeof(T), written = (run + chunk - 1) / chunk * chunk;
+            // Offsets of rows whose chunk copies all land inside the block.
+            int lastSafe = (end - first) * rowLength - (kh - 1) * run - written;
+            int oy = first / outWidth, ox = first - oy * outWidth;
+            T* row = rows;
+            for (int p = first, offset = 0; p < end; p++, offset += rowLength, row += rowLength)
+            {
+                if (p == first || ox == 0)
+                    for (int ky = 0; ky < kh; ky++)
+                        Line<T, TCell>(input, line + ky * lineCells, lineCells, oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight, g, vector);
+                T* source = line + ox * step;
+                if (vector && offset <= lastSafe)
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        byte* from = (byte*)(source + ky * lineCells), to = (byte*)(row + ky * run);
+                        for (int k = 0; k < run; k += chunk, from += 16, to += 16) Vector128.Load(from).Store(to);
+                    }
+                else
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int k = 0; k < run; k++) row[ky * run + k] = source[ky * lineCells + k];
+                for (int i = window; i < rowLength; i++) row[i] = default;
+                if (++ox == outWidth) { ox = 0; oy++; }
             }
         }
 
@@ -636,7 +655,8 @@ namespace NetQuantGen.Runtime.Kernels
         /// The byte kernel's tiles (see <see cref="Tiled{TLoop, TLanes, TVector}"/>): per tap, runs of ByteGroup quads are
         /// summed in int16 registers (uint8 × int8 pairs, vpmaddubsw, then int16 adds), and each run's sums are widened
         /// into the tile's int32 accumulators (vpmaddwd by ones). The compiler chose ByteGroup so that no pair and no run
-        /// can leave int16 for any input. Padding taps are not skipped: they read the z_in + 128 pixel the bias accounts for.
+        /// can leave int16 for any input. The bias it bakes already holds −(z_in + 128)·Σw, so acc = bias + Σ w·(x + 128) is
+        /// the exact accumulator; padding taps are not skipped: they read the z_in + 128 pixel the bias accounts for.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void ByteTiles<TLanes, TVector, TWidth, THeight, TRows>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
