@@ -91,6 +91,12 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>Block rows up to about this many bytes: written and read back while they are still in L1.</summary>
         private const int BlockBytes = 16 * 1024;
 
+        /// <summary>
+        /// Tiles per block at least: each block runs every output channel, so all the weights are read once per block; long
+        /// rows (a wide reduction) take bigger blocks, in L2, rather than reading a large weight matrix every few pixels.
+        /// </summary>
+        private const int MinimumBlockTiles = 8;
+
         /// <summary>One layer's kernel call over a range of output pixels: what a thread of the opt-in parallel mode runs.</summary>
         private readonly struct Work
         {
@@ -138,7 +144,7 @@ namespace NetQuantGen.Runtime.Kernels
                     return;
                 }
                 bool vector = Path != KernelPath.Scalar;
-                int block = vector ? Math.Max(1, BlockBytes / (2 * _stride) / TilePixels) * TilePixels : end - first;
+                int block = vector ? Math.Max(MinimumBlockTiles, BlockBytes / (2 * _stride) / TilePixels) * TilePixels : end - first;
                 short* rows = _wide + (long)first * _stride;
                 for (int b = first; b < end; b += block)
                 {

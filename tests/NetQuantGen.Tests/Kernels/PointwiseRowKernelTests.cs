@@ -81,7 +81,8 @@ namespace NetQuantGen.Tests.Kernels
                 if (!pointwise && dilation == 1) lineCopies++;
                 if (!pointwise && dilation > 1) windowCopies++;
                 int rowBytes = bytes ? (pointwise ? 4 * g.ChannelQuads : 4 * g.WindowQuads) : (pointwise ? 2 * g.ChannelPairs : 2 * g.ReductionPairs) * 2;
-                if (g.OutputPixels * rowBytes > 16 * 1024) multiBlock++;
+                // The kernel's blocks: 16 KB of rows, at least 8 tiles of 6 pixels.
+                if (g.OutputPixels > Math.Max(8, 16 * 1024 / rowBytes / 6) * 6) multiBlock++;
                 if ((long)g.OutputPixels * outChannels * taps * channels >= KernelThreads.MinimumMacs && g.OutputPixels >= 24) split++;
             }
             Assert.True(compared >= 200 * paths.Length, $"only {compared} comparisons");
