@@ -29,9 +29,9 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 var zeroA = Vector256.Create(p.ZeroPointA);
                 var zeroB = Vector256.Create(p.ZeroPointB);
-                var (multiplierA, leftA, rightA) = Scale(p.MultiplierA, p.ShiftA);
-                var (multiplierB, leftB, rightB) = Scale(p.MultiplierB, p.ShiftB);
-                var (multiplierOut, leftOut, rightOut) = Scale(p.OutputMultiplier, p.OutputShift);
+                var scaleA = Scale(p.MultiplierA, p.ShiftA);
+                var scaleB = Scale(p.MultiplierB, p.ShiftB);
+                var scaleOut = Scale(p.OutputMultiplier, p.OutputShift);
                 var zeroOut = Vector256.Create(p.OutputZeroPoint);
                 var low = Vector256.Create(p.ClampMin);
                 var high = Vector256.Create(p.ClampMax);
@@ -41,9 +41,9 @@ namespace NetQuantGen.Runtime.Kernels
                     {
                         var sa = Avx2.ShiftLeftLogical(Avx2.Subtract(Avx2.ConvertToVector256Int32(pa + i), zeroA), shift);
                         var sb = Avx2.ShiftLeftLogical(Avx2.Subtract(Avx2.ConvertToVector256Int32(pb + i), zeroB), shift);
-                        var sum = Avx2.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(sa, multiplierA, leftA, rightA),
-                            VectorFixedPoint.MultiplyByQuantizedMultiplier(sb, multiplierB, leftB, rightB));
-                        var v = Avx2.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(sum, multiplierOut, leftOut, rightOut), zeroOut);
+                        var sum = Avx2.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(sa, scaleA),
+                            VectorFixedPoint.MultiplyByQuantizedMultiplier(sb, scaleB));
+                        var v = Avx2.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(sum, scaleOut), zeroOut);
                         v = Avx2.Min(Avx2.Max(v, low), high);
                         // Already in int8: the saturating packs are exact; each 128-bit half keeps four bytes.
                         var words = Avx2.PackSignedSaturate(v, v);
@@ -62,7 +62,7 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>A multiplier and its signed shift as the vector routine takes them: left and right shifts apart.</summary>
-        private static (Vector256<int> Multiplier, Vector256<uint> Left, Vector256<int> Right) Scale(int multiplier, int shift) =>
-            (Vector256.Create(multiplier), Vector256.Create((uint)Math.Max(0, shift)), Vector256.Create(Math.Max(0, -shift)));
+        private static Multipliers256 Scale(int multiplier, int shift) =>
+            new(Vector256.Create(multiplier), Vector256.Create((uint)Math.Max(0, shift)), Vector256.Create(Math.Max(0, -shift)));
     }
 }

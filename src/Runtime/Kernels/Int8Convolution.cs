@@ -54,79 +54,74 @@ namespace NetQuantGen.Runtime.Kernels
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise);
             var path = KernelPaths.Current;
-            if (g.ByteGroup > 0 && g.Patches)
+            var kind = depthwise ? WorkKind.Depthwise : g.ByteGroup > 0 ? WorkKind.Bytes : WorkKind.Dense;
+            // With patches the windows are the rows of one 1×1 convolution over the output plane (its weights are packed that way).
+            var rows = g.Patches ? g.AsPatchGemm() : g;
+            // The byte kernel's offset bytes are addressed as int16 pairs, so the window's pixel arithmetic serves both kernels.
+            int stride = kind == WorkKind.Bytes ? 2 * rows.ChannelQuads : rows.WideStride(depthwise);
+            var source = g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels : RowSource.Prepared;
+            if (source == RowSource.Prepared)
             {
-                var rows = g.AsPatchGemm();
-                BytePatches(x, scratch, g, rows.InChannels, path != KernelPath.Scalar);
-                RunBytes(scratch, y, weights, bias, multiplier, leftShift, rightShift, scale, rows, path);
-                return;
+                if (kind == WorkKind.Bytes) Offset(x, scratch, g, path != KernelPath.Scalar);
+                else Widen(x, scratch, g, stride, path != KernelPath.Scalar);
             }
-            if (g.ByteGroup > 0)
-            {
-                Offset(x, scratch, g, path != KernelPath.Scalar);
-                RunBytes(scratch, y, weights, bias, multiplier, leftShift, rightShift, scale, g, path);
-                return;
-            }
-            if (g.Patches)
-            {
-                // The windows as rows of one 1×1 convolution over the output plane (its weights are packed that way).
-                var rows = g.AsPatchGemm();
-                Patches(x, scratch, g, rows.InChannels, path != KernelPath.Scalar);
-                RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, scale, rows, depthwise: false, path);
-                return;
-            }
-            Widen(x, scratch, g, g.WideStride(depthwise), path != KernelPath.Scalar);
-            RunWidened(scratch, y, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise, path);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void RunWidened(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
-            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, ReadOnlySpan<float> scale,
-            in ConvolutionGeometry g, bool depthwise, KernelPath path)
-        {
+            fixed (sbyte* input = x)
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
             fixed (sbyte* output = y)
-                Dispatch(new Work(wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g), g, g.WideStride(depthwise), depthwise ? WorkKind.Depthwise : WorkKind.Dense, path));
+                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g), g, rows, stride, kind, source, path));
         }
 
-        /// <summary>
-        /// The uint8 × int8 kernel. The bias the compiler bakes for it already holds −(z_in + 128)·Σw, so
-        /// acc = bias + Σ w·(x + 128) = the exact accumulator; padding taps read a pixel of z_in + 128 (w·(x − z_in) = 0).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void RunBytes(Span<short> scratch, Span<sbyte> y, ReadOnlySpan<int> weights, ReadOnlySpan<int> bias,
-            ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift, ReadOnlySpan<float> scale,
-            in ConvolutionGeometry g, KernelPath path)
-        {
-            // The offset bytes as int16 pairs, so the window's pixel arithmetic serves both kernels.
-            fixed (short* wide = scratch)
-            fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
-            fixed (float* s = scale)
-            fixed (sbyte* output = y)
-                Dispatch(new Work(wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g), g, 2 * g.ChannelQuads, WorkKind.Bytes, path));
-        }
+        /// <summary>Output pixel p reads input pixel p alone (1×1, stride 1, no padding): its row of the widened input is its whole reduction.</summary>
+        private static bool IsPointwise(in ConvolutionGeometry g) =>
+            g.KernelHeight == 1 && g.KernelWidth == 1 && g.StrideHeight == 1 && g.StrideWidth == 1 && g.PadTop == 0 && g.PadLeft == 0
+            && g.OutHeight == g.InHeight && g.OutWidth == g.InWidth;
 
         private enum WorkKind { Dense, Depthwise, Bytes }
+
+        /// <summary>
+        /// Where the kernel's input rows come from: <see cref="Prepared"/>, the whole input widened (or offset) before the
+        /// kernel runs, for windows that read neighbouring pixels; otherwise the rows of a pointwise reduction, built a block
+        /// of output pixels at a time just before the kernel reads them: the input pixels themselves (<see cref="Pixels"/>,
+        /// a 1×1 convolution) or their windows (<see cref="Patches"/>, im2col).
+        /// </summary>
+        private enum RowSource { Prepared, Pixels, Patches }
+
+        /// <summary>Block rows up to about this many bytes: written and read back while they are still in L1.</summary>
+        private const int BlockBytes = 16 * 1024;
+
+        /// <summary>
+        /// Tiles per block at least: each block runs every output channel, so all the weights are read once per block; long
+        /// rows (a wide reduction) take bigger blocks, in L2, rather than reading a large weight matrix every few pixels.
+        /// </summary>
+        private const int MinimumBlockTiles = 8;
 
         /// <summary>One layer's kernel call over a range of output pixels: what a thread of the opt-in parallel mode runs.</summary>
         private readonly struct Work
         {
+            private readonly sbyte* _input;
             private readonly short* _wide;
             private readonly int* _weights;
             private readonly sbyte* _output;
             private readonly Requantizer _r;
+            private readonly ConvolutionGeometry _layer;
             private readonly int _stride;
+            private readonly RowSource _source;
 
-            public Work(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, WorkKind kind, KernelPath path)
+            /// <param name="layer">The layer's geometry; <paramref name="rows"/>: the one the kernel loops see (the patch GEMM with patches).</param>
+            public Work(sbyte* input, short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry layer, in ConvolutionGeometry rows,
+                int stride, WorkKind kind, RowSource source, KernelPath path)
             {
+                _input = input;
                 _wide = wide;
                 _weights = weights;
                 _output = output;
                 _r = r;
-                Geometry = g;
+                _layer = layer;
+                Geometry = rows;
                 _stride = stride;
+                _source = source;
                 Kind = kind;
                 Path = path;
             }
@@ -137,21 +132,49 @@ namespace NetQuantGen.Runtime.Kernels
 
             public WorkKind Kind { get; }
 
-            /// <summary>Output pixels [first, end); the scalar kernels, the reference, always take the whole plane.</summary>
+            /// <summary>
+            /// Output pixels [first, end); the scalar kernels, the reference, always take the whole plane. Built rows go to
+            /// this range's own part of the scratch (rows [first, end) of the whole plane's), a block at a time.
+            /// </summary>
             public void Run(int first, int end)
             {
+                if (_source == RowSource.Prepared)
+                {
+                    Kernel(new Window(_wide, Geometry, _stride), first, end);
+                    return;
+                }
+                bool vector = Path != KernelPath.Scalar;
+                int block = vector ? Math.Max(MinimumBlockTiles, BlockBytes / (2 * _stride) / TilePixels) * TilePixels : end - first;
+                short* rows = _wide + (long)first * _stride;
+                for (int b = first; b < end; b += block)
+                {
+                    int blockEnd = Math.Min(end, b + block);
+                    switch (_source, Kind)
+                    {
+                        case (RowSource.Patches, WorkKind.Bytes): Patches<byte, OffsetCell>(_input, (byte*)rows, _layer, 2 * _stride, b, blockEnd, vector); break;
+                        case (RowSource.Patches, _): Patches<short, WidenedCell>(_input, rows, _layer, _stride, b, blockEnd, vector); break;
+                        case (_, WorkKind.Bytes): Offset(_input + (long)b * _layer.InChannels, (byte*)rows, blockEnd - b, _layer.InChannels, 2 * _stride, vector); break;
+                        default: Widen(_input + (long)b * _layer.InChannels, rows, blockEnd - b, _layer.InChannels, _stride, _layer.InputZeroPoint, vector); break;
+                    }
+                    Kernel(new Window(rows, b, Geometry, _stride), b, blockEnd);
+                }
+            }
+
+            private void Kernel(in Window window, int first, int end)
+            {
                 var g = Geometry;
+                bool pointwise = _source != RowSource.Prepared;
                 switch (Path, Kind)
                 {
-                    case (KernelPath.Vector512, WorkKind.Dense): DenseVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Dense): Tiled<DenseTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
                     case (KernelPath.Vector512, WorkKind.Depthwise): DepthwiseVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector512, WorkKind.Bytes): DenseBytesVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector256, WorkKind.Dense): DenseVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Dense): Tiled<DenseTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
                     case (KernelPath.Vector256, WorkKind.Depthwise): DepthwiseVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector256, WorkKind.Bytes): DenseBytesVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector128, WorkKind.Dense): DenseVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Dense): Tiled<DenseTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
                     case (KernelPath.Vector128, WorkKind.Depthwise): DepthwiseVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector128, WorkKind.Bytes): DenseBytesVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
                     case (_, WorkKind.Depthwise): DepthwiseScalar(_wide, _weights, _output, _r, g, _stride); break;
                     case (_, WorkKind.Bytes): DenseBytesScalar(_wide, (sbyte*)_weights, _output, _r, g, _stride); break;
                     default: DenseScalar(_wide, (short*)_weights, _output, _r, g, _stride); break;
@@ -207,164 +230,228 @@ namespace NetQuantGen.Runtime.Kernels
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
         }
 
-        /// <summary>
-        /// im2col for <see cref="ConvolutionGeometry.Patches"/>: per output pixel one row of <paramref name="rowLength"/>
-        /// int16, tap t's channels (x − z_in) at t·C, taps in the padding and the odd tail 0; then one zero row.
-        /// The valid taps of one kernel row are one run of input memory when the dilation is 1, copied as one run.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Patches(ReadOnlySpan<sbyte> x, Span<short> rows, in ConvolutionGeometry g, int rowLength, bool vector)
+        /// <summary>How one input value is stored in a row of the window: widened with the zero-point subtracted, or offset to uint8.</summary>
+        private interface IPatchCell<T> where T : unmanaged
         {
-            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth;
-            var z = Vector128.Create((short)g.InputZeroPoint);
-            short zero = (short)g.InputZeroPoint;
-            rows.Slice(0, (g.OutputPixels + 1) * rowLength).Clear();
-            fixed (sbyte* input = x)
-            fixed (short* output = rows)
+            static abstract T Of(sbyte x, int zeroPoint);
+
+            /// <summary>A tap in the padding.</summary>
+            static abstract T Padding(int zeroPoint);
+
+            /// <summary>Sixteen consecutive values at once (128-bit vectors, every vector path).</summary>
+            static abstract void Sixteen(sbyte* source, T* target, int zeroPoint);
+        }
+
+        /// <summary>The exact int16 kernel's cells: x − z_in, padding 0.</summary>
+        private readonly struct WidenedCell : IPatchCell<short>
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static short Of(sbyte x, int zeroPoint) => (short)(x - zeroPoint);
+
+            public static short Padding(int zeroPoint) => 0;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Sixteen(sbyte* source, short* target, int zeroPoint)
             {
-                short* row = output;
-                for (int oy = 0; oy < g.OutHeight; oy++)
-                    for (int ox = 0; ox < g.OutWidth; ox++, row += rowLength)
-                    {
-                        int ix0 = ox * g.StrideWidth - g.PadLeft;
-                        // Kernel columns [first, last) fall inside the image.
-                        int first = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
-                        int last = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
-                        if (first >= last) continue;
-                        for (int ky = 0; ky < g.KernelHeight; ky++)
-                        {
-                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                            if ((uint)iy >= (uint)g.InHeight) continue;
-                            sbyte* source = input + (iy * g.InWidth + ix0) * channels;
-                            short* target = row + ky * kw * channels;
-                            if (dw == 1)
-                            {
-                                int i = first * channels, end = last * channels;
-                                if (vector)
-                                    for (; i + 16 <= end; i += 16)
-                                    {
-                                        var bytes = Vector128.Load(source + i);
-                                        (Vector128.WidenLower(bytes) - z).Store(target + i);
-                                        (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
-                                    }
-                                for (; i < end; i++) target[i] = (short)(source[i] - zero);
-                            }
-                            else
-                                for (int kx = first; kx < last; kx++)
-                                    for (int c = 0; c < channels; c++)
-                                        target[kx * channels + c] = (short)(source[kx * dw * channels + c] - zero);
-                        }
-                    }
+                var bytes = Vector128.Load(source);
+                var z = Vector128.Create((short)zeroPoint);
+                (Vector128.WidenLower(bytes) - z).Store(target);
+                (Vector128.WidenUpper(bytes) - z).Store(target + 8);
             }
         }
 
-        /// <summary>x − z_in as int16, one pixel every <paramref name="stride"/> elements, padding channels and the trailing zero pixel 0.</summary>
+        /// <summary>The byte kernel's cells: x + 128 as uint8 (the sign bit flipped), padding z_in + 128 (the bias accounts for it).</summary>
+        private readonly struct OffsetCell : IPatchCell<byte>
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static byte Of(sbyte x, int zeroPoint) => (byte)(x ^ 0x80);
+
+            public static byte Padding(int zeroPoint) => (byte)(zeroPoint + 128);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Sixteen(sbyte* source, byte* target, int zeroPoint) =>
+                (Vector128.Load((byte*)source) ^ Vector128.Create((byte)0x80)).Store(target);
+        }
+
+        /// <summary>Stack cells for the kh converted input lines of <see cref="Patches{T, TCell}"/>.</summary>
+        private const int MaxLineCells = 8192;
+
+        /// <summary>
+        /// im2col for <see cref="ConvolutionGeometry.Patches"/>, output pixels [first, end): per pixel one row of
+        /// <paramref name="rowLength"/> cells from <paramref name="rows"/> on, tap t's channels at t·C, then the tail past
+        /// the window 0 (its weights are 0). With dilation 1 across, the kh input lines of the current output row are
+        /// converted once, padding included, and every window's kernel rows are copied from them in 16-byte chunks
+        /// (overlapping windows no longer convert each input cell once per window); otherwise, or when the lines do not fit
+        /// on the stack, each kernel row's valid taps are converted over a row of padding cells.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Patches<T, TCell>(sbyte* input, T* rows, in ConvolutionGeometry g, int rowLength, int first, int end, bool vector)
+            where T : unmanaged where TCell : struct, IPatchCell<T>
+        {
+            int channels = g.InChannels, kh = g.KernelHeight, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels, zero = g.InputZeroPoint;
+            var padding = TCell.Padding(zero);
+            int run = kw * channels, chunk = 16 / sizeof(T);
+            // A line holds every input cell the output row's windows read, from column −PadLeft on, plus one chunk of slack.
+            int lineCells = ((g.OutWidth - 1) * g.StrideWidth + kw) * channels + chunk;
+            bool lines = dw == 1 && kh * lineCells <= MaxLineCells;
+            T* line = stackalloc T[lines ? kh * lineCells : 0];
+            if (lines)
+            {
+                PatchesFromLines<T, TCell>(input, rows, g, rowLength, first, end, line, lineCells, vector);
+                return;
+            }
+            int oy = first / g.OutWidth, ox = first - oy * g.OutWidth;
+            T* row = rows;
+            for (int p = first; p < end; p++, row += rowLength)
+            {
+                int iy0 = oy * g.StrideHeight - g.PadTop, ix0 = ox * g.StrideWidth - g.PadLeft;
+                for (int i = window; i < rowLength; i++) row[i] = default;
+                new Span<T>(row, window).Fill(padding);
+                // Kernel columns [firstColumn, lastColumn) fall inside the image.
+                int firstColumn = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
+                int lastColumn = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
+                for (int ky = 0; ky < kh; ky++)
+                {
+                    int iy = iy0 + ky * g.DilationHeight;
+                    if ((uint)iy >= (uint)g.InHeight) continue;
+                    sbyte* source = input + (iy * g.InWidth + ix0) * channels;
+                    T* target = row + ky * run;
+                    if (dw == 1)
+                    {
+                        int i = firstColumn * channels, runEnd = lastColumn * channels;
+                        if (vector)
+                            for (; i + 16 <= runEnd; i += 16) TCell.Sixteen(source + i, target + i, zero);
+                        for (; i < runEnd; i++) target[i] = TCell.Of(source[i], zero);
+                    }
+                    else
+                        for (int kx = firstColumn; kx < lastColumn; kx++)
+                            for (int c = 0; c < channels; c++)
+                                target[kx * channels + c] = TCell.Of(source[kx * dw * channels + c], zero);
+                }
+                if (++ox == g.OutWidth) { ox = 0; oy++; }
+            }
+        }
+
+        /// <summary>
+        /// The line path of <see cref="Patches{T, TCell}"/>: per output row its kh input lines, then every window's kernel
+        /// rows copied from them in 16-byte chunks. A chunk copy spills up to a chunk past its run, into the next runs, the
+        /// tail or the next rows, all written after; the rows near the end of the block, whose spill would leave it, go cell by cell.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void PatchesFromLines<T, TCell>(sbyte* input, T* rows, in ConvolutionGeometry g, int rowLength, int first, int end, T* line, int lineCells, bool vector)
+            where T : unmanaged where TCell : struct, IPatchCell<T>
+        {
+            int kh = g.KernelHeight, run = g.KernelWidth * g.InChannels, window = kh * run, outWidth = g.OutWidth, step = g.StrideWidth * g.InChannels;
+            int chunk = 16 / sizeof(T), written = (run + chunk - 1) / chunk * chunk;
+            // Offsets of rows whose chunk copies all land inside the block.
+            int lastSafe = (end - first) * rowLength - (kh - 1) * run - written;
+            int oy = first / outWidth, ox = first - oy * outWidth;
+            T* row = rows;
+            for (int p = first, offset = 0; p < end; p++, offset += rowLength, row += rowLength)
+            {
+                if (p == first || ox == 0)
+                    for (int ky = 0; ky < kh; ky++)
+                        Line<T, TCell>(input, line + ky * lineCells, lineCells, oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight, g, vector);
+                T* source = line + ox * step;
+                if (vector && offset <= lastSafe)
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        byte* from = (byte*)(source + ky * lineCells), to = (byte*)(row + ky * run);
+                        for (int k = 0; k < run; k += chunk, from += 16, to += 16) Vector128.Load(from).Store(to);
+                    }
+                else
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int k = 0; k < run; k++) row[ky * run + k] = source[ky * lineCells + k];
+                for (int i = window; i < rowLength; i++) row[i] = default;
+                if (++ox == outWidth) { ox = 0; oy++; }
+            }
+        }
+
+        /// <summary>Input row <paramref name="iy"/> as cells from column −PadLeft on, padding cells outside the image.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Line<T, TCell>(sbyte* input, T* line, int lineCells, int iy, in ConvolutionGeometry g, bool vector)
+            where T : unmanaged where TCell : struct, IPatchCell<T>
+        {
+            int channels = g.InChannels, zero = g.InputZeroPoint;
+            new Span<T>(line, lineCells).Fill(TCell.Padding(zero));
+            if ((uint)iy >= (uint)g.InHeight) return;
+            int start = g.PadLeft * channels, count = Math.Min(lineCells - start, g.InWidth * channels);
+            sbyte* source = input + iy * g.InWidth * channels;
+            T* target = line + start;
+            int i = 0;
+            if (vector)
+                for (; i + 16 <= count; i += 16) TCell.Sixteen(source + i, target + i, zero);
+            for (; i < count; i++) target[i] = TCell.Of(source[i], zero);
+        }
+
+        /// <summary>The whole input widened for a windowed kernel, then the zero pixel that padding taps read.</summary>
         private static void Widen(ReadOnlySpan<sbyte> x, Span<short> wide, in ConvolutionGeometry g, int stride, bool vector)
         {
-            int pixels = g.InHeight * g.InWidth, channels = g.InChannels, zero = g.InputZeroPoint;
+            int pixels = g.InHeight * g.InWidth;
+            fixed (sbyte* source = x)
+            fixed (short* target = wide)
+                Widen(source, target, pixels, g.InChannels, stride, g.InputZeroPoint, vector);
+            wide.Slice(pixels * stride, stride).Clear();
+        }
+
+        /// <summary>x − z_in as int16 for <paramref name="pixels"/> pixels, one every <paramref name="stride"/> elements, padding channels 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Widen(sbyte* source, short* target, int pixels, int channels, int stride, int zero, bool vector)
+        {
             if (stride == channels)
             {
                 int n = pixels * channels, i = 0;
                 if (vector)
                 {
                     var z = Vector128.Create((short)zero);
-                    fixed (sbyte* source = x)
-                    fixed (short* target = wide)
-                        for (; i + 16 <= n; i += 16)
-                        {
-                            var bytes = Vector128.Load(source + i);
-                            (Vector128.WidenLower(bytes) - z).Store(target + i);
-                            (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
-                        }
+                    for (; i + 16 <= n; i += 16)
+                    {
+                        var bytes = Vector128.Load(source + i);
+                        (Vector128.WidenLower(bytes) - z).Store(target + i);
+                        (Vector128.WidenUpper(bytes) - z).Store(target + i + 8);
+                    }
                 }
-                for (; i < n; i++) wide[i] = (short)(x[i] - zero);
+                for (; i < n; i++) target[i] = (short)(source[i] - zero);
+                return;
             }
-            else
+            for (int p = 0; p < pixels; p++, source += channels, target += stride)
             {
-                for (int p = 0; p < pixels; p++)
-                {
-                    var row = wide.Slice(p * stride, stride);
-                    for (int c = 0; c < channels; c++) row[c] = (short)(x[p * channels + c] - zero);
-                    row.Slice(channels).Clear();
-                }
+                for (int c = 0; c < channels; c++) target[c] = (short)(source[c] - zero);
+                for (int c = channels; c < stride; c++) target[c] = 0;
             }
-            wide.Slice(pixels * stride, stride).Clear();
         }
 
-        /// <summary>
-        /// x + 128 as uint8 (the sign bit flipped), 4·<see cref="ConvolutionGeometry.ChannelQuads"/> bytes per pixel, padding
-        /// channels 0 (their weights are 0); then the pixel that padding taps read, z_in + 128 in every byte.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// <summary>The whole input offset for a windowed byte kernel, then the pixel that padding taps read, z_in + 128 in every byte.</summary>
         private static void Offset(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, bool vector)
         {
             var bytes = MemoryMarshal.AsBytes(scratch);
-            int pixels = g.InHeight * g.InWidth, channels = g.InChannels, stride = 4 * g.ChannelQuads;
-            var source = MemoryMarshal.AsBytes(x);
+            int pixels = g.InHeight * g.InWidth, stride = 4 * g.ChannelQuads;
+            fixed (sbyte* source = x)
+            fixed (byte* target = bytes)
+                Offset(source, target, pixels, g.InChannels, stride, vector);
+            bytes.Slice(pixels * stride, stride).Fill((byte)(g.InputZeroPoint + 128));
+        }
+
+        /// <summary>
+        /// x + 128 as uint8 (the sign bit flipped) for <paramref name="pixels"/> pixels, <paramref name="stride"/> bytes per
+        /// pixel, padding channels 0 (their weights are 0).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Offset(sbyte* source, byte* target, int pixels, int channels, int stride, bool vector)
+        {
             if (stride == channels)
             {
                 int n = pixels * channels, i = 0;
                 if (vector)
                     for (; i + 16 <= n; i += 16)
-                        (Vector128.Create(source.Slice(i, 16)) ^ Vector128.Create((byte)0x80)).CopyTo(bytes.Slice(i, 16));
-                for (; i < n; i++) bytes[i] = (byte)(source[i] ^ 0x80);
+                        (Vector128.Load((byte*)source + i) ^ Vector128.Create((byte)0x80)).Store(target + i);
+                for (; i < n; i++) target[i] = (byte)(source[i] ^ 0x80);
+                return;
             }
-            else
-                for (int p = 0; p < pixels; p++)
-                {
-                    var row = bytes.Slice(p * stride, stride);
-                    for (int c = 0; c < channels; c++) row[c] = (byte)(source[p * channels + c] ^ 0x80);
-                    row.Slice(channels).Clear();
-                }
-            bytes.Slice(pixels * stride, stride).Fill((byte)(g.InputZeroPoint + 128));
-        }
-
-        /// <summary>
-        /// im2col for the byte kernel with <see cref="ConvolutionGeometry.Patches"/>: per output pixel one row of
-        /// <paramref name="rowLength"/> bytes, tap t's channels x + 128 at t·C, taps in the padding z_in + 128 (the bias
-        /// accounts for them), the tail past the window 0 (its weights are 0); then one zero row.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BytePatches(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, int rowLength, bool vector)
-        {
-            int channels = g.InChannels, kw = g.KernelWidth, dw = g.DilationWidth, window = g.Taps * channels;
-            byte padding = (byte)(g.InputZeroPoint + 128);
-            fixed (sbyte* input = x)
-            fixed (short* scratchStart = scratch)
+            for (int p = 0; p < pixels; p++, source += channels, target += stride)
             {
-                byte* row = (byte*)scratchStart;
-                for (int oy = 0; oy < g.OutHeight; oy++)
-                    for (int ox = 0; ox < g.OutWidth; ox++, row += rowLength)
-                    {
-                        new Span<byte>(row, window).Fill(padding);
-                        new Span<byte>(row + window, rowLength - window).Clear();
-                        int ix0 = ox * g.StrideWidth - g.PadLeft;
-                        // Kernel columns [first, last) fall inside the image.
-                        int first = ix0 >= 0 ? 0 : (-ix0 + dw - 1) / dw;
-                        int last = Math.Min(kw, ix0 >= g.InWidth ? 0 : (g.InWidth - 1 - ix0) / dw + 1);
-                        for (int ky = 0; ky < g.KernelHeight; ky++)
-                        {
-                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                            if ((uint)iy >= (uint)g.InHeight) continue;
-                            sbyte* source = input + (iy * g.InWidth + ix0) * channels;
-                            byte* target = row + ky * kw * channels;
-                            if (dw == 1)
-                            {
-                                // The valid taps of the kernel row are one run of input memory.
-                                int i = first * channels, end = last * channels;
-                                if (vector)
-                                    for (; i + 16 <= end; i += 16)
-                                        (Vector128.Load((byte*)source + i) ^ Vector128.Create((byte)0x80)).Store(target + i);
-                                for (; i < end; i++) target[i] = (byte)(source[i] ^ 0x80);
-                            }
-                            else
-                                for (int kx = first; kx < last; kx++)
-                                    for (int c = 0; c < channels; c++)
-                                        target[kx * channels + c] = (byte)(source[kx * dw * channels + c] ^ 0x80);
-                        }
-                    }
-                new Span<byte>(row, rowLength).Clear();
+                for (int c = 0; c < channels; c++) target[c] = (byte)(source[c] ^ 0x80);
+                for (int c = channels; c < stride; c++) target[c] = 0;
             }
         }
 
@@ -372,7 +459,7 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly struct Window
         {
             private readonly short* _wide, _zero;
-            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft;
+            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft, _firstRow;
 
             public Window(short* wide, in ConvolutionGeometry g, int stride)
             {
@@ -386,9 +473,18 @@ namespace NetQuantGen.Runtime.Kernels
                 _strideW = g.StrideWidth;
                 _padTop = g.PadTop;
                 _padLeft = g.PadLeft;
+                _firstRow = 0;
             }
 
+            /// <summary>A pointwise reduction's rows of output pixels from <paramref name="firstRow"/> on, built at <paramref name="rows"/> (read through <see cref="Row"/>).</summary>
+            public Window(short* rows, int firstRow, in ConvolutionGeometry g, int stride) : this(rows, g, stride) => _firstRow = firstRow;
+
             public short* Zero => _zero;
+
+            /// <summary>The row of output pixel <paramref name="pixel"/> in a pointwise reduction.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public short* Row(int pixel) => _wide + (pixel - _firstRow) * _stride;
+
 
             /// <summary>Top-left input coordinates of output pixel <paramref name="pixel"/> (may lie in the padding).</summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -415,14 +511,68 @@ namespace NetQuantGen.Runtime.Kernels
             }
         }
 
+        /// <summary>How a tile loop finds its input rows: a pointwise reduction's rows (one per output pixel, no taps, no padding) or the window's taps.</summary>
+        private interface IRowAddressing
+        {
+            static abstract bool Pointwise { get; }
+        }
+
+        private readonly struct PointwiseRows : IRowAddressing
+        {
+            public static bool Pointwise => true;
+        }
+
+        private readonly struct WindowRows : IRowAddressing
+        {
+            public static bool Pointwise => false;
+        }
+
+        /// <summary>The register-tile loop of a dense kernel over one vector or a pair of vectors of output channels, written once per arithmetic.</summary>
+        private interface ITileLoop
+        {
+            static abstract void Tiles<TLanes, TVector, TWidth, THeight, TRows>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+                sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
+                where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+                where TWidth : struct, ITileSize where THeight : struct, ITileSize where TRows : struct, IRowAddressing;
+        }
+
+        private readonly struct DenseTileLoop : ITileLoop
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Tiles<TLanes, TVector, TWidth, THeight, TRows>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+                sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
+                where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+                where TWidth : struct, ITileSize where THeight : struct, ITileSize where TRows : struct, IRowAddressing =>
+                DenseTiles<TLanes, TVector, TWidth, THeight, TRows>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, channel, first, end);
+        }
+
+        private readonly struct ByteTileLoop : ITileLoop
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Tiles<TLanes, TVector, TWidth, THeight, TRows>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+                sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
+                where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+                where TWidth : struct, ITileSize where THeight : struct, ITileSize where TRows : struct, IRowAddressing =>
+                ByteTiles<TLanes, TVector, TWidth, THeight, TRows>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, channel, first, end);
+        }
+
         /// <summary>
-        /// Dense convolution as an implicit GEMM: output channels in tiles of two vectors (one for the last odd
+        /// A dense convolution as an implicit GEMM: output channels in tiles of two vectors (one for the last odd
         /// vector), output pixels in tiles of <see cref="TilePixels"/>, each tile's accumulators in registers across
-        /// all taps and input-channel pairs, over output pixels [first, end). Tiles past the end repeat its last pixel (same values, same place).
+        /// all taps and input channels, over output pixels [first, end). Tiles past the end repeat its last pixel (same
+        /// values, same place). <typeparamref name="TLoop"/> is the exact int16 kernel or the byte kernel.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DenseVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        private static void Tiled<TLoop, TLanes, TVector>(in Window window, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, bool pointwise, int first, int end)
+            where TLoop : struct, ITileLoop where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            if (pointwise) Tiled<TLoop, TLanes, TVector, PointwiseRows>(window, weights, output, r, g, first, end);
+            else Tiled<TLoop, TLanes, TVector, WindowRows>(window, weights, output, r, g, first, end);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Tiled<TLoop, TLanes, TVector, TRows>(in Window window, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int first, int end)
+            where TLoop : struct, ITileLoop where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TRows : struct, IRowAddressing
         {
             int* dy = stackalloc int[g.Taps];
             int* dx = stackalloc int[g.Taps];
@@ -430,25 +580,25 @@ namespace NetQuantGen.Runtime.Kernels
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
             TVector* tile = stackalloc TVector[2 * TilePixels];
             int* tilePixels = stackalloc int[TilePixels];
-            var window = new Window(wide, g, stride);
             int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
             // Fewer pixels than a tile (a Gemm, a tiny image): one-pixel tiles instead of six copies of the same pixel.
             bool six = end - first >= TilePixels;
             for (; v + 2 <= vectors; v += 2)
-                if (six) DenseTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
-                else DenseTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                if (six) TLoop.Tiles<TLanes, TVector, TwoVectors, SixPixels, TRows>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                else TLoop.Tiles<TLanes, TVector, TwoVectors, OnePixel, TRows>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
             if (v < vectors)
-                if (six) DenseTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
-                else DenseTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                if (six) TLoop.Tiles<TLanes, TVector, OneVector, SixPixels, TRows>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
+                else TLoop.Tiles<TLanes, TVector, OneVector, OnePixel, TRows>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DenseTiles<TLanes, TVector, TWidth, THeight>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+        private static void DenseTiles<TLanes, TVector, TWidth, THeight, TRows>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
             sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileSize where THeight : struct, ITileSize
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+            where TWidth : struct, ITileSize where THeight : struct, ITileSize where TRows : struct, IRowAddressing
         {
-            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels;
-            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = g.Taps, outChannels = g.OutChannels;
+            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels, pointwise = TRows.Pointwise;
+            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = pointwise ? 1 : g.Taps, outChannels = g.OutChannels;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
@@ -462,17 +612,30 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
                 int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
-                window.Origin(q0, out int y0, out int x0); window.Origin(q1, out int y1, out int x1);
-                window.Origin(q2, out int y2, out int x2); window.Origin(q3, out int y3, out int x3);
-                window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
+                int y0 = 0, x0 = 0, y1 = 0, x1 = 0, y2 = 0, x2 = 0, y3 = 0, x3 = 0, y4 = 0, x4 = 0, y5 = 0, x5 = 0;
+                if (!pointwise)
+                {
+                    window.Origin(q0, out y0, out x0); window.Origin(q1, out y1, out x1);
+                    window.Origin(q2, out y2, out x2); window.Origin(q3, out y3, out x3);
+                    window.Origin(q4, out y4, out x4); window.Origin(q5, out y5, out x5);
+                }
                 var a0 = TLanes.Load(bias + channel); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0;
                 var b0 = two ? TLanes.Load(bias + channel1) : default; var b1 = b0; var b2 = b0; var b3 = b0; var b4 = b0; var b5 = b0;
                 for (int t = 0; t < taps; t++)
                 {
-                    short* r0 = window.Pixel(y0 + dy[t], x0 + dx[t]), r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
-                    short* r2 = window.Pixel(y2 + dy[t], x2 + dx[t]), r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
-                    short* r4 = window.Pixel(y4 + dy[t], x4 + dx[t]), r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
-                    if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
+                    short* r0, r1, r2, r3, r4, r5;
+                    if (pointwise)
+                    {
+                        r0 = window.Row(q0); r1 = window.Row(q1); r2 = window.Row(q2);
+                        r3 = window.Row(q3); r4 = window.Row(q4); r5 = window.Row(q5);
+                    }
+                    else
+                    {
+                        r0 = window.Pixel(y0 + dy[t], x0 + dx[t]); r1 = window.Pixel(y1 + dy[t], x1 + dx[t]);
+                        r2 = window.Pixel(y2 + dy[t], x2 + dx[t]); r3 = window.Pixel(y3 + dy[t], x3 + dx[t]);
+                        r4 = window.Pixel(y4 + dy[t], x4 + dx[t]); r5 = window.Pixel(y5 + dy[t], x5 + dx[t]);
+                        if (r0 == zero && r1 == zero && r2 == zero && r3 == zero && r4 == zero && r5 == zero) continue;
+                    }
                     int* w0 = weights0 + t * tapWeights, w1 = weights1 + t * tapWeights;
                     for (int c = 0; c < 2 * pairs; c += 2, w0 += Block, w1 += Block)
                     {
@@ -495,39 +658,20 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
-        /// The byte kernel, tiled like <see cref="DenseVector{TLanes, TVector}"/>: per tap, runs of ByteGroup quads are
+        /// The byte kernel's tiles (see <see cref="Tiled{TLoop, TLanes, TVector}"/>): per tap, runs of ByteGroup quads are
         /// summed in int16 registers (uint8 × int8 pairs, vpmaddubsw, then int16 adds), and each run's sums are widened
         /// into the tile's int32 accumulators (vpmaddwd by ones). The compiler chose ByteGroup so that no pair and no run
-        /// can leave int16 for any input. Padding taps are not skipped: they read the z_in + 128 pixel the bias accounts for.
+        /// can leave int16 for any input. The bias it bakes already holds −(z_in + 128)·Σw, so acc = bias + Σ w·(x + 128) is
+        /// the exact accumulator; padding taps are not skipped: they read the z_in + 128 pixel the bias accounts for.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DenseBytesVector<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
-        {
-            int* dy = stackalloc int[g.Taps];
-            int* dx = stackalloc int[g.Taps];
-            Window.Taps(g, dy, dx);
-            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
-            TVector* tile = stackalloc TVector[2 * TilePixels];
-            int* tilePixels = stackalloc int[TilePixels];
-            var window = new Window(wide, g, stride);
-            int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
-            bool six = end - first >= TilePixels;
-            for (; v + 2 <= vectors; v += 2)
-                if (six) ByteTiles<TLanes, TVector, TwoVectors, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
-                else ByteTiles<TLanes, TVector, TwoVectors, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
-            if (v < vectors)
-                if (six) ByteTiles<TLanes, TVector, OneVector, SixPixels>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
-                else ByteTiles<TLanes, TVector, OneVector, OnePixel>(window, dy, dx, weights, output, partial, tile, tilePixels, r, g, v * TLanes.Lanes, first, end);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void ByteTiles<TLanes, TVector, TWidth, THeight>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
+        private static void ByteTiles<TLanes, TVector, TWidth, THeight, TRows>(in Window window, int* dy, int* dx, int* weights, sbyte* output,
             sbyte* partial, TVector* tile, int* tilePixels, in Requantizer r, in ConvolutionGeometry g, int channel, int first, int end)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TWidth : struct, ITileSize where THeight : struct, ITileSize
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+            where TWidth : struct, ITileSize where THeight : struct, ITileSize where TRows : struct, IRowAddressing
         {
-            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels;
-            int lanes = TLanes.Lanes, quads = g.ChannelQuads, taps = g.Taps, group = g.ByteGroup;
+            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels, pointwise = TRows.Pointwise;
+            int lanes = TLanes.Lanes, quads = g.ChannelQuads, taps = pointwise ? 1 : g.Taps, group = g.ByteGroup;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = quads * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
@@ -539,17 +683,30 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
                 int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
-                window.Origin(q0, out int y0, out int x0); window.Origin(q1, out int y1, out int x1);
-                window.Origin(q2, out int y2, out int x2); window.Origin(q3, out int y3, out int x3);
-                window.Origin(q4, out int y4, out int x4); window.Origin(q5, out int y5, out int x5);
+                int y0 = 0, x0 = 0, y1 = 0, x1 = 0, y2 = 0, x2 = 0, y3 = 0, x3 = 0, y4 = 0, x4 = 0, y5 = 0, x5 = 0;
+                if (!pointwise)
+                {
+                    window.Origin(q0, out y0, out x0); window.Origin(q1, out y1, out x1);
+                    window.Origin(q2, out y2, out x2); window.Origin(q3, out y3, out x3);
+                    window.Origin(q4, out y4, out x4); window.Origin(q5, out y5, out x5);
+                }
                 var bias0 = TLanes.Load(r.Bias + channel);
                 var bias1 = two ? TLanes.Load(r.Bias + channel1) : default;
                 for (int i = 0; i < TilePixels; i++) { tile[i] = bias0; tile[TilePixels + i] = bias1; }
                 for (int t = 0; t < taps; t++)
                 {
-                    byte* r0 = (byte*)window.Pixel(y0 + dy[t], x0 + dx[t]), r1 = (byte*)window.Pixel(y1 + dy[t], x1 + dx[t]);
-                    byte* r2 = (byte*)window.Pixel(y2 + dy[t], x2 + dx[t]), r3 = (byte*)window.Pixel(y3 + dy[t], x3 + dx[t]);
-                    byte* r4 = (byte*)window.Pixel(y4 + dy[t], x4 + dx[t]), r5 = (byte*)window.Pixel(y5 + dy[t], x5 + dx[t]);
+                    byte* r0, r1, r2, r3, r4, r5;
+                    if (pointwise)
+                    {
+                        r0 = (byte*)window.Row(q0); r1 = (byte*)window.Row(q1); r2 = (byte*)window.Row(q2);
+                        r3 = (byte*)window.Row(q3); r4 = (byte*)window.Row(q4); r5 = (byte*)window.Row(q5);
+                    }
+                    else
+                    {
+                        r0 = (byte*)window.Pixel(y0 + dy[t], x0 + dx[t]); r1 = (byte*)window.Pixel(y1 + dy[t], x1 + dx[t]);
+                        r2 = (byte*)window.Pixel(y2 + dy[t], x2 + dx[t]); r3 = (byte*)window.Pixel(y3 + dy[t], x3 + dx[t]);
+                        r4 = (byte*)window.Pixel(y4 + dy[t], x4 + dx[t]); r5 = (byte*)window.Pixel(y5 + dy[t], x5 + dx[t]);
+                    }
                     int* w0 = weights0 + t * tapWeights, w1 = weights1 + t * tapWeights;
                     for (int k = 0; k < quads;)
                     {
@@ -614,8 +771,22 @@ namespace NetQuantGen.Runtime.Kernels
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             for (int v = 0; v < vectors; v++)
+            {
+                int first = channel + v * TLanes.Lanes;
+                TLanes.Finish(tile + v * TilePixels, count, first, r);
                 for (int i = 0; i < count; i++)
-                    Store<TLanes, TVector>(output + pixels[i] * outChannels, tile[v * TilePixels + i], channel + v * TLanes.Lanes, outChannels, partial, r);
+                {
+                    sbyte* pixel = output + pixels[i] * outChannels;
+                    if (first + TLanes.Lanes <= outChannels)
+                    {
+                        TLanes.StoreFinished(pixel + first, tile[v * TilePixels + i]);
+                        continue;
+                    }
+                    // Lanes past the last output channel (padding) would land on the next pixel.
+                    TLanes.StoreFinished(partial, tile[v * TilePixels + i]);
+                    for (int c = first; c < outChannels; c++) pixel[c] = partial[c - first];
+                }
+            }
         }
 
         /// <summary>

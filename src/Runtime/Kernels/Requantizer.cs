@@ -42,12 +42,34 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>Eight channels from <paramref name="channel"/> on: requantized and clamped, still int32 (AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<int> Finish(Vector256<int> acc, int channel)
+        public Vector256<int> Finish(Vector256<int> acc, int channel) =>
+            _scale != null ? FinishFloat(acc, Avx.LoadVector256(_scale + channel)) : FinishFixed(acc, Multipliers256(channel));
+
+        /// <summary>
+        /// <paramref name="count"/> vectors of the eight channels from <paramref name="channel"/> on (say, a tile's pixels)
+        /// finished in place as <see cref="Finish(Vector256{int}, int)"/>, the channels' constants prepared once.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Finish(Vector256<int>* values, int count, int channel)
         {
-            if (_scale != null) return FinishFloat(acc, channel);
-            var scaled = VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, Avx.LoadVector256(_multiplier + channel),
-                Avx.LoadVector256(_leftShift + channel).AsUInt32(), Avx.LoadVector256(_rightShift + channel));
-            var v = Avx2.Add(scaled, Vector256.Create(_outputZeroPoint));
+            if (_scale != null)
+            {
+                var scale = Avx.LoadVector256(_scale + channel);
+                for (int i = 0; i < count; i++) values[i] = FinishFloat(values[i], scale);
+                return;
+            }
+            var m = Multipliers256(channel);
+            for (int i = 0; i < count; i++) values[i] = FinishFixed(values[i], m);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Multipliers256 Multipliers256(int channel) =>
+            new(Avx.LoadVector256(_multiplier + channel), Avx.LoadVector256(_leftShift + channel).AsUInt32(), Avx.LoadVector256(_rightShift + channel));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<int> FinishFixed(Vector256<int> acc, in Multipliers256 m)
+        {
+            var v = Avx2.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, m), Vector256.Create(_outputZeroPoint));
             return Avx2.Min(Avx2.Max(v, Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
         }
 
@@ -57,9 +79,9 @@ namespace NetQuantGen.Runtime.Kernels
         /// default MXCSR mode, as the scalar rounding), plus the zero-point.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Vector256<int> FinishFloat(Vector256<int> acc, int channel)
+        private Vector256<int> FinishFloat(Vector256<int> acc, Vector256<float> scale)
         {
-            var scaled = Avx.Multiply(Avx.ConvertToVector256Single(acc), Avx.LoadVector256(_scale + channel));
+            var scaled = Avx.Multiply(Avx.ConvertToVector256Single(acc), scale);
             var low = Vector256.Create((float)(_clampMin - _outputZeroPoint));
             var high = Vector256.Create((float)(_clampMax - _outputZeroPoint));
             var rounded = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(scaled, low), high));
@@ -68,20 +90,39 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>Sixteen channels from <paramref name="channel"/> on (AVX-512): requantized and clamped, still int32.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<int> Finish(Vector512<int> acc, int channel)
+        public Vector512<int> Finish(Vector512<int> acc, int channel) =>
+            _scale != null ? FinishFloat(acc, Avx512F.LoadVector512(_scale + channel)) : FinishFixed(acc, Multipliers512(channel));
+
+        /// <summary><see cref="Finish(Vector256{int}*, int, int)"/> on sixteen channels (AVX-512).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Finish(Vector512<int>* values, int count, int channel)
         {
-            if (_scale != null) return FinishFloat(acc, channel);
-            var scaled = VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, Avx512F.LoadVector512(_multiplier + channel),
-                Avx512F.LoadVector512(_leftShift + channel).AsUInt32(), Avx512F.LoadVector512(_rightShift + channel));
-            var v = Avx512F.Add(scaled, Vector512.Create(_outputZeroPoint));
+            if (_scale != null)
+            {
+                var scale = Avx512F.LoadVector512(_scale + channel);
+                for (int i = 0; i < count; i++) values[i] = FinishFloat(values[i], scale);
+                return;
+            }
+            var m = Multipliers512(channel);
+            for (int i = 0; i < count; i++) values[i] = FinishFixed(values[i], m);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Multipliers512 Multipliers512(int channel) =>
+            new(Avx512F.LoadVector512(_multiplier + channel), Avx512F.LoadVector512(_leftShift + channel).AsUInt32(), Avx512F.LoadVector512(_rightShift + channel));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector512<int> FinishFixed(Vector512<int> acc, in Multipliers512 m)
+        {
+            var v = Avx512F.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, m), Vector512.Create(_outputZeroPoint));
             return Avx512F.Min(Avx512F.Max(v, Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
         }
 
-        /// <summary><see cref="FinishFloat(Vector256{int}, int)"/> on sixteen lanes (AVX-512), the same float32 steps.</summary>
+        /// <summary><see cref="FinishFloat(Vector256{int}, Vector256{float})"/> on sixteen lanes (AVX-512), the same float32 steps.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Vector512<int> FinishFloat(Vector512<int> acc, int channel)
+        private Vector512<int> FinishFloat(Vector512<int> acc, Vector512<float> scale)
         {
-            var scaled = Avx512F.Multiply(Avx512F.ConvertToVector512Single(acc), Avx512F.LoadVector512(_scale + channel));
+            var scaled = Avx512F.Multiply(Avx512F.ConvertToVector512Single(acc), scale);
             var low = Vector512.Create((float)(_clampMin - _outputZeroPoint));
             var high = Vector512.Create((float)(_clampMax - _outputZeroPoint));
             var rounded = Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(scaled, low), high));

@@ -4,6 +4,42 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NetQuantGen.Runtime.Kernels
 {
+    /// <summary>Per-lane multipliers and shifts of <see cref="VectorFixedPoint"/>, with what can be derived from them once (AVX2).</summary>
+    internal readonly struct Multipliers256
+    {
+        public readonly Vector256<int> Multiplier, OddMultiplier, RightShift, Mask, HalfMask;
+        public readonly Vector256<uint> LeftShift;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Multipliers256(Vector256<int> multiplier, Vector256<uint> leftShift, Vector256<int> rightShift)
+        {
+            Multiplier = multiplier;
+            OddMultiplier = Avx2.ShiftRightLogical(multiplier.AsInt64(), 32).AsInt32();
+            LeftShift = leftShift;
+            RightShift = rightShift;
+            Mask = VectorFixedPoint.Mask(rightShift);
+            HalfMask = Avx2.ShiftRightLogical(Mask, 1);
+        }
+    }
+
+    /// <summary><see cref="Multipliers256"/> on sixteen lanes (AVX-512).</summary>
+    internal readonly struct Multipliers512
+    {
+        public readonly Vector512<int> Multiplier, OddMultiplier, RightShift, Mask, HalfMask;
+        public readonly Vector512<uint> LeftShift;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Multipliers512(Vector512<int> multiplier, Vector512<uint> leftShift, Vector512<int> rightShift)
+        {
+            Multiplier = multiplier;
+            OddMultiplier = Avx512F.ShiftRightLogical(multiplier.AsInt64(), 32).AsInt32();
+            LeftShift = leftShift;
+            RightShift = rightShift;
+            Mask = VectorFixedPoint.Mask(rightShift);
+            HalfMask = Avx512F.ShiftRightLogical(Mask, 1);
+        }
+    }
+
     /// <summary>
     /// <see cref="FixedPoint.MultiplyByQuantizedMultiplier"/> on eight int32 lanes with AVX2 (sixteen with AVX-512: the
     /// same steps, half the instructions), bit-identical to
@@ -12,22 +48,20 @@ namespace NetQuantGen.Runtime.Kernels
     /// </summary>
     internal static class VectorFixedPoint
     {
+        /// <summary>
+        /// MultiplyByQuantizedMultiplier per lane, the per-lane constants of <paramref name="m"/> prepared once for many
+        /// vectors: SaturatingRoundingDoublingHighMul as 64-bit products of the even and the odd lanes, then
+        /// RoundingDivideByPOT.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> MultiplyByQuantizedMultiplier(Vector256<int> x, Vector256<int> multiplier, Vector256<uint> leftShift, Vector256<int> rightShift)
+        public static Vector256<int> MultiplyByQuantizedMultiplier(Vector256<int> x, in Multipliers256 m)
         {
-            var shifted = Avx2.ShiftLeftLogicalVariable(x, leftShift);
-            return RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(shifted, multiplier), rightShift);
-        }
-
-        /// <summary>round(a·b / 2^31), ties away from zero: 64-bit products of the even and the odd lanes.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> SaturatingRoundingDoublingHighMul(Vector256<int> a, Vector256<int> b)
-        {
-            var even = HighHalf(Avx2.Multiply(a, b));
-            var odd = HighHalf(Avx2.Multiply(
-                Avx2.ShiftRightLogical(a.AsInt64(), 32).AsInt32(),
-                Avx2.ShiftRightLogical(b.AsInt64(), 32).AsInt32()));
-            return Avx2.Blend(even.AsInt32(), Avx2.ShiftLeftLogical(odd, 32).AsInt32(), 0b1010_1010);
+            var a = Avx2.ShiftLeftLogicalVariable(x, m.LeftShift);
+            var even = HighHalf(Avx2.Multiply(a, m.Multiplier));
+            var odd = Avx2.Add(Avx2.Multiply(Avx2.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), m.OddMultiplier), Vector256.Create(1L << 30));
+            // odd + odd holds bits 31..62 of the nudged product in its high half: HighHalf moved up by 32, in one add.
+            var high = Avx2.Blend(even.AsInt32(), Avx2.Add(odd, odd).AsInt32(), 0b1010_1010);
+            return RoundingDivideByPOT(high, m);
         }
 
         /// <summary>
@@ -41,42 +75,56 @@ namespace NetQuantGen.Runtime.Kernels
         private static Vector256<long> HighHalf(Vector256<long> product) =>
             Avx2.ShiftRightLogical(Avx2.Add(product, Vector256.Create(1L << 30)), 31);
 
-        /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane.</summary>
+        /// <summary>2^e − 1 per lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> RoundingDivideByPOT(Vector256<int> x, Vector256<int> exponent)
+        public static Vector256<int> Mask(Vector256<int> exponent)
         {
             var ones = Vector256.Create(1);
-            var mask = Avx2.Subtract(Avx2.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
-            var remainder = Avx2.And(x, mask);
+            return Avx2.Subtract(Avx2.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
+        }
+
+        /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> RoundingDivideByPOT(Vector256<int> x, in Multipliers256 m)
+        {
+            var remainder = Avx2.And(x, m.Mask);
             // threshold = mask/2 + (x < 0 ? 1 : 0); the comparison gives −1 for true.
-            var threshold = Avx2.Subtract(Avx2.ShiftRightLogical(mask, 1), Avx2.CompareGreaterThan(Vector256<int>.Zero, x));
-            var quotient = Avx2.ShiftRightArithmeticVariable(x, exponent.AsUInt32());
+            var threshold = Avx2.Subtract(m.HalfMask, Avx2.CompareGreaterThan(Vector256<int>.Zero, x));
+            var quotient = Avx2.ShiftRightArithmeticVariable(x, m.RightShift.AsUInt32());
             return Avx2.Subtract(quotient, Avx2.CompareGreaterThan(remainder, threshold));
         }
 
+        /// <summary>The AVX-512 steps with the per-lane constants of <paramref name="m"/> prepared once for many vectors.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<int> MultiplyByQuantizedMultiplier(Vector512<int> x, Vector512<int> multiplier, Vector512<uint> leftShift, Vector512<int> rightShift)
+        public static Vector512<int> MultiplyByQuantizedMultiplier(Vector512<int> x, in Multipliers512 m)
         {
-            var a = Avx512F.ShiftLeftLogicalVariable(x, leftShift);
-            var even = HighHalf(Avx512F.Multiply(a, multiplier));
-            var odd = HighHalf(Avx512F.Multiply(Avx512F.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), Avx512F.ShiftRightLogical(multiplier.AsInt64(), 32).AsInt32()));
-            var high = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFF_FFFF_0000_0000)), Avx512F.ShiftLeftLogical(odd, 32), even).AsInt32();
-            return RoundingDivideByPOT(high, rightShift);
+            var a = Avx512F.ShiftLeftLogicalVariable(x, m.LeftShift);
+            var even = HighHalf(Avx512F.Multiply(a, m.Multiplier));
+            var odd = Avx512F.Add(Avx512F.Multiply(Avx512F.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), m.OddMultiplier), Vector512.Create(1L << 30));
+            // odd + odd holds bits 31..62 of the nudged product in its high half: HighHalf moved up by 32, in one add.
+            var high = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFF_FFFF_0000_0000)), Avx512F.Add(odd, odd), even).AsInt32();
+            return RoundingDivideByPOT(high, m);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector512<long> HighHalf(Vector512<long> product) =>
             Avx512F.ShiftRightLogical(Avx512F.Add(product, Vector512.Create(1L << 30)), 31);
 
+        /// <summary>2^e − 1 per lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<int> RoundingDivideByPOT(Vector512<int> x, Vector512<int> exponent)
+        public static Vector512<int> Mask(Vector512<int> exponent)
         {
             var ones = Vector512.Create(1);
-            var mask = Avx512F.Subtract(Avx512F.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
-            var remainder = Avx512F.And(x, mask);
+            return Avx512F.Subtract(Avx512F.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> RoundingDivideByPOT(Vector512<int> x, in Multipliers512 m)
+        {
+            var remainder = Avx512F.And(x, m.Mask);
             // threshold = mask/2 + (x < 0 ? 1 : 0); the arithmetic shift by 31 gives −1 for negative x.
-            var threshold = Avx512F.Subtract(Avx512F.ShiftRightLogical(mask, 1), Avx512F.ShiftRightArithmetic(x, 31));
-            var quotient = Avx512F.ShiftRightArithmeticVariable(x, exponent.AsUInt32());
+            var threshold = Avx512F.Subtract(m.HalfMask, Avx512F.ShiftRightArithmetic(x, 31));
+            var quotient = Avx512F.ShiftRightArithmeticVariable(x, m.RightShift.AsUInt32());
             return Avx512F.Subtract(quotient, Vector512.GreaterThan(remainder, threshold));
         }
     }

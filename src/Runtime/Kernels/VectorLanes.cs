@@ -42,6 +42,15 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>Requantizes the lanes for channels [channel, channel + Lanes), clamps, and stores them as int8.</summary>
         static abstract void Store(sbyte* destination, TVector acc, int channel, in Requantizer r);
+
+        /// <summary>
+        /// Requantizes and clamps <paramref name="count"/> vectors of channels [channel, channel + Lanes) in place (int32
+        /// lanes within the clamp range), the channels' constants prepared once for all of them.
+        /// </summary>
+        static abstract void Finish(TVector* values, int count, int channel, in Requantizer r);
+
+        /// <summary>Stores lanes that <see cref="Finish"/> left within int8 as int8.</summary>
+        static abstract void StoreFinished(sbyte* destination, TVector finished);
     }
 
     /// <summary>AVX-512 (F, BW): 16 channels per vector, vpmaddwd on 512 bits.</summary>
@@ -77,11 +86,14 @@ namespace NetQuantGen.Runtime.Kernels
             Avx512F.Add(acc, Avx512F.MultiplyLow(Avx512F.ConvertToVector512Int32(Avx.LoadVector256(x)), Avx512F.LoadVector512(w)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Store(sbyte* destination, Vector512<int> acc, int channel, in Requantizer r)
-        {
-            // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
-            Sse2.Store(destination, Avx512F.ConvertToVector128SByte(r.Finish(acc, channel)));
-        }
+        public static void Store(sbyte* destination, Vector512<int> acc, int channel, in Requantizer r) => StoreFinished(destination, r.Finish(acc, channel));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Finish(Vector512<int>* values, int count, int channel, in Requantizer r) => r.Finish(values, count, channel);
+
+        // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreFinished(sbyte* destination, Vector512<int> finished) => Sse2.Store(destination, Avx512F.ConvertToVector128SByte(finished));
     }
 
     /// <summary>AVX2: 8 channels per vector, vpmaddwd on 256 bits.</summary>
@@ -117,9 +129,14 @@ namespace NetQuantGen.Runtime.Kernels
             Avx2.Add(acc, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(x), Avx.LoadVector256(w)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Store(sbyte* destination, Vector256<int> acc, int channel, in Requantizer r)
+        public static void Store(sbyte* destination, Vector256<int> acc, int channel, in Requantizer r) => StoreFinished(destination, r.Finish(acc, channel));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Finish(Vector256<int>* values, int count, int channel, in Requantizer r) => r.Finish(values, count, channel);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreFinished(sbyte* destination, Vector256<int> v)
         {
-            var v = r.Finish(acc, channel);
             // Values are already in int8, so the saturating packs are exact; each 128-bit lane keeps four bytes.
             var words = Avx2.PackSignedSaturate(v, v);
             var bytes = Avx2.PackSignedSaturate(words, words).AsInt32();
@@ -194,6 +211,23 @@ namespace NetQuantGen.Runtime.Kernels
         public static void Store(sbyte* destination, Vector128<int> acc, int channel, in Requantizer r)
         {
             for (int i = 0; i < 4; i++) destination[i] = r.Scalar(acc.GetElement(i), channel + i);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Finish(Vector128<int>* values, int count, int channel, in Requantizer r)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var v = values[i];
+                values[i] = Vector128.Create(r.Scalar(v.GetElement(0), channel), r.Scalar(v.GetElement(1), channel + 1),
+                    r.Scalar(v.GetElement(2), channel + 2), r.Scalar(v.GetElement(3), channel + 3));
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreFinished(sbyte* destination, Vector128<int> finished)
+        {
+            for (int i = 0; i < 4; i++) destination[i] = (sbyte)finished.GetElement(i);
         }
     }
 
