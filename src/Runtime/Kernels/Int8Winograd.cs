@@ -5,6 +5,13 @@ using System.Threading.Tasks;
 
 namespace NetQuantGen.Runtime.Kernels
 {
+    /// <summary>The Winograd tile a layer runs: F(2×2, 3×3) or F(4×2, 3×3) (four outputs across, two down).</summary>
+    public enum WinogradTile
+    {
+        TwoByTwo,
+        FourByTwo,
+    }
+
     /// <summary>
     /// Dense 3×3 stride-1 int8 convolutions by exact integer Winograd F(2×2, 3×3): 16 multiplies per 2×2 outputs
     /// instead of 36. With u = x − z_in (|u| ≤ 255, padding taps 0) and per 4×4 input tile d (tiles two pixels apart):
@@ -23,13 +30,6 @@ namespace NetQuantGen.Runtime.Kernels
     /// positions, so the 16 products of a register tile never leave L1 before their output transform. The opt-in parallel
     /// mode (<see cref="KernelThreads"/>) splits each block's output channels between threads.
     /// </summary>
-    /// <summary>The Winograd tile a layer runs: F(2×2, 3×3) or F(4×2, 3×3) (four outputs across, two down).</summary>
-    public enum WinogradTile
-    {
-        TwoByTwo,
-        FourByTwo,
-    }
-
     public static unsafe class Int8Winograd
     {
         /// <summary>The most tiles a register tile holds (eight with AVX-512, six otherwise).</summary>

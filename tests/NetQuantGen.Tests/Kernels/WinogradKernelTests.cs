@@ -95,8 +95,10 @@ namespace NetQuantGen.Tests.Kernels
         }
 
         /// <summary>Opt-in parallelism (threads split the output channels of each block): 2, 3 and 4 threads give the single-threaded bytes on every vector path.</summary>
-        [Fact]
-        public void ParallelWinogradLayersAreBitIdenticalToSingleThreadedOnes()
+        [Theory]
+        [InlineData(WinogradTile.TwoByTwo)]
+        [InlineData(WinogradTile.FourByTwo)]
+        public void ParallelWinogradLayersAreBitIdenticalToSingleThreadedOnes(WinogradTile tile)
         {
             var random = new Random(29);
             var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
@@ -106,7 +108,7 @@ namespace NetQuantGen.Tests.Kernels
             Assert.True((long)g.OutputPixels * 72 * 9 * 40 >= KernelThreads.MinimumMacs, "too small to be split");
             var x = new sbyte[23 * 23 * 40];
             random.NextBytes((byte[])(object)x);
-            var weights = WeightPacking.Winograd(c);
+            var weights = WeightPacking.Winograd(c, wide: tile == WinogradTile.FourByTwo);
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
             var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
             var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
@@ -120,7 +122,7 @@ namespace NetQuantGen.Tests.Kernels
                     try
                     {
                         var y = new sbyte[g.OutputPixels * 72];
-                        Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, bias, multiplier, new int[padded], rightShift, g);
+                        Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g, tile)], weights, bias, multiplier, new int[padded], rightShift, g, tile);
                         return y;
                     }
                     finally { KernelThreads.Count = 1; }
@@ -128,33 +130,35 @@ namespace NetQuantGen.Tests.Kernels
 
                 var single = Convolve(1);
                 foreach (int threads in new[] { 2, 3, 4 })
-                    Assert.True(single.AsSpan().SequenceEqual(Convolve(threads)), $"Winograd on {path} with {threads} threads differs from one thread");
+                    Assert.True(single.AsSpan().SequenceEqual(Convolve(threads)), $"Winograd {tile} on {path} with {threads} threads differs from one thread");
             }
         }
 
         /// <summary>A layer run allocates nothing on any path (transform, GEMM and output buffers are the scratch and the stack).</summary>
-        [Fact]
-        public void ARunAllocatesNothingOnAnyPath()
+        [Theory]
+        [InlineData(WinogradTile.TwoByTwo)]
+        [InlineData(WinogradTile.FourByTwo)]
+        public void ARunAllocatesNothingOnAnyPath(WinogradTile tile)
         {
             // Below KernelThreads.MinimumMacs, so no thread count set elsewhere can make it go parallel.
             var g = new ConvolutionGeometry(9, 9, 24, 9, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 7, -2, -128, 127);
             Assert.True((long)g.OutputPixels * 40 * 9 * 24 < KernelThreads.MinimumMacs);
             var x = new sbyte[9 * 9 * 24];
             var y = new sbyte[9 * 9 * 40];
-            var scratch = new short[Int8Winograd.ScratchLength(g)];
-            var weights = new int[Int8Winograd.WeightLength(g)];
+            var scratch = new short[Int8Winograd.ScratchLength(g, tile)];
+            var weights = new int[Int8Winograd.WeightLength(g, tile)];
             var perChannel = new int[g.ChannelBlocks * ConvolutionGeometry.BlockChannels];
             var scale = new float[perChannel.Length];
             foreach (var path in Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported))
             {
                 using var pinned = KernelPathScope.Use(path);
-                Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g);
-                Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g);
+                Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g, tile);
+                Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g, tile);
                 long before = GC.GetAllocatedBytesForCurrentThread();
                 for (int i = 0; i < 4; i++)
                 {
-                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g);
-                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g);
+                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g, tile);
+                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g, tile);
                 }
                 Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
             }
