@@ -65,20 +65,22 @@ namespace NetQuantGen.Emit
         /// <summary>
         /// Winograd F(2×2, 3×3): per input and output channel U' = G' g G'ᵀ, G' = 2·G = [[2,0,0],[1,1,1],[1,−1,1],[0,0,2]]
         /// (integer, |U'| ≤ 9·128), laid out [block][ξ][channel pair][16 output channels], ξ = 4·row + column of the 4×4
-        /// transform, each int32 = (U'[k even] low, U'[k odd] high) as int16, k the input channel.
+        /// transform, each int32 = (U'[k even] low, U'[k odd] high) as int16, k the input channel. Wide: the F(4×2, 3×3) tile's
+        /// 24 positions of <see cref="WinogradProof.TransformedWeights"/> (|U'| ≤ 72·128).
         /// </summary>
-        public static int[] Winograd(QConvolution c)
+        public static int[] Winograd(QConvolution c, bool wide = false)
         {
             int channels = c.InputChannelsPerGroup, pairs = (channels + 1) / 2, blocks = PaddedChannels(c.OutputChannels) / BlockChannels;
-            var packed = new int[blocks * WinogradProof.Positions * pairs * BlockChannels];
+            int positions = WinogradProof.Positions(wide);
+            var packed = new int[blocks * positions * pairs * BlockChannels];
             for (int output = 0; output < c.OutputChannels; output++)
                 for (int channel = 0; channel < channels; channel++)
                 {
-                    var u = WinogradProof.TransformedWeights(c, output, channel);
+                    var u = WinogradProof.TransformedWeights(c, output, channel, wide);
                     int block = output / BlockChannels, lane = output % BlockChannels;
-                    for (int xi = 0; xi < WinogradProof.Positions; xi++)
+                    for (int xi = 0; xi < positions; xi++)
                     {
-                        ref int word = ref packed[((block * WinogradProof.Positions + xi) * pairs + channel / 2) * BlockChannels + lane];
+                        ref int word = ref packed[((block * positions + xi) * pairs + channel / 2) * BlockChannels + lane];
                         word |= channel % 2 == 0 ? (ushort)(short)u[xi] : u[xi] << 16;
                     }
                 }

@@ -28,27 +28,31 @@ namespace NetQuantGen.Tests.Kernels
                 Enumerable.Repeat(new IntegerIR.Requantization(1 << 30, -3), outChannels).ToArray(), -128, 127, fromGemm: false);
         }
 
-        [Fact]
-        public void WinogradEqualsTheDirectKernelOnEveryPathOnRandomGeometries()
+        [Theory]
+        [InlineData(WinogradTile.TwoByTwo)]
+        [InlineData(WinogradTile.FourByTwo)]
+        public void WinogradEqualsTheDirectKernelOnEveryPathOnRandomGeometries(WinogradTile tile)
         {
-            var random = new Random(23);
+            bool wide = tile == WinogradTile.FourByTwo;
+            var random = new Random(wide ? 24 : 23);
             var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
             int compared = 0, multiBlock = 0;
             for (int trial = 0; trial < 160; trial++)
             {
                 // Every eighth trial wide enough in channels and tiles to need several blocks of transformed tiles.
                 bool large = trial % 8 == 0;
-                int inH = large ? random.Next(10, 24) : random.Next(1, 10), inW = large ? random.Next(10, 24) : random.Next(1, 10);
-                int channels = large ? random.Next(300, 700) : random.Next(1, 40), outChannels = random.Next(1, 70);
+                int inH = large ? random.Next(10, 24) : random.Next(1, 10), inW = large ? random.Next(wide ? 20 : 10, wide ? 40 : 24) : random.Next(1, wide ? 14 : 10);
+                // The 4×2 tile's bound 48·255·Σ|w| admits about 300 channels of full-range weights.
+                int channels = large ? (wide ? random.Next(150, 280) : random.Next(300, 700)) : random.Next(1, 40), outChannels = random.Next(1, 70);
                 var pads = Enumerable.Range(0, 4).Select(_ => random.Next(0, 2)).ToArray();
                 int outH = inH + pads[0] + pads[2] - 2, outW = inW + pads[1] + pads[3] - 2;
                 if (outH < 1 || outW < 1) continue;
                 int zeroPoint = random.Next(-128, 128);
                 var c = Convolution(random, inH, inW, channels, outChannels, pads, zeroPoint);
-                Assert.True(WinogradProof.Holds(c), "full-range weights over at most 700 channels stay within the bound");
+                Assert.True(WinogradProof.Holds(c, wide), "full-range weights over at most 700 channels (280 for the 4×2 tile) stay within the bound");
                 var g = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, 3, 3, 1, 1, 1, 1, pads[0], pads[1],
                     zeroPoint, random.Next(-128, 128), random.Next(2) == 0 ? -128 : 0, 127);
-                if (Int8Winograd.BlockTiles(g) < Int8Winograd.TilesHigh(g) * Int8Winograd.TilesWide(g)) multiBlock++;
+                if (Int8Winograd.BlockTiles(g, tile) < Int8Winograd.TilesHigh(g) * Int8Winograd.TilesWide(g, tile)) multiBlock++;
                 int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
                 var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
                 bool floatScales = random.Next(2) == 0;
@@ -57,8 +61,8 @@ namespace NetQuantGen.Tests.Kernels
                 var scale = Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
                 var x = new sbyte[inH * inW * channels];
                 random.NextBytes((byte[])(object)x);
-                int[] direct = WeightPacking.Dense(c, patches: false), winograd = WeightPacking.Winograd(c);
-                Assert.Equal(Int8Winograd.WeightLength(g), winograd.Length);
+                int[] direct = WeightPacking.Dense(c, patches: false), winograd = WeightPacking.Winograd(c, wide);
+                Assert.Equal(Int8Winograd.WeightLength(g, tile), winograd.Length);
 
                 sbyte[] Convolve(KernelPath path, bool useWinograd)
                 {
@@ -66,9 +70,9 @@ namespace NetQuantGen.Tests.Kernels
                     var y = new sbyte[g.OutputPixels * outChannels];
                     if (useWinograd)
                     {
-                        var scratch = new short[Int8Winograd.ScratchLength(g)];
-                        if (floatScales) Int8Winograd.Dense(x, y, scratch, winograd, bias, scale, g);
-                        else Int8Winograd.Dense(x, y, scratch, winograd, bias, multiplier, new int[padded], rightShift, g);
+                        var scratch = new short[Int8Winograd.ScratchLength(g, tile)];
+                        if (floatScales) Int8Winograd.Dense(x, y, scratch, winograd, bias, scale, g, tile);
+                        else Int8Winograd.Dense(x, y, scratch, winograd, bias, multiplier, new int[padded], rightShift, g, tile);
                     }
                     else
                     {
@@ -82,7 +86,7 @@ namespace NetQuantGen.Tests.Kernels
                 var expected = Convolve(KernelPath.Scalar, useWinograd: false);
                 foreach (var path in paths)
                 {
-                    Assert.True(expected.AsSpan().SequenceEqual(Convolve(path, useWinograd: true)), $"Winograd on {path} differs from the direct kernel on {g} (float scales: {floatScales})");
+                    Assert.True(expected.AsSpan().SequenceEqual(Convolve(path, useWinograd: true)), $"Winograd {tile} on {path} differs from the direct kernel on {g} (float scales: {floatScales})");
                     compared++;
                 }
             }
@@ -91,8 +95,10 @@ namespace NetQuantGen.Tests.Kernels
         }
 
         /// <summary>Opt-in parallelism (threads split the output channels of each block): 2, 3 and 4 threads give the single-threaded bytes on every vector path.</summary>
-        [Fact]
-        public void ParallelWinogradLayersAreBitIdenticalToSingleThreadedOnes()
+        [Theory]
+        [InlineData(WinogradTile.TwoByTwo)]
+        [InlineData(WinogradTile.FourByTwo)]
+        public void ParallelWinogradLayersAreBitIdenticalToSingleThreadedOnes(WinogradTile tile)
         {
             var random = new Random(29);
             var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
@@ -102,7 +108,7 @@ namespace NetQuantGen.Tests.Kernels
             Assert.True((long)g.OutputPixels * 72 * 9 * 40 >= KernelThreads.MinimumMacs, "too small to be split");
             var x = new sbyte[23 * 23 * 40];
             random.NextBytes((byte[])(object)x);
-            var weights = WeightPacking.Winograd(c);
+            var weights = WeightPacking.Winograd(c, wide: tile == WinogradTile.FourByTwo);
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
             var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
             var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
@@ -116,7 +122,7 @@ namespace NetQuantGen.Tests.Kernels
                     try
                     {
                         var y = new sbyte[g.OutputPixels * 72];
-                        Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, bias, multiplier, new int[padded], rightShift, g);
+                        Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g, tile)], weights, bias, multiplier, new int[padded], rightShift, g, tile);
                         return y;
                     }
                     finally { KernelThreads.Count = 1; }
@@ -124,33 +130,35 @@ namespace NetQuantGen.Tests.Kernels
 
                 var single = Convolve(1);
                 foreach (int threads in new[] { 2, 3, 4 })
-                    Assert.True(single.AsSpan().SequenceEqual(Convolve(threads)), $"Winograd on {path} with {threads} threads differs from one thread");
+                    Assert.True(single.AsSpan().SequenceEqual(Convolve(threads)), $"Winograd {tile} on {path} with {threads} threads differs from one thread");
             }
         }
 
         /// <summary>A layer run allocates nothing on any path (transform, GEMM and output buffers are the scratch and the stack).</summary>
-        [Fact]
-        public void ARunAllocatesNothingOnAnyPath()
+        [Theory]
+        [InlineData(WinogradTile.TwoByTwo)]
+        [InlineData(WinogradTile.FourByTwo)]
+        public void ARunAllocatesNothingOnAnyPath(WinogradTile tile)
         {
             // Below KernelThreads.MinimumMacs, so no thread count set elsewhere can make it go parallel.
             var g = new ConvolutionGeometry(9, 9, 24, 9, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 7, -2, -128, 127);
             Assert.True((long)g.OutputPixels * 40 * 9 * 24 < KernelThreads.MinimumMacs);
             var x = new sbyte[9 * 9 * 24];
             var y = new sbyte[9 * 9 * 40];
-            var scratch = new short[Int8Winograd.ScratchLength(g)];
-            var weights = new int[Int8Winograd.WeightLength(g)];
+            var scratch = new short[Int8Winograd.ScratchLength(g, tile)];
+            var weights = new int[Int8Winograd.WeightLength(g, tile)];
             var perChannel = new int[g.ChannelBlocks * ConvolutionGeometry.BlockChannels];
             var scale = new float[perChannel.Length];
             foreach (var path in Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported))
             {
                 using var pinned = KernelPathScope.Use(path);
-                Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g);
-                Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g);
+                Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g, tile);
+                Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g, tile);
                 long before = GC.GetAllocatedBytesForCurrentThread();
                 for (int i = 0; i < 4; i++)
                 {
-                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g);
-                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g);
+                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, perChannel, perChannel, perChannel, g, tile);
+                    Int8Winograd.Dense(x, y, scratch, weights, perChannel, scale, g, tile);
                 }
                 Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
             }

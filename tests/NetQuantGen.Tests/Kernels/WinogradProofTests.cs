@@ -14,13 +14,14 @@ namespace NetQuantGen.Tests.Kernels
     /// </summary>
     public class WinogradProofTests
     {
-        /// <summary>One output channel over <paramref name="channels"/> input channels, 3×3, pad 1, on a 4×4 image, weights [c][ky][kx].</summary>
-        private static QConvolution Layer(sbyte[] weights, int channels, int size = 4, int stride = 1, int dilation = 1, int kernel = 3)
+        /// <summary><paramref name="outputs"/> output channels over <paramref name="channels"/> input channels, 3×3, pad 1, on a 4×4 image, weights [m][c][ky][kx].</summary>
+        private static QConvolution Layer(sbyte[] weights, int channels, int size = 4, int stride = 1, int dilation = 1, int kernel = 3, int outputs = 1)
         {
             int pad = (kernel - 1) * dilation / 2, outSize = (size + 2 * pad - (kernel - 1) * dilation - 1) / stride + 1;
             var window = new Window(new[] { kernel, kernel }, new[] { stride, stride }, new[] { dilation, dilation }, new[] { pad, pad, pad, pad }, AutoPad.NotSet, false);
-            return new QConvolution("conv", new QTensor("x", new[] { 1, channels, size, size }, 0.1f, -3), new QTensor("y", new[] { 1, 1, outSize, outSize }, 0.1f, 0),
-                window, 1, weights, new[] { 1, channels, kernel, kernel }, new[] { 0.01f }, new[] { 0 }, new[] { new IntegerIR.Requantization(1 << 30, -3) }, -128, 127, fromGemm: false);
+            return new QConvolution("conv", new QTensor("x", new[] { 1, channels, size, size }, 0.1f, -3), new QTensor("y", new[] { 1, outputs, outSize, outSize }, 0.1f, 0),
+                window, 1, weights, new[] { outputs, channels, kernel, kernel }, Enumerable.Repeat(0.01f, outputs).ToArray(), new int[outputs],
+                Enumerable.Repeat(new IntegerIR.Requantization(1 << 30, -3), outputs).ToArray(), -128, 127, fromGemm: false);
         }
 
         [Fact]
@@ -43,6 +44,44 @@ namespace NetQuantGen.Tests.Kernels
             Assert.Equal(4L * 255 * (Limit + 1), WinogradProof.Bound(overLimit));
             Assert.False(WinogradProof.Holds(overLimit));
             Assert.Equal(ConvolutionKernel.Dense, ConvolutionEmitter.KernelOf(overLimit));
+        }
+
+        [Fact]
+        public void TheFourByTwoBoundIsPinnedAtTheInt32Limit()
+        {
+            // 48·255·Σ|w| ≤ 2^31 − 1 holds up to Σ|w| = 175,448 (12,240 · 175,448 = 2,147,483,520): 160 input channels of 127
+            // reach it. 128 output channels (the 4×2 tile's minimum), the first at the limit, the others small.
+            const int Channels = 160, Outputs = 128, Limit = 175_448, PerOutput = Channels * 9;
+            var weights = Enumerable.Repeat((sbyte)1, Outputs * PerOutput).ToArray();
+            for (int i = 0; i < PerOutput; i++) weights[i] = 127;
+            int excess = PerOutput * 127 - Limit;
+            for (int i = 0; excess > 0; i++) { int cut = Math.Min(excess, 127); weights[i] = (sbyte)(127 - cut); excess -= cut; }
+            var atLimit = Layer(weights, Channels, size: 8, outputs: Outputs);
+            Assert.Equal(48L * 255 * Limit, WinogradProof.Bound(atLimit, wide: true));
+            Assert.True(WinogradProof.Holds(atLimit, wide: true));
+            Assert.Equal(ConvolutionKernel.WinogradFourByTwo, ConvolutionEmitter.KernelOf(atLimit));
+
+            // One more unit of |w|, of either sign: the 4×2 tile's Y could leave int32; the 2×2 tile's bound is 12 times smaller.
+            int spare = Array.FindIndex(weights, w => w < 127);
+            weights[spare] = (sbyte)(-weights[spare] - 1);
+            var overLimit = Layer(weights, Channels, size: 8, outputs: Outputs);
+            Assert.Equal(48L * 255 * (Limit + 1), WinogradProof.Bound(overLimit, wide: true));
+            Assert.False(WinogradProof.Holds(overLimit, wide: true));
+            Assert.True(WinogradProof.Holds(overLimit));
+            Assert.Equal(ConvolutionKernel.Winograd, ConvolutionEmitter.KernelOf(overLimit));
+        }
+
+        [Theory]
+        [InlineData(128, 128, true)]
+        [InlineData(64, 128, false)]
+        [InlineData(128, 64, false)]
+        [InlineData(256, 256, true)]
+        public void TheEmitterPicksTheFourByTwoTileOnlyWithAtLeast128InputAndOutputChannels(int channels, int outputs, bool fourByTwo)
+        {
+            var random = new Random(channels + outputs);
+            var weights = Enumerable.Range(0, outputs * channels * 9).Select(_ => (sbyte)random.Next(-128, 128)).ToArray();
+            Assert.Equal(fourByTwo ? ConvolutionKernel.WinogradFourByTwo : ConvolutionKernel.Winograd,
+                ConvolutionEmitter.KernelOf(Layer(weights, channels, size: 14, outputs: outputs)));
         }
 
         [Fact]

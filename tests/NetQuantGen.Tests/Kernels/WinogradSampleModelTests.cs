@@ -18,11 +18,11 @@ namespace NetQuantGen.Tests.Kernels
     public class WinogradSampleModelTests
     {
         [Theory]
-        [InlineData("small_cnn", 8, 3)]
-        [InlineData("small_cnn", 4, 3)]
-        [InlineData("resnet18", 8, 10)] // 13 of them; layer4's three at 1×1 stay direct
-        [InlineData("resnet18", 4, 10)]
-        public void WinogradLayersAreBitIdenticalToTheIntegerReferenceOnEveryKernelPath(string model, int weightBits, int winogradLayers)
+        [InlineData("small_cnn", 8, 3, 0)]
+        [InlineData("small_cnn", 4, 3, 0)]
+        [InlineData("resnet18", 8, 10, 3)] // 13 of them; layer4's three at 1×1 stay direct; layer2's three (128 channels, 4×4) get 4×2 tiles, layer3's at 2×2 would waste half
+        [InlineData("resnet18", 4, 10, 3)]
+        public void WinogradLayersAreBitIdenticalToTheIntegerReferenceOnEveryKernelPath(string model, int weightBits, int winogradLayers, int fourByTwoLayers)
         {
             var input = new ModelInput(model + ".onnx", File.ReadAllBytes(SampleData.OnnxPath(model)), model + ".calib",
                 File.ReadAllBytes(SampleData.StatisticsPath(model)),
@@ -31,10 +31,12 @@ namespace NetQuantGen.Tests.Kernels
             var lowering = ModelCompiler.Lower(input);
             Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
             var kernels = lowering.IntegerGraph!.Operations.OfType<QConvolution>().Select(ConvolutionEmitter.KernelOf).ToArray();
-            Assert.Equal(winogradLayers, kernels.Count(k => k == ConvolutionKernel.Winograd));
+            Assert.Equal(winogradLayers, kernels.Count(k => k == ConvolutionKernel.Winograd || k == ConvolutionKernel.WinogradFourByTwo));
+            Assert.Equal(fourByTwoLayers, kernels.Count(k => k == ConvolutionKernel.WinogradFourByTwo));
             var result = ModelCompiler.Compile(input);
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
             Assert.Contains("Winograd F(2×2,3×3)", result.Source);
+            if (fourByTwoLayers > 0) Assert.Contains("Winograd F(4×2,3×3)", result.Source);
             using var generated = new GeneratedModel(result.Source!, "Samples.Model");
             var reference = new IntegerExecutor(lowering.IntegerGraph!);
             var random = new Random(weightBits);
