@@ -28,7 +28,7 @@ namespace NetQuantGen.Runtime.Kernels
     /// The input tiles are transformed a block at a time into the scratch (sized so a block stays in L2), and the
     /// GEMMs run on register tiles of eight (AVX-512) or six tiles × one or two vectors of output channels, over all 16
     /// positions, so the 16 products of a register tile never leave L1 before their output transform. The opt-in parallel
-    /// mode (<see cref="KernelThreads"/>) splits each block's output channels between threads.
+    /// mode (<see cref="KernelThreads"/>) splits each block's tiles between threads: each transforms and multiplies its own.
     /// </summary>
     public static unsafe class Int8Winograd
     {
@@ -106,23 +106,24 @@ namespace NetQuantGen.Runtime.Kernels
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);
-                    TransformInput<TTile>(input, transformed, g, block, path);
-                    Dispatch(new Work<TTile>(transformed, w, output, r, g, block, path));
+                    Dispatch(new Work<TTile>(input, transformed, w, output, r, g, block, path));
                 }
             }
         }
 
-        /// <summary>The GEMMs of one block over a range of output-channel vector pairs: what a thread of the opt-in parallel mode runs.</summary>
+        /// <summary>One block's input transform and GEMMs over a range of its tiles: what a thread of the opt-in parallel mode runs.</summary>
         private readonly struct Work<TTile> where TTile : struct, IWinogradTile
         {
+            private readonly sbyte* _input;
             private readonly short* _transformed;
             private readonly int* _weights;
             private readonly sbyte* _output;
             private readonly Requantizer _r;
             private readonly Block _block;
 
-            public Work(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, KernelPath path)
+            public Work(sbyte* input, short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, KernelPath path)
             {
+                _input = input;
                 _transformed = transformed;
                 _weights = weights;
                 _output = output;
@@ -136,52 +137,51 @@ namespace NetQuantGen.Runtime.Kernels
 
             public KernelPath Path { get; }
 
-            /// <summary>Pairs of output-channel vectors the path splits the channels into (the last may hold one vector).</summary>
-            public int VectorPairs
-            {
-                get
-                {
-                    int lanes = Path switch { KernelPath.Vector512 => 16, KernelPath.Vector256 => 8, _ => 4 };
-                    return ((Geometry.OutChannels + lanes - 1) / lanes + 1) / 2;
-                }
-            }
+            public int Tiles => _block.Count;
 
-            /// <summary>Vector pairs [first, end); the scalar kernel, the reference, always takes every channel.</summary>
+            /// <summary>
+            /// Tiles [first, end) of the block, every output channel. The transformed rows of tile i sit at
+            /// (ξ·Stride + i)·rowLength, so the sub-block's rows are the block's, shifted by its first tile.
+            /// </summary>
             public void Run(int first, int end)
             {
                 var g = Geometry;
+                var part = new Block(_block.First + first, end - first, _block.Stride);
+                short* transformed = _transformed + first * 2 * g.ChannelPairs;
+                TransformInput<TTile>(_input, transformed, g, part, Path);
                 switch (Path)
                 {
-                    case KernelPath.Vector512: Gemms<TTile, Lanes512, Vector512<int>>(_transformed, _weights, _output, _r, g, _block, first, end); break;
-                    case KernelPath.Vector256: Gemms<TTile, Lanes256, Vector256<int>>(_transformed, _weights, _output, _r, g, _block, first, end); break;
-                    case KernelPath.Vector128: Gemms<TTile, Lanes128, Vector128<int>>(_transformed, _weights, _output, _r, g, _block, first, end); break;
-                    default: GemmsScalar<TTile>(_transformed, (short*)_weights, _output, _r, g, _block); break;
+                    case KernelPath.Vector512: Gemms<TTile, Lanes512, Vector512<int>>(transformed, _weights, _output, _r, g, part); break;
+                    case KernelPath.Vector256: Gemms<TTile, Lanes256, Vector256<int>>(transformed, _weights, _output, _r, g, part); break;
+                    case KernelPath.Vector128: Gemms<TTile, Lanes128, Vector128<int>>(transformed, _weights, _output, _r, g, part); break;
+                    default: GemmsScalar<TTile>(transformed, (short*)_weights, _output, _r, g, part); break;
                 }
             }
         }
 
         /// <summary>
-        /// Runs the block's GEMMs on this thread, or, when <see cref="KernelThreads.Count"/> allows and the layer is large enough
-        /// to repay the hand-off, on that many threads, each over its own output channels (the transformed block is shared,
-        /// read only). Every output value is computed by one thread exactly as on one, so the bytes do not depend on the count.
+        /// Runs the block on this thread, or, when <see cref="KernelThreads.Count"/> allows and the layer is large enough
+        /// to repay the hand-off, on that many threads, each over its own run of whole register tiles of the block (its
+        /// input transform included, so no thread waits for another and no two write the same output pixels). Every output
+        /// value is computed by one thread exactly as on one, so the bytes do not depend on the count.
         /// </summary>
         private static void Dispatch<TTile>(Work<TTile> work) where TTile : struct, IWinogradTile
         {
             var g = work.Geometry;
-            int pairs = work.VectorPairs, threads = Math.Min(KernelThreads.Count, pairs);
+            int groups = work.Tiles / MaximumGroup, threads = Math.Min(KernelThreads.Count, groups);
             long macs = (long)g.OutputPixels * g.OutChannels * g.Taps * g.InChannels;
             if (threads <= 1 || macs < KernelThreads.MinimumMacs || work.Path == KernelPath.Scalar)
             {
-                work.Run(0, pairs);
+                work.Run(0, work.Tiles);
                 return;
             }
-            RunInParallel(work, pairs, threads);
+            RunInParallel(work, groups, threads);
         }
 
-        /// <summary>Apart from <see cref="Dispatch"/> so that only the parallel mode allocates its closure, not every call.</summary>
-        private static void RunInParallel<TTile>(Work<TTile> work, int pairs, int threads) where TTile : struct, IWinogradTile =>
+        /// <summary>Apart from <see cref="Dispatch"/> so that only the parallel mode allocates its closure, not every call. The last thread also takes the tiles past the whole groups.</summary>
+        private static void RunInParallel<TTile>(Work<TTile> work, int groups, int threads) where TTile : struct, IWinogradTile =>
             Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
-                work.Run((int)((long)pairs * i / threads), (int)((long)pairs * (i + 1) / threads)));
+                work.Run((int)((long)groups * i / threads) * MaximumGroup, i == threads - 1 ? work.Tiles : (int)((long)groups * (i + 1) / threads) * MaximumGroup));
 
         /// <summary>
         /// A tile size: its output transform and exact division by its scale, its input transform, and how many GEMMs (ξ) it
@@ -521,13 +521,12 @@ namespace NetQuantGen.Runtime.Kernels
         private static TTo To<TFrom, TTo>(TFrom value) where TFrom : unmanaged where TTo : unmanaged => Unsafe.BitCast<TFrom, TTo>(value);
 
         /// <summary>
-        /// The block's GEMMs for output-channel vector pairs [<paramref name="firstPair"/>, <paramref name="endPair"/>), in tiles
+        /// The block's GEMMs for every output channel, in tiles
         /// of two vectors (one for the last odd vector), times eight tiles with AVX-512 (16 accumulators of its 32 registers)
         /// or six (12 of 16 registers).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Gemms<TTile, TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block,
-            int firstPair, int endPair)
+        private static void Gemms<TTile, TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
             where TTile : struct, IWinogradTile
             where TLanes : struct, IVectorLanes<TVector>
             where TVector : unmanaged
@@ -536,7 +535,7 @@ namespace NetQuantGen.Runtime.Kernels
             // The products of a register tile, [ξ][vector][tile], then room for the Y of one tile (StoreTiles).
             TVector* products = stackalloc TVector[(TTile.Positions + 1) * 2 * MaximumGroup];
             int* tiles = stackalloc int[MaximumGroup];
-            int vectors = Math.Min((g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, 2 * endPair), v = 2 * firstPair;
+            int vectors = (g.OutChannels + TLanes.Lanes - 1) / TLanes.Lanes, v = 0;
             // The register tile that redoes fewer tiles at the block's end (eight only where AVX-512 has the registers);
             // fewer tiles than a register tile (a tiny image): one-tile register tiles.
             bool six = block.Count >= 6, eight = TLanes.Lanes == 16 && block.Count >= 8 && (block.Count + 7) / 8 * 8 <= (block.Count + 5) / 6 * 6;

@@ -103,10 +103,11 @@ namespace NetQuantGen.Tests.Kernels
             var random = new Random(29);
             var paths = Enum.GetValues<KernelPath>().Where(p => p != KernelPath.Scalar && KernelPaths.IsSupported(p)).ToArray();
             var pads = new[] { 1, 1, 1, 1 };
-            var c = Convolution(random, 23, 23, 40, 72, pads, -5);
-            var g = new ConvolutionGeometry(23, 23, 40, 23, 23, 72, 3, 3, 1, 1, 1, 1, 1, 1, -5, 3, -128, 127);
+            var c = Convolution(random, 25, 25, 40, 72, pads, -5);
+            // 13×13 (2×2) or 13×7 (4×2) tiles: the threads' runs of whole register tiles leave a remainder for the last one.
+            var g = new ConvolutionGeometry(25, 25, 40, 25, 25, 72, 3, 3, 1, 1, 1, 1, 1, 1, -5, 3, -128, 127);
             Assert.True((long)g.OutputPixels * 72 * 9 * 40 >= KernelThreads.MinimumMacs, "too small to be split");
-            var x = new sbyte[23 * 23 * 40];
+            var x = new sbyte[25 * 25 * 40];
             random.NextBytes((byte[])(object)x);
             var weights = WeightPacking.Winograd(c, wide: tile == WinogradTile.FourByTwo);
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
