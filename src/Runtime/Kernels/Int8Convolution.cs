@@ -794,7 +794,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// the next pixel, so a vector that straddles the end goes through <paramref name="partial"/>.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
+        internal static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
             if (channel + TLanes.Lanes <= outChannels)

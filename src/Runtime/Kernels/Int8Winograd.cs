@@ -630,32 +630,18 @@ namespace NetQuantGen.Runtime.Kernels
                         // The 2×2 outputs stay in registers (measured: through the buffer, small_cnn's 32- and 64-channel layers lose 3–6%).
                         bool right = columns > 1, down = rows > 1;
                         OutputTransformTwoByTwo(products + h * MaximumGroup + i, 2 * MaximumGroup, out var y00, out var y01, out var y10, out var y11);
-                        Store<TLanes, TVector>(pixel, Quarter(y00, bias), at, outChannels, partial, r);
-                        if (right) Store<TLanes, TVector>(pixel + outChannels, Quarter(y01, bias), at, outChannels, partial, r);
-                        if (down) Store<TLanes, TVector>(pixel + g.OutWidth * outChannels, Quarter(y10, bias), at, outChannels, partial, r);
-                        if (down && right) Store<TLanes, TVector>(pixel + (g.OutWidth + 1) * outChannels, Quarter(y11, bias), at, outChannels, partial, r);
+                        Int8Convolution.Store<TLanes, TVector>(pixel, Quarter(y00, bias), at, outChannels, partial, r);
+                        if (right) Int8Convolution.Store<TLanes, TVector>(pixel + outChannels, Quarter(y01, bias), at, outChannels, partial, r);
+                        if (down) Int8Convolution.Store<TLanes, TVector>(pixel + g.OutWidth * outChannels, Quarter(y10, bias), at, outChannels, partial, r);
+                        if (down && right) Int8Convolution.Store<TLanes, TVector>(pixel + (g.OutWidth + 1) * outChannels, Quarter(y11, bias), at, outChannels, partial, r);
                         continue;
                     }
                     TTile.OutputTransform(products + h * MaximumGroup + i, 2 * MaximumGroup, y);
                     for (int dy = 0; dy < rows; dy++)
                         for (int dx = 0; dx < columns; dx++)
-                            Store<TLanes, TVector>(pixel + (dy * g.OutWidth + dx) * outChannels, TTile.Accumulator(y[dy * wide + dx], bias), at, outChannels, partial, r);
+                            Int8Convolution.Store<TLanes, TVector>(pixel + (dy * g.OutWidth + dx) * outChannels, TTile.Accumulator(y[dy * wide + dx], bias), at, outChannels, partial, r);
                 }
             }
-        }
-
-        /// <summary>Stores the channels of one vector that exist, through <paramref name="partial"/> when it straddles the last channel.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
-        {
-            if (channel + TLanes.Lanes <= outChannels)
-            {
-                TLanes.Store(pixel + channel, acc, channel, r);
-                return;
-            }
-            TLanes.Store(partial, acc, channel, r);
-            for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
         }
 
         /// <summary>The plain Winograd loops: per tile and output channel, the sums over the input channels at every ξ, then Y.</summary>
