@@ -92,7 +92,7 @@ namespace NetQuantGen.Cli
             var arena = (sbyte[])generated.Type.GetField("t_arena", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
             var scratch = (short[])generated.Type.GetField("t_scratch", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
 
-            var operations = lowering.IntegerGraph.Operations;
+            var operations = ModelEmitter.Layers(lowering.IntegerGraph).Operations;
             var rows = new List<(string Name, string Source, string Kernel, double Ms, long Macs)>();
             for (int i = 0; i < operations.Count; i++)
             {

@@ -93,7 +93,16 @@ namespace NetQuantGen.Emit
             return 4 * outH * outW >= 3 * 8 * tiles && WinogradProof.Holds(c, wide: true);
         }
 
-        private static bool IsPatches(QConvolution c) => c.Group == 1 && c.InputChannelsPerGroup < PatchChannels && c.KernelHeight * c.KernelWidth > 1;
+        /// <summary>
+        /// Few input channels and a window, or a window over the whole unpadded input (a fully connected layer reading an
+        /// image, <see cref="FlattenIntoFullyConnected"/>): there the one im2col row is the image itself, channels-last, and
+        /// the layer one long pointwise reduction.
+        /// </summary>
+        private static bool IsPatches(QConvolution c) =>
+            c.Group == 1 && c.KernelHeight * c.KernelWidth > 1 && (c.InputChannelsPerGroup < PatchChannels || CoversWholeInput(c));
+
+        private static bool CoversWholeInput(QConvolution c) =>
+            OutputPlane(c) == (1, 1) && InputPlane(c) is var (h, w, _) && h == c.KernelHeight && w == c.KernelWidth;
 
         /// <summary>The int16 run length (in quads) of a layer given the byte kernel, 0 for the other kernels.</summary>
         public static int ByteGroupOf(QConvolution c) => KernelOf(c) switch
@@ -178,6 +187,8 @@ namespace NetQuantGen.Emit
                 Grouped(w, c, name, batch, inH, inW, inC, outH, outW);
                 return;
             }
+            if (c.FromGemm && CoversWholeInput(c))
+                w.Line("// the Flatten before this Gemm is folded in: one window over the whole image reads it as it lies, channels-last, with the weights packed in that order");
             int byteGroup = ByteGroupOf(c);
             if (byteGroup > 0)
                 w.Line($"// uint8 x int8 kernel: the weights prove pairs and int16 sums of {Int(byteGroup)} quads exact; bias holds -({Int(c.Input.ZeroPoint)} + 128)*sum(w)");

@@ -21,6 +21,7 @@ namespace NetQuantGen.Emit
             if (graph.Inputs.Count != 1 || graph.Outputs.Count != 1)
                 throw new Diagnostics.ModelException(Diagnostics.DiagnosticCatalog.UnsupportedOperator,
                     $"Model '{graph.ModelName}': the generated Run method takes one input and gives one output; this model has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs.");
+            graph = Layers(graph);
             var arena = ArenaPlan.Create(graph);
             var w = new SourceWriter();
             var input = graph.Inputs[0].Output;
@@ -54,6 +55,12 @@ namespace NetQuantGen.Emit
             if (hasNamespace) w.Close();
             return w.ToString();
         }
+
+        /// <summary>
+        /// The graph that gets one method per operation: the integer graph after the emit-time rewrites, which change how
+        /// generated code computes, not what.
+        /// </summary>
+        public static IntegerGraph Layers(IntegerGraph graph) => FlattenIntoFullyConnected.Run(graph);
 
         public static string LayerName(QOperation op, int index) => $"Layer{index:D2}_{op.Kind}";
 

@@ -59,7 +59,7 @@ namespace Samples
                 }
             }
             RunLayers(arena, t_scratch ??= new short[ScratchLength]);
-            ReadOnlySpan<sbyte> result = arena.Slice(32, OutputLength);
+            ReadOnlySpan<sbyte> result = arena.Slice(0, OutputLength);
             // dequantize: (q − z)·s in float32
             for (int i0 = 0; i0 < 1; i0++)
             {
@@ -91,7 +91,7 @@ namespace Samples
                 }
             }
             RunLayers(arena, t_scratch ??= new short[ScratchLength]);
-            ReadOnlySpan<sbyte> result = arena.Slice(32, OutputLength);
+            ReadOnlySpan<sbyte> result = arena.Slice(0, OutputLength);
             for (int i0 = 0; i0 < 1; i0++)
             {
                 for (int i1 = 0; i1 < 3; i1++)
@@ -105,8 +105,7 @@ namespace Samples
         {
             Layer00_Conv(arena, scratch);
             Layer01_MaxPool(arena, scratch);
-            Layer02_Flatten(arena, scratch);
-            Layer03_FullyConnected(arena, scratch);
+            Layer02_FullyConnected(arena, scratch);
         }
 
         // Conv from ONNX node 'conv'
@@ -148,58 +147,35 @@ namespace Samples
             Int8Pooling.Max(x, y, geometry);
         }
 
-        // Flatten from ONNX node 'flatten'
+        // FullyConnected from ONNX node 'flatten + fc'
         //   in  'pool' [1x2x2x2] scale 0.0021905638f zero-point -128
-        //   out 'flat' [1x8] scale 0.0021905638f zero-point -128
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        private static void Layer02_Flatten(Span<sbyte> arena, Span<short> scratch)
-        {
-            ReadOnlySpan<sbyte> x = arena.Slice(32, 8);
-            Span<sbyte> y = arena.Slice(0, 8);
-            // reshape across layouts: the input's logical order walked with its memory strides
-            for (int i0 = 0; i0 < 1; i0++)
-            {
-                for (int i1 = 0; i1 < 2; i1++)
-                {
-                    for (int i2 = 0; i2 < 2; i2++)
-                    {
-                        for (int i3 = 0; i3 < 2; i3++)
-                        {
-                            y[i0 * 8 + i1 * 4 + i2 * 2 + i3 * 1] = x[i0 * 8 + i1 * 1 + i2 * 4 + i3 * 2];
-                        }
-                    }
-                }
-            }
-        }
-
-        // FullyConnected from ONNX node 'fc'
-        //   in  'flat' [1x8] scale 0.0021905638f zero-point -128
         //   out 'scores' [1x3] scale 0.002789905f zero-point 14
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        private static void Layer03_FullyConnected(Span<sbyte> arena, Span<short> scratch)
+        private static void Layer02_FullyConnected(Span<sbyte> arena, Span<short> scratch)
         {
-            ReadOnlySpan<sbyte> x = arena.Slice(0, 8);
-            Span<sbyte> y = arena.Slice(32, 3);
-            // weights [3x8x1x1] int8 symmetric, scales 0.00246063f .. 0.002952756f; group 1; Dense kernel
+            ReadOnlySpan<sbyte> x = arena.Slice(32, 8);
+            Span<sbyte> y = arena.Slice(0, 3);
+            // weights [3x2x2x2] int8 symmetric, scales 0.00246063f .. 0.002952756f; group 1; DensePatches kernel
             // stride 1x1, dilation 1x1, pads (top 0, left 0, bottom 0, right 0)
             // acc = bias[m] + Σ w·(x − (-128)); y = clamp(14 + acc·M[m], -128, 127); fixed-point requantization (DESIGN §3), M = multiplier·2^(shift−31)
+            // the Flatten before this Gemm is folded in: one window over the whole image reads it as it lies, channels-last, with the weights packed in that order
             ReadOnlySpan<int> bias = new int[] { 38651, 0, -46381, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> multiplier = new int[] { 1274570502, 1274570502, 2124284170, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> leftShift = new int[] { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             ReadOnlySpan<int> rightShift = new int[] { 8, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
             var geometry = new ConvolutionGeometry(
-                InHeight: 1, InWidth: 1, InChannels: 8, OutHeight: 1, OutWidth: 1, OutChannels: 3,
-                KernelHeight: 1, KernelWidth: 1, StrideHeight: 1, StrideWidth: 1,
+                InHeight: 2, InWidth: 2, InChannels: 2, OutHeight: 1, OutWidth: 1, OutChannels: 3,
+                KernelHeight: 2, KernelWidth: 2, StrideHeight: 1, StrideWidth: 1,
                 DilationHeight: 1, DilationWidth: 1, PadTop: 0, PadLeft: 0,
-                InputZeroPoint: -128, OutputZeroPoint: 14, ClampMin: -128, ClampMax: 127);
-            Int8Convolution.Dense(x.Slice(0, 8), y.Slice(0, 3), scratch, BakedWeights.Layer03_FullyConnected, bias, multiplier, leftShift, rightShift, geometry);
+                InputZeroPoint: -128, OutputZeroPoint: 14, ClampMin: -128, ClampMax: 127, Patches: true);
+            Int8Convolution.Dense(x.Slice(0, 8), y.Slice(0, 3), scratch, BakedWeights.Layer02_FullyConnected, bias, multiplier, leftShift, rightShift, geometry);
         }
 
         // Baked weights, packed at build time in the layout each kernel reads; base64 in UTF-8 literals (RVA data), decoded once on first use.
         private static class BakedWeights
         {
             internal static readonly int[] Layer00_Conv = PackedWeights.DecodeInt32("gf8zAEwA5/8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAM3/fwCB/zMAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZALT/zf9/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZgAAABkAtP8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAJr/AABmAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="u8, 80);
-            internal static readonly int[] Layer03_FullyConnected = PackedWeights.DecodeInt32("gf8VANb/agAzAJr/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAJb/KgDr/38ATAC0/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACr/0AAAACB/2YAzf8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAwP9VABUAlv9/AOf/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="u8, 64);
+            internal static readonly int[] Layer02_FullyConnected = PackedWeights.DecodeInt32("gf+r/9b/AAAzAGYAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABUAQABqAIH/mv/N/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACW/8D/6/8VAEwAfwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAKgBVAH8Alv+0/+f/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="u8, 64);
         }
     }
 }
