@@ -53,15 +53,7 @@ namespace NetQuantGen.Cli
             string modelPath = args.Positionals[0];
             string statsPath = args.Value("stats")!;
             string outPath = args.Value("out") ?? DefaultOutput(modelPath);
-            var options = ParseOptions(args) with
-            {
-                Requantization = args.Value("requantization") switch
-                {
-                    null or "fixed-point" => RequantizationOption.FixedPoint,
-                    "float" => RequantizationOption.Float,
-                    string other => throw new UsageException($"--requantization '{other}' is not fixed-point or float", Spec),
-                },
-            };
+            var options = ParseOptions(args) with { Requantization = ParseRequantization(args, Spec) };
             var activations = args.Value("activations") switch
             {
                 null or "int8" => QdqActivationType.Int8,
@@ -121,6 +113,14 @@ namespace NetQuantGen.Cli
             string folder = Path.GetDirectoryName(modelPath) ?? "";
             return Path.Combine(folder, Path.GetFileNameWithoutExtension(modelPath) + ".qdq.onnx");
         }
+
+        /// <summary>--requantization: fixed-point (the default) or float.</summary>
+        internal static RequantizationOption ParseRequantization(ParsedArguments args, CommandSpec spec) => args.Value("requantization") switch
+        {
+            null or "fixed-point" => RequantizationOption.FixedPoint,
+            "float" => RequantizationOption.Float,
+            string other => throw new UsageException($"--requantization '{other}' is not fixed-point or float", spec),
+        };
 
         internal static CompilationOptions ParseOptions(ParsedArguments args)
         {

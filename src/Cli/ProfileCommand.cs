@@ -30,6 +30,7 @@ namespace NetQuantGen.Cli
                 new OptionSpec("peak", "GMAC/s", "The machine's int8 peak for one core (default 90: 32 int8 MACs per cycle at 2.8 GHz)."),
                 new OptionSpec("verify", "N", "First run N seeded random int8 inputs through the generated code and the integer reference executor; exit 1 on the first difference."),
                 new OptionSpec("threads", "N", "Threads each convolution layer may use for one image (default 1; results are bit-identical for any count)."),
+                new OptionSpec("requantization", "arithmetic", "fixed-point (default, DESIGN §3) or float (ONNX Runtime's), as the attribute's Requantization."),
                 .. ExportCommand.QuantizationOptions,
             ],
             "Example:\n  netquant profile samples/models/resnet18.onnx --stats samples/models/resnet18_224.calib --input-shape 1,3,224,224");
@@ -54,7 +55,7 @@ namespace NetQuantGen.Cli
                 return CliApp.Failure;
             }
             var input = new ModelInput(Path.GetFileName(modelPath), model, Path.GetFileName(statsPath), statistics,
-                ExportCommand.ParseOptions(args) with { InputShape = args.Value("input-shape") }, new TargetClass("Profile", "Model", "public", true));
+                ExportCommand.ParseOptions(args) with { InputShape = args.Value("input-shape"), Requantization = ExportCommand.ParseRequantization(args, Spec) }, new TargetClass("Profile", "Model", "public", true));
             var lowering = ModelCompiler.Lower(input);
             var result = ModelCompiler.Compile(input);
             foreach (var d in result.Diagnostics) output.Diagnostic(modelPath, d);
