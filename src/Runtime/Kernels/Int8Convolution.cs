@@ -28,31 +28,47 @@ namespace NetQuantGen.Runtime.Kernels
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false);
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false, default, default);
+
+        /// <summary>
+        /// A dense convolution with a residual add fused into its output stage: y = Add(conv(x), skip) with the add's exact
+        /// steps (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B), skip of y's shape.
+        /// </summary>
+        public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false, skip, residual);
 
         /// <summary>A depthwise convolution (group = input channels = output channels).</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true);
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true, default, default);
+
+        /// <summary>A depthwise convolution with a fused residual add, as the dense one.</summary>
+        public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true, skip, residual);
 
         /// <summary><see cref="Dense(ReadOnlySpan{sbyte}, Span{sbyte}, Span{short}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, in ConvolutionGeometry)"/> requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: false);
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: false, default, default);
 
         /// <summary>A depthwise convolution requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: true);
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: true, default, default);
 
-        /// <summary>Fixed-point requantization when <paramref name="scale"/> is empty, float otherwise.</summary>
+        /// <summary>Fixed-point requantization when <paramref name="scale"/> is empty, float otherwise; a residual add fused when <paramref name="skip"/> is not empty.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise)
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise, ReadOnlySpan<sbyte> skip, in AddParameters residual)
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise);
+            CheckResidual(y, skip, g);
             var path = KernelPaths.Current;
             var kind = depthwise ? WorkKind.Depthwise : g.ByteGroup > 0 ? WorkKind.Bytes : WorkKind.Dense;
             // With patches the windows are the rows of one 1×1 convolution over the output plane (its weights are packed that way).
@@ -69,8 +85,16 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
-            fixed (sbyte* output = y)
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g), g, rows, stride, kind, source, path));
+            fixed (sbyte* output = y, residualSkip = skip)
+                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual),
+                    g, rows, stride, kind, source, path));
+        }
+
+        /// <summary>A fused residual add reads one skip element per output element: an empty skip means none is fused.</summary>
+        internal static void CheckResidual(Span<sbyte> y, ReadOnlySpan<sbyte> skip, in ConvolutionGeometry g)
+        {
+            if (!skip.IsEmpty && (skip.Length < g.OutputPixels * g.OutChannels || y.Length < g.OutputPixels * g.OutChannels))
+                throw new ArgumentException("The residual add's skip tensor does not match the convolution's output: the generated code and the runtime library do not match.");
         }
 
         /// <summary>Output pixel p reads input pixel p alone (1×1, stride 1, no padding): its row of the widened input is its whole reduction.</summary>
@@ -760,7 +784,7 @@ namespace NetQuantGen.Runtime.Kernels
                         for (int c = 0; c < 4 * quads; c++)
                             acc += row[c] * weights[4 * ((((long)block * taps + t) * quads + c / 4) * ConvolutionGeometry.BlockChannels + lane) + (c & 3)];
                     }
-                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                    r.StoreScalar(output + p * g.OutChannels + m, acc, m);
                 }
             }
         }
@@ -774,6 +798,7 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 int first = channel + v * TLanes.Lanes;
                 TLanes.Finish(tile + v * TilePixels, count, first, r);
+                if (r.HasResidual) AddResidual<TLanes, TVector>(tile + v * TilePixels, count, output, pixels, first, outChannels, r);
                 for (int i = 0; i < count; i++)
                 {
                     sbyte* pixel = output + pixels[i] * outChannels;
@@ -797,6 +822,11 @@ namespace NetQuantGen.Runtime.Kernels
         internal static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
+            if (r.HasResidual)
+            {
+                StoreWithResidual<TLanes, TVector>(pixel, acc, channel, outChannels, partial, r);
+                return;
+            }
             if (channel + TLanes.Lanes <= outChannels)
             {
                 TLanes.Store(pixel + channel, acc, channel, r);
@@ -804,6 +834,39 @@ namespace NetQuantGen.Runtime.Kernels
             }
             TLanes.Store(partial, acc, channel, r);
             for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
+        }
+
+        /// <summary>Apart from <see cref="Store"/> so that its callers' accumulators stay in registers: this one takes their address.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void StoreWithResidual<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            int first = 0;
+            StoreTile<TLanes, TVector>(&acc, &first, 1, 1, pixel, channel, outChannels, partial, r);
+        }
+
+        /// <summary>
+        /// The fused residual add on <paramref name="count"/> finished vectors of channels [channel, channel + Lanes), vector
+        /// i of the output pixel pixels[i]: the skip element of an output element sits at the same offset from the skip
+        /// tensor. A vector that straddles the last channel reads its skip bytes from a copy (past them lies the next pixel,
+        /// or the end of the tensor).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void AddResidual<TLanes, TVector>(TVector* values, int count, sbyte* output, int* pixels, int channel, int outChannels, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            sbyte** skip = stackalloc sbyte*[TilePixels];
+            sbyte* copies = stackalloc sbyte[TilePixels * ConvolutionGeometry.BlockChannels];
+            int valid = Math.Min(TLanes.Lanes, outChannels - channel);
+            for (int i = 0; i < count; i++)
+            {
+                skip[i] = output + (long)pixels[i] * outChannels + channel + r.SkipOffset;
+                if (valid == TLanes.Lanes) continue;
+                sbyte* copy = copies + i * ConvolutionGeometry.BlockChannels;
+                for (int c = 0; c < valid; c++) copy[c] = skip[i][c];
+                skip[i] = copy;
+            }
+            TLanes.AddResidual(values, skip, count, r.Residual);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -827,7 +890,7 @@ namespace NetQuantGen.Runtime.Kernels
                         for (int c = 0; c < 2 * pairs; c++)
                             acc += row[c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
                     }
-                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                    r.StoreScalar(output + p * g.OutChannels + m, acc, m);
                 }
             }
         }
@@ -895,7 +958,7 @@ namespace NetQuantGen.Runtime.Kernels
                 {
                     int acc = r.Bias[m];
                     for (int t = 0; t < taps; t++) acc += window.Pixel(iy + dy[t], ix + dx[t])[m] * weights[t * padded + m];
-                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                    r.StoreScalar(output + p * g.OutChannels + m, acc, m);
                 }
             }
         }

@@ -51,6 +51,12 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>Stores lanes that <see cref="Finish"/> left within int8 as int8.</summary>
         static abstract void StoreFinished(sbyte* destination, TVector finished);
+
+        /// <summary>
+        /// The fused residual add on <paramref name="count"/> finished vectors: values[i] = add(values[i], the Lanes int8 at
+        /// skip[i]), its constants prepared once for all of them; the results stay within int8 (the add's clamp).
+        /// </summary>
+        static abstract void AddResidual(TVector* values, sbyte** skip, int count, in AddParameters add);
     }
 
     /// <summary>AVX-512 (F, BW): 16 channels per vector, vpmaddwd on 512 bits.</summary>
@@ -94,6 +100,13 @@ namespace NetQuantGen.Runtime.Kernels
         // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void StoreFinished(sbyte* destination, Vector512<int> finished) => Sse2.Store(destination, Avx512F.ConvertToVector128SByte(finished));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void AddResidual(Vector512<int>* values, sbyte** skip, int count, in AddParameters add)
+        {
+            var steps = new AddSteps512(add);
+            for (int i = 0; i < count; i++) values[i] = steps.Apply(values[i], Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(skip[i])));
+        }
     }
 
     /// <summary>AVX2: 8 channels per vector, vpmaddwd on 256 bits.</summary>
@@ -142,6 +155,13 @@ namespace NetQuantGen.Runtime.Kernels
             var bytes = Avx2.PackSignedSaturate(words, words).AsInt32();
             *(int*)destination = bytes.GetElement(0);
             *(int*)(destination + 4) = bytes.GetElement(4);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void AddResidual(Vector256<int>* values, sbyte** skip, int count, in AddParameters add)
+        {
+            var steps = new AddSteps256(add);
+            for (int i = 0; i < count; i++) values[i] = steps.Apply(values[i], Avx2.ConvertToVector256Int32(skip[i]));
         }
     }
 
@@ -228,6 +248,18 @@ namespace NetQuantGen.Runtime.Kernels
         public static void StoreFinished(sbyte* destination, Vector128<int> finished)
         {
             for (int i = 0; i < 4; i++) destination[i] = (sbyte)finished.GetElement(i);
+        }
+
+        /// <summary>The scalar definition per lane, as this path's requantization.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void AddResidual(Vector128<int>* values, sbyte** skip, int count, in AddParameters add)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var v = values[i];
+                sbyte* s = skip[i];
+                values[i] = Vector128.Create(add.Apply(v.GetElement(0), s[0]), add.Apply(v.GetElement(1), s[1]), add.Apply(v.GetElement(2), s[2]), add.Apply(v.GetElement(3), s[3]));
+            }
         }
     }
 
