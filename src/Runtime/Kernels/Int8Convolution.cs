@@ -86,8 +86,11 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
             fixed (sbyte* output = y, residualSkip = skip)
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual),
+            {
+                byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
+                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps),
                     g, rows, stride, kind, source, path));
+            }
         }
 
         /// <summary>A fused residual add reads one skip element per output element: an empty skip means none is fused.</summary>
@@ -798,15 +801,17 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 int first = channel + v * TLanes.Lanes;
                 TLanes.Finish(tile + v * TilePixels, count, first, r);
-                if (r.HasResidual) AddResidual<TLanes, TVector>(tile + v * TilePixels, count, output, pixels, first, outChannels, r);
                 for (int i = 0; i < count; i++)
                 {
                     sbyte* pixel = output + pixels[i] * outChannels;
                     if (first + TLanes.Lanes <= outChannels)
                     {
+                        if (r.HasResidual) tile[v * TilePixels + i] = TLanes.AddResidual(tile[v * TilePixels + i], pixel + first + r.SkipOffset, r);
                         TLanes.StoreFinished(pixel + first, tile[v * TilePixels + i]);
                         continue;
                     }
+                    if (r.HasResidual)
+                        tile[v * TilePixels + i] = TLanes.AddResidual(tile[v * TilePixels + i], SkipCopy(pixel + first + r.SkipOffset, outChannels - first, partial), r);
                     // Lanes past the last output channel (padding) would land on the next pixel.
                     TLanes.StoreFinished(partial, tile[v * TilePixels + i]);
                     for (int c = first; c < outChannels; c++) pixel[c] = partial[c - first];
@@ -822,51 +827,26 @@ namespace NetQuantGen.Runtime.Kernels
         internal static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            if (r.HasResidual)
-            {
-                StoreWithResidual<TLanes, TVector>(pixel, acc, channel, outChannels, partial, r);
-                return;
-            }
             if (channel + TLanes.Lanes <= outChannels)
             {
-                TLanes.Store(pixel + channel, acc, channel, r);
+                if (r.HasResidual) TLanes.StoreWithResidual(pixel + channel, acc, channel, pixel + channel + r.SkipOffset, r);
+                else TLanes.Store(pixel + channel, acc, channel, r);
                 return;
             }
-            TLanes.Store(partial, acc, channel, r);
+            if (r.HasResidual) TLanes.StoreWithResidual(partial, acc, channel, SkipCopy(pixel + channel + r.SkipOffset, outChannels - channel, partial), r);
+            else TLanes.Store(partial, acc, channel, r);
             for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
         }
 
-        /// <summary>Apart from <see cref="Store"/> so that its callers' accumulators stay in registers: this one takes their address.</summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void StoreWithResidual<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
-        {
-            int first = 0;
-            StoreTile<TLanes, TVector>(&acc, &first, 1, 1, pixel, channel, outChannels, partial, r);
-        }
-
         /// <summary>
-        /// The fused residual add on <paramref name="count"/> finished vectors of channels [channel, channel + Lanes), vector
-        /// i of the output pixel pixels[i]: the skip element of an output element sits at the same offset from the skip
-        /// tensor. A vector that straddles the last channel reads its skip bytes from a copy (past them lies the next pixel,
-        /// or the end of the tensor).
+        /// The skip bytes of a vector that straddles the last output channel, copied into <paramref name="buffer"/> (past
+        /// them lies the next pixel's or the end of the skip tensor), so that a whole vector of them can be read.
         /// </summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void AddResidual<TLanes, TVector>(TVector* values, int count, sbyte* output, int* pixels, int channel, int outChannels, in Requantizer r)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static sbyte* SkipCopy(sbyte* skip, int count, sbyte* buffer)
         {
-            sbyte** skip = stackalloc sbyte*[TilePixels];
-            sbyte* copies = stackalloc sbyte[TilePixels * ConvolutionGeometry.BlockChannels];
-            int valid = Math.Min(TLanes.Lanes, outChannels - channel);
-            for (int i = 0; i < count; i++)
-            {
-                skip[i] = output + (long)pixels[i] * outChannels + channel + r.SkipOffset;
-                if (valid == TLanes.Lanes) continue;
-                sbyte* copy = copies + i * ConvolutionGeometry.BlockChannels;
-                for (int c = 0; c < valid; c++) copy[c] = skip[i][c];
-                skip[i] = copy;
-            }
-            TLanes.AddResidual(values, skip, count, r.Residual);
+            for (int c = 0; c < count; c++) buffer[c] = skip[c];
+            return buffer;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -115,7 +115,8 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (float* s = scale)
             fixed (sbyte* output = y, residualSkip = skip)
             {
-                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual);
+                byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
+                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps);
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);

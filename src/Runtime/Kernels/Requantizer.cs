@@ -20,16 +20,32 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly float* _scale;
         private readonly int _outputZeroPoint, _clampMin, _clampMax;
 
+        /// <summary>Bytes of the caller's buffer for the prepared vectors of a fused residual add (both widths, aligned).</summary>
+        public static int ResidualStepsBytes => Unsafe.SizeOf<AddSteps512>() + Unsafe.SizeOf<AddSteps256>() + 2 * VectorAlignment;
+
+        private const int VectorAlignment = 64;
+
         /// <summary>
         /// Fixed point when <paramref name="scale"/> is null, float otherwise (then the multiplier and shifts are not read);
-        /// a residual add fused when <paramref name="skip"/> is not null: its element for output[i] is skip[i].
+        /// a residual add fused when <paramref name="skip"/> is not null: its element for output[i] is skip[i], and its
+        /// vectors are prepared once into <paramref name="steps"/> (<see cref="ResidualStepsBytes"/>, alive while the kernel runs).
         /// </summary>
         public Requantizer(int* bias, int* multiplier, int* leftShift, int* rightShift, float* scale, in ConvolutionGeometry g,
-            sbyte* output = null, sbyte* skip = null, in AddParameters residual = default)
+            sbyte* output = null, sbyte* skip = null, in AddParameters residual = default, byte* steps = null)
         {
             HasResidual = skip != null;
             SkipOffset = skip == null ? 0 : (nint)(skip - output);
             Residual = residual;
+            if (HasResidual)
+            {
+                // Aligned, so that every prepared vector is one cache line read.
+                var constants = new AddConstants(residual);
+                byte* aligned = (byte*)(((nint)steps + VectorAlignment - 1) & ~(nint)(VectorAlignment - 1));
+                ResidualSteps512 = (AddSteps512*)aligned;
+                ResidualSteps256 = (AddSteps256*)(aligned + (Unsafe.SizeOf<AddSteps512>() + VectorAlignment - 1) / VectorAlignment * VectorAlignment);
+                *ResidualSteps512 = new AddSteps512(constants);
+                *ResidualSteps256 = new AddSteps256(constants);
+            }
             Bias = bias;
             _multiplier = multiplier;
             _leftShift = leftShift;
@@ -49,6 +65,12 @@ namespace NetQuantGen.Runtime.Kernels
         public nint SkipOffset { get; }
 
         public AddParameters Residual { get; }
+
+        /// <summary><see cref="Residual"/> as the AVX-512 steps read it, prepared once per layer.</summary>
+        public AddSteps512* ResidualSteps512 { get; }
+
+        /// <summary><see cref="Residual"/> as the AVX2 steps read it, prepared once per layer.</summary>
+        public AddSteps256* ResidualSteps256 { get; }
 
         /// <summary>Requantizes one accumulator of channel <paramref name="m"/> and stores it at <paramref name="destination"/> (an output element), the residual add applied if fused.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -53,10 +53,13 @@ namespace NetQuantGen.Runtime.Kernels
         static abstract void StoreFinished(sbyte* destination, TVector finished);
 
         /// <summary>
-        /// The fused residual add on <paramref name="count"/> finished vectors: values[i] = add(values[i], the Lanes int8 at
-        /// skip[i]), its constants prepared once for all of them; the results stay within int8 (the add's clamp).
+        /// The fused residual add (<see cref="Requantizer.Residual"/>) on finished lanes: add(finished, the Lanes int8 at
+        /// <paramref name="skip"/>), within int8 (the add's clamp).
         /// </summary>
-        static abstract void AddResidual(TVector* values, sbyte** skip, int count, in AddParameters add);
+        static abstract TVector AddResidual(TVector finished, sbyte* skip, in Requantizer r);
+
+        /// <summary><see cref="Store"/> with the fused residual add of the Lanes int8 at <paramref name="skip"/> (read before <paramref name="destination"/> is written: they may be one buffer).</summary>
+        static abstract void StoreWithResidual(sbyte* destination, TVector acc, int channel, sbyte* skip, in Requantizer r);
     }
 
     /// <summary>AVX-512 (F, BW): 16 channels per vector, vpmaddwd on 512 bits.</summary>
@@ -102,11 +105,12 @@ namespace NetQuantGen.Runtime.Kernels
         public static void StoreFinished(sbyte* destination, Vector512<int> finished) => Sse2.Store(destination, Avx512F.ConvertToVector128SByte(finished));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void AddResidual(Vector512<int>* values, sbyte** skip, int count, in AddParameters add)
-        {
-            var steps = new AddSteps512(add);
-            for (int i = 0; i < count; i++) values[i] = steps.Apply(values[i], Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(skip[i])));
-        }
+        public static Vector512<int> AddResidual(Vector512<int> finished, sbyte* skip, in Requantizer r) =>
+            r.ResidualSteps512->Apply(finished, Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(skip)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreWithResidual(sbyte* destination, Vector512<int> acc, int channel, sbyte* skip, in Requantizer r) =>
+            StoreFinished(destination, AddResidual(r.Finish(acc, channel), skip, r));
     }
 
     /// <summary>AVX2: 8 channels per vector, vpmaddwd on 256 bits.</summary>
@@ -158,11 +162,12 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void AddResidual(Vector256<int>* values, sbyte** skip, int count, in AddParameters add)
-        {
-            var steps = new AddSteps256(add);
-            for (int i = 0; i < count; i++) values[i] = steps.Apply(values[i], Avx2.ConvertToVector256Int32(skip[i]));
-        }
+        public static Vector256<int> AddResidual(Vector256<int> finished, sbyte* skip, in Requantizer r) =>
+            r.ResidualSteps256->Apply(finished, Avx2.ConvertToVector256Int32(skip));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreWithResidual(sbyte* destination, Vector256<int> acc, int channel, sbyte* skip, in Requantizer r) =>
+            StoreFinished(destination, AddResidual(r.Finish(acc, channel), skip, r));
     }
 
     /// <summary>
@@ -252,14 +257,15 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>The scalar definition per lane, as this path's requantization.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void AddResidual(Vector128<int>* values, sbyte** skip, int count, in AddParameters add)
+        public static Vector128<int> AddResidual(Vector128<int> finished, sbyte* skip, in Requantizer r) =>
+            Vector128.Create(r.Residual.Apply(finished.GetElement(0), skip[0]), r.Residual.Apply(finished.GetElement(1), skip[1]),
+                r.Residual.Apply(finished.GetElement(2), skip[2]), r.Residual.Apply(finished.GetElement(3), skip[3]));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreWithResidual(sbyte* destination, Vector128<int> acc, int channel, sbyte* skip, in Requantizer r)
         {
-            for (int i = 0; i < count; i++)
-            {
-                var v = values[i];
-                sbyte* s = skip[i];
-                values[i] = Vector128.Create(add.Apply(v.GetElement(0), s[0]), add.Apply(v.GetElement(1), s[1]), add.Apply(v.GetElement(2), s[2]), add.Apply(v.GetElement(3), s[3]));
-            }
+            // Lane i reads skip[i] before it writes destination[i]: the two may be one buffer.
+            for (int i = 0; i < 4; i++) destination[i] = (sbyte)r.Residual.Apply(r.Scalar(acc.GetElement(i), channel + i), skip[i]);
         }
     }
 
