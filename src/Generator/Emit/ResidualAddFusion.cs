@@ -26,7 +26,7 @@ namespace NetQuantGen.Emit
     /// that convolution runs. Where both operands qualify, the convolution that runs last takes the add. The fused
     /// program computes the same bytes: the add's arithmetic is unchanged, only where it runs. Excluded: int16 tensors
     /// (their kernels and adds are separate loops), float requantization of the convolution or of the add (ONNX Runtime's
-    /// arithmetic), grouped convolutions (plain emitted loops).
+    /// arithmetic), grouped convolutions (plain emitted loops), output channels that are not whole vectors (slower fused).
     /// </summary>
     public sealed class ResidualAddFusion
     {
@@ -82,7 +82,15 @@ namespace NetQuantGen.Emit
             add.FloatParameters == null && add.Inputs[0] != add.Inputs[1]
             && add.Inputs.Append(add.Output).All(t => t.ElementType == QElementType.Int8 && !t.IsDynamic && t.PerAxis == null && t.Shape.SequenceEqual(add.Output.Shape));
 
+        /// <summary>
+        /// Output channels in whole vectors of 16 (AVX-512): the add's fixed-point steps are compute-bound, so fusing saves
+        /// only its loads and stores, and a vector that straddles the last channel does its empty lanes' arithmetic and
+        /// copies its skip bytes (measured on Zen 4: 28×28, 96 → 24 channels, 0.068 ms fused against 0.052 ms unfused).
+        /// </summary>
+        private const int FusedChannelMultiple = 16;
+
         private static bool IsFusableConvolution(QConvolution c) =>
-            !c.TouchesWide && c.FloatScales == null && ConvolutionEmitter.KernelOf(c) != ConvolutionKernel.Grouped;
+            !c.TouchesWide && c.FloatScales == null && ConvolutionEmitter.KernelOf(c) != ConvolutionKernel.Grouped
+            && c.OutputChannels % FusedChannelMultiple == 0;
     }
 }

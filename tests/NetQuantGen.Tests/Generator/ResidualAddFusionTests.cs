@@ -15,15 +15,15 @@ namespace NetQuantGen.Tests.Generator
     /// </summary>
     public class ResidualAddFusionTests
     {
-        private static readonly int[] Shape = { 1, 8, 4, 4 };
+        private static readonly int[] Shape = { 1, 16, 4, 4 };
 
         private static QTensor Tensor(string name, int zeroPoint = 0) => new(name, Shape, 0.05f, zeroPoint);
 
-        /// <summary>A 1×1 convolution, 8 channels in and out, fixed-point requantization.</summary>
+        /// <summary>A 1×1 convolution, 16 channels in and out (whole vectors), fixed-point requantization.</summary>
         private static QConvolution Conv(string name, QTensor input, QTensor output) =>
             new(name, input, output, new Window(new[] { 1, 1 }, new[] { 1, 1 }, new[] { 1, 1 }, new[] { 0, 0, 0, 0 }, AutoPad.NotSet, false), 1,
-                Enumerable.Range(0, 64).Select(i => (sbyte)(i % 7 - 3)).ToArray(), new[] { 8, 8, 1, 1 }, Enumerable.Repeat(0.01f, 8).ToArray(), new int[8],
-                Enumerable.Repeat(new Requantization(1 << 30, -3), 8).ToArray(), -128, 127, fromGemm: false);
+                Enumerable.Range(0, 256).Select(i => (sbyte)(i % 7 - 3)).ToArray(), new[] { 16, 16, 1, 1 }, Enumerable.Repeat(0.01f, 16).ToArray(), new int[16],
+                Enumerable.Repeat(new Requantization(1 << 30, -3), 16).ToArray(), -128, 127, fromGemm: false);
 
         private static QAdd Add(QTensor a, QTensor b, QTensor output, FloatAddParameters? floatParameters = null) =>
             new("add", a, b, output, 20, new Requantization(1 << 30, 0), new Requantization(1 << 30, 0), new Requantization(1 << 30, -20), -3, 127, floatParameters);

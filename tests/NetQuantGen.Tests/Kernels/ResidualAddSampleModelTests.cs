@@ -14,15 +14,15 @@ namespace NetQuantGen.Tests.Kernels
     /// <summary>
     /// The sample models with their residual adds fused into convolutions (ResNet-18: every block's add, into conv2 or, in
     /// the downsampling blocks, the downsample conv that runs after it; MobileNetV2: every inverted residual's add, into its
-    /// projection): the generated code, whose fused adds have no layer method, equals the integer reference executor (the
+    /// projection, where its channels are whole vectors): the generated code, whose fused adds have no layer method, equals the integer reference executor (the
     /// unfused program) bit for bit on every kernel path and with two threads per layer, on random int8 inputs.
     /// </summary>
     public class ResidualAddSampleModelTests
     {
         [Theory]
-        [InlineData("resnet18", 8)]
-        [InlineData("mobilenet_v2_small", 5)]
-        public void FusedAddsAreBitIdenticalToTheUnfusedReferenceOnEveryKernelPath(string model, int fusedAdds)
+        [InlineData("resnet18", 8, 8)]
+        [InlineData("mobilenet_v2_small", 5, 4)] // features.5's projection has 24 channels: not whole vectors, left unfused
+        public void FusedAddsAreBitIdenticalToTheUnfusedReferenceOnEveryKernelPath(string model, int adds, int fusedAdds)
         {
             var input = new ModelInput(model + ".onnx", File.ReadAllBytes(SampleData.OnnxPath(model)), model + ".calib",
                 File.ReadAllBytes(SampleData.StatisticsPath(model)), new CompilationOptions { InputShape = SampleData.InputShapeOption(model) },
@@ -32,11 +32,11 @@ namespace NetQuantGen.Tests.Kernels
             var graph = lowering.IntegerGraph!;
             var fusion = ResidualAddFusion.Plan(graph);
             Assert.Equal(fusedAdds, fusion.Fusions.Count());
-            Assert.Equal(fusedAdds, graph.Operations.OfType<QAdd>().Count());
+            Assert.Equal(adds, graph.Operations.OfType<QAdd>().Count());
             var result = ModelCompiler.Compile(input);
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));
             Assert.Equal(fusedAdds, Regex.Matches(result.Source!, "fused into its output stage").Count);
-            Assert.DoesNotMatch(@"void Layer\d+_Add\(", result.Source!);
+            Assert.Equal(adds - fusedAdds, Regex.Matches(result.Source!, @"void Layer\d+_Add\(").Count);
 
             using var generated = new GeneratedModel(result.Source!, "Samples.Model");
             var reference = new IntegerExecutor(graph);
