@@ -23,10 +23,10 @@ namespace NetQuantGen.Tests.Generator
         private static QConvolution Conv(string name, QTensor input, QTensor output) =>
             new(name, input, output, new Window(new[] { 1, 1 }, new[] { 1, 1 }, new[] { 1, 1 }, new[] { 0, 0, 0, 0 }, AutoPad.NotSet, false), 1,
                 Enumerable.Range(0, 256).Select(i => (sbyte)(i % 7 - 3)).ToArray(), new[] { 16, 16, 1, 1 }, Enumerable.Repeat(0.01f, 16).ToArray(), new int[16],
-                Enumerable.Repeat(new Requantization(1 << 30, -3), 16).ToArray(), -128, 127, fromGemm: false);
+                Enumerable.Repeat(new IntegerIR.Requantization(1 << 30, -3), 16).ToArray(), -128, 127, fromGemm: false);
 
         private static QAdd Add(QTensor a, QTensor b, QTensor output, FloatAddParameters? floatParameters = null) =>
-            new("add", a, b, output, 20, new Requantization(1 << 30, 0), new Requantization(1 << 30, 0), new Requantization(1 << 30, -20), -3, 127, floatParameters);
+            new("add", a, b, output, 20, new IntegerIR.Requantization(1 << 30, 0), new IntegerIR.Requantization(1 << 30, 0), new IntegerIR.Requantization(1 << 30, -20), -3, 127, floatParameters);
 
         private static IntegerGraph Graph(QTensor input, QTensor output, params QOperation[] operations) =>
             new("residual", new[] { new QuantizeInput("x", input) }, new[] { new DequantizeOutput(output, "y") }, operations);
