@@ -169,7 +169,8 @@ namespace NetQuantGen.Emit
         private static (int Height, int Width) OutputPlane(QConvolution c) =>
             c.Output.Shape.Length == 4 ? (c.Output.Shape[2], c.Output.Shape[3]) : (1, c.Output.Shape[0]);
 
-        public static void Emit(SourceWriter w, QConvolution c, string name)
+        /// <param name="residual">An add fused into the output stage (the method has a <c>skip</c> span), or null.</param>
+        public static void Emit(SourceWriter w, QConvolution c, string name, ResidualFusion? residual = null)
         {
             var win = c.Window;
             var kernel = KernelOf(c);
@@ -218,13 +219,24 @@ namespace NetQuantGen.Emit
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
             w.Line($"    DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])}, PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))},");
             w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches || kernel == ConvolutionKernel.DensePatchesBytes ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")});");
+            string fused = "";
+            if (residual != null)
+            {
+                var add = residual.Add;
+                w.Line($"// fused TFLite integer add: y = clamp({Int(add.Output.ZeroPoint)} + M_out·(M_conv·((conv − ({Int(c.Output.ZeroPoint)})) << {Int(add.LeftShift)}) + M_skip·((skip − ({Int(residual.Skip.ZeroPoint)})) << {Int(add.LeftShift)})), {Int(add.ClampMin)}, {Int(add.ClampMax)}), the conv's output as A");
+                w.Line("var residual = new AddParameters(");
+                w.Line($"    LeftShift: {Int(add.LeftShift)}, ZeroPointA: {Int(c.Output.ZeroPoint)}, MultiplierA: {Int(residual.ConvolutionScale.Multiplier)}, ShiftA: {Int(residual.ConvolutionScale.Shift)},");
+                w.Line($"    ZeroPointB: {Int(residual.Skip.ZeroPoint)}, MultiplierB: {Int(residual.SkipScale.Multiplier)}, ShiftB: {Int(residual.SkipScale.Shift)},");
+                w.Line($"    OutputZeroPoint: {Int(add.Output.ZeroPoint)}, OutputMultiplier: {Int(add.OutputRequantization.Multiplier)}, OutputShift: {Int(add.OutputRequantization.Shift)}, ClampMin: {Int(add.ClampMin)}, ClampMax: {Int(add.ClampMax)});");
+            }
             string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise"
                 : kernel == ConvolutionKernel.Winograd || kernel == ConvolutionKernel.WinogradFourByTwo ? "Int8Winograd.Dense" : "Int8Convolution.Dense";
             string tile = kernel == ConvolutionKernel.WinogradFourByTwo ? ", WinogradTile.FourByTwo" : "";
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";
             if (batch > 1) w.Open($"for (int n = 0; n < {Int(batch)}; n++)");
-            w.Line($"{call}(x.Slice({Image(inLength)}, {Int(inLength)}), y.Slice({Image(outLength)}, {Int(outLength)}), scratch, BakedWeights.{name}, bias, {requantization}, geometry{tile});");
+            if (residual != null) fused = $", skip.Slice({Image(outLength)}, {Int(outLength)}), residual";
+            w.Line($"{call}(x.Slice({Image(inLength)}, {Int(inLength)}), y.Slice({Image(outLength)}, {Int(outLength)}), scratch, BakedWeights.{name}, bias, {requantization}, geometry{fused}{tile});");
             if (batch > 1) w.Close();
         }
 

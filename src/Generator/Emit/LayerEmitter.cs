@@ -17,23 +17,33 @@ namespace NetQuantGen.Emit
     {
         public const string Signature = "(Span<sbyte> arena, Span<short> scratch)";
 
-        public static void Emit(SourceWriter w, QOperation op, string name, ArenaPlan arena)
+        public static void Emit(SourceWriter w, QOperation op, string name, ArenaPlan arena, ResidualAddFusion fusion)
         {
-            w.Line($"// {op.Kind} from ONNX node '{op.Source}'");
+            var residual = op is QConvolution fused ? fusion.Of(fused) : null;
+            w.Line($"// {op.Kind} from ONNX node '{op.Source}'{(residual != null ? $", then the Add from ONNX node '{residual.Add.Source}' fused into its output stage" : "")}");
             foreach (var input in op.Inputs)
                 w.Line($"//   in  '{input.Name}' {Shapes.Format(input.Shape)} scale {Float(input.Scale)} zero-point {Int(input.ZeroPoint)}");
-            w.Line($"//   out '{op.Output.Name}' {Shapes.Format(op.Output.Shape)} scale {Float(op.Output.Scale)} zero-point {Int(op.Output.ZeroPoint)}");
+            w.Line($"//   out '{op.Output.Name}' {Shapes.Format(op.Output.Shape)} scale {Float(op.Output.Scale)} zero-point {Int(op.Output.ZeroPoint)}{(residual != null ? " (kept in registers, never stored)" : "")}");
+            if (residual != null)
+            {
+                var skip = residual.Skip;
+                var output = residual.Add.Output;
+                w.Line($"//   + skip '{skip.Name}' {Shapes.Format(skip.Shape)} scale {Float(skip.Scale)} zero-point {Int(skip.ZeroPoint)}");
+                w.Line($"//   add out '{output.Name}' {Shapes.Format(output.Shape)} scale {Float(output.Scale)} zero-point {Int(output.ZeroPoint)}, clamp [{Int(residual.Add.ClampMin)}, {Int(residual.Add.ClampMax)}]");
+            }
             // Layer loops go straight to optimized code: no tier-0 or on-stack-replacement versions on the first runs.
             w.Line("[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
             using (w.Block($"private static void {name}{Signature}"))
             {
                 for (int i = 0; i < op.Inputs.Count; i++)
                     w.Line($"ReadOnlySpan<{op.Inputs[i].StorageType}> {InputName(op, i)} = {Slice(op.Inputs[i], arena)};");
-                w.Line($"Span<{op.Output.StorageType}> y = {Slice(op.Output, arena)};");
+                if (residual != null) w.Line($"ReadOnlySpan<sbyte> skip = {Slice(residual.Skip, arena)};");
+                var stored = residual?.Add.Output ?? op.Output;
+                w.Line($"Span<{stored.StorageType}> y = {Slice(stored, arena)};");
                 switch (op)
                 {
                     case QConvolution conv when conv.TouchesWide: Int16ConvolutionEmitter.Emit(w, conv, name); break;
-                    case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name); break;
+                    case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name, residual); break;
                     case QAdd add when add.Inputs.Any(t => t.IsWide) || add.Output.IsWide: MixedAdd(w, add); break;
                     case QAdd add: Add(w, add); break;
                     case QPool pool: Pool(w, pool); break;

@@ -22,7 +22,8 @@ namespace NetQuantGen.Emit
                 throw new Diagnostics.ModelException(Diagnostics.DiagnosticCatalog.UnsupportedOperator,
                     $"Model '{graph.ModelName}': the generated Run method takes one input and gives one output; this model has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs.");
             graph = Layers(graph);
-            var arena = ArenaPlan.Create(graph);
+            var fusion = ResidualAddFusion.Plan(graph);
+            var arena = ArenaPlan.Create(graph, fusion);
             var w = new SourceWriter();
             var input = graph.Inputs[0].Output;
             var output = graph.Outputs[0].Input;
@@ -43,11 +44,12 @@ namespace NetQuantGen.Emit
 
             w.Open($"{target.Accessibility} {(target.IsStatic ? "static " : "")}partial class {target.Name}");
             EmitConstants(w, graph, arena, input, output);
-            EmitEntryPoints(w, graph, arena, input, output);
+            EmitEntryPoints(w, graph, fusion, arena, input, output);
             for (int i = 0; i < graph.Operations.Count; i++)
             {
+                if (IsFusedAway(graph.Operations[i], fusion)) continue;
                 w.Line();
-                LayerEmitter.Emit(w, graph.Operations[i], LayerName(graph.Operations[i], i), arena);
+                LayerEmitter.Emit(w, graph.Operations[i], LayerName(graph.Operations[i], i), arena, fusion);
             }
             w.Line();
             EmitWeights(w, graph);
@@ -63,6 +65,9 @@ namespace NetQuantGen.Emit
         public static IntegerGraph Layers(IntegerGraph graph) => FlattenIntoFullyConnected.Run(graph);
 
         public static string LayerName(QOperation op, int index) => $"Layer{index:D2}_{op.Kind}";
+
+        /// <summary>An add computed by the convolution before it (<see cref="ResidualAddFusion"/>): it gets no method of its own.</summary>
+        public static bool IsFusedAway(QOperation op, ResidualAddFusion fusion) => op is QAdd add && fusion.Of(add) != null;
 
         private static void EmitConstants(SourceWriter w, IntegerGraph graph, ArenaPlan arena, QTensor input, QTensor output)
         {
@@ -91,7 +96,7 @@ namespace NetQuantGen.Emit
             w.Line("[ThreadStatic] private static short[]? t_scratch;");
         }
 
-        private static void EmitEntryPoints(SourceWriter w, IntegerGraph graph, ArenaPlan arena, QTensor input, QTensor output)
+        private static void EmitEntryPoints(SourceWriter w, IntegerGraph graph, ResidualAddFusion fusion, ArenaPlan arena, QTensor input, QTensor output)
         {
             var inputMemory = (Layouts.Strides(input.Shape), "q", true);
             var inputLogical = (Shapes.Strides(input.Shape), "input", false);
@@ -133,7 +138,8 @@ namespace NetQuantGen.Emit
             w.Line();
             using (w.Block($"private static void RunLayers{LayerEmitter.Signature}"))
                 for (int i = 0; i < graph.Operations.Count; i++)
-                    w.Line($"{LayerName(graph.Operations[i], i)}(arena, scratch);");
+                    if (!IsFusedAway(graph.Operations[i], fusion))
+                        w.Line($"{LayerName(graph.Operations[i], i)}(arena, scratch);");
         }
 
         /// <summary>The model input or output in the arena (an int16 one reinterpreted), its length named by a constant.</summary>

@@ -28,31 +28,47 @@ namespace NetQuantGen.Runtime.Kernels
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false);
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false, default, default);
+
+        /// <summary>
+        /// A dense convolution with a residual add fused into its output stage: y = Add(conv(x), skip) with the add's exact
+        /// steps (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B), skip of y's shape.
+        /// </summary>
+        public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false, skip, residual);
 
         /// <summary>A depthwise convolution (group = input channels = output channels).</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true);
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true, default, default);
+
+        /// <summary>A depthwise convolution with a fused residual add, as the dense one.</summary>
+        public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) =>
+            Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true, skip, residual);
 
         /// <summary><see cref="Dense(ReadOnlySpan{sbyte}, Span{sbyte}, Span{short}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, in ConvolutionGeometry)"/> requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: false);
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: false, default, default);
 
         /// <summary>A depthwise convolution requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g) =>
-            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: true);
+            Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: true, default, default);
 
-        /// <summary>Fixed-point requantization when <paramref name="scale"/> is empty, float otherwise.</summary>
+        /// <summary>Fixed-point requantization when <paramref name="scale"/> is empty, float otherwise; a residual add fused when <paramref name="skip"/> is not empty.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise)
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise, ReadOnlySpan<sbyte> skip, in AddParameters residual)
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise);
+            CheckResidual(y, skip, g);
             var path = KernelPaths.Current;
             var kind = depthwise ? WorkKind.Depthwise : g.ByteGroup > 0 ? WorkKind.Bytes : WorkKind.Dense;
             // With patches the windows are the rows of one 1×1 convolution over the output plane (its weights are packed that way).
@@ -69,8 +85,19 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
-            fixed (sbyte* output = y)
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g), g, rows, stride, kind, source, path));
+            fixed (sbyte* output = y, residualSkip = skip)
+            {
+                byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
+                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps),
+                    g, rows, stride, kind, source, path));
+            }
+        }
+
+        /// <summary>A fused residual add reads one skip element per output element: an empty skip means none is fused.</summary>
+        internal static void CheckResidual(Span<sbyte> y, ReadOnlySpan<sbyte> skip, in ConvolutionGeometry g)
+        {
+            if (!skip.IsEmpty && (skip.Length < g.OutputPixels * g.OutChannels || y.Length < g.OutputPixels * g.OutChannels))
+                throw new ArgumentException("The residual add's skip tensor does not match the convolution's output: the generated code and the runtime library do not match.");
         }
 
         /// <summary>Output pixel p reads input pixel p alone (1×1, stride 1, no padding): its row of the widened input is its whole reduction.</summary>
@@ -760,7 +787,7 @@ namespace NetQuantGen.Runtime.Kernels
                         for (int c = 0; c < 4 * quads; c++)
                             acc += row[c] * weights[4 * ((((long)block * taps + t) * quads + c / 4) * ConvolutionGeometry.BlockChannels + lane) + (c & 3)];
                     }
-                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                    r.StoreScalar(output + p * g.OutChannels + m, acc, m);
                 }
             }
         }
@@ -779,9 +806,12 @@ namespace NetQuantGen.Runtime.Kernels
                     sbyte* pixel = output + pixels[i] * outChannels;
                     if (first + TLanes.Lanes <= outChannels)
                     {
+                        if (r.HasResidual) tile[v * TilePixels + i] = TLanes.AddResidual(tile[v * TilePixels + i], pixel + first + r.SkipOffset, r);
                         TLanes.StoreFinished(pixel + first, tile[v * TilePixels + i]);
                         continue;
                     }
+                    if (r.HasResidual)
+                        tile[v * TilePixels + i] = TLanes.AddResidual(tile[v * TilePixels + i], SkipCopy(pixel + first + r.SkipOffset, outChannels - first, partial), r);
                     // Lanes past the last output channel (padding) would land on the next pixel.
                     TLanes.StoreFinished(partial, tile[v * TilePixels + i]);
                     for (int c = first; c < outChannels; c++) pixel[c] = partial[c - first];
@@ -799,11 +829,24 @@ namespace NetQuantGen.Runtime.Kernels
         {
             if (channel + TLanes.Lanes <= outChannels)
             {
-                TLanes.Store(pixel + channel, acc, channel, r);
+                if (r.HasResidual) TLanes.StoreWithResidual(pixel + channel, acc, channel, pixel + channel + r.SkipOffset, r);
+                else TLanes.Store(pixel + channel, acc, channel, r);
                 return;
             }
-            TLanes.Store(partial, acc, channel, r);
+            if (r.HasResidual) TLanes.StoreWithResidual(partial, acc, channel, SkipCopy(pixel + channel + r.SkipOffset, outChannels - channel, partial), r);
+            else TLanes.Store(partial, acc, channel, r);
             for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
+        }
+
+        /// <summary>
+        /// The skip bytes of a vector that straddles the last output channel, copied into <paramref name="buffer"/> (past
+        /// them lies the next pixel's or the end of the skip tensor), so that a whole vector of them can be read.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static sbyte* SkipCopy(sbyte* skip, int count, sbyte* buffer)
+        {
+            for (int c = 0; c < count; c++) buffer[c] = skip[c];
+            return buffer;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -827,7 +870,7 @@ namespace NetQuantGen.Runtime.Kernels
                         for (int c = 0; c < 2 * pairs; c++)
                             acc += row[c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
                     }
-                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                    r.StoreScalar(output + p * g.OutChannels + m, acc, m);
                 }
             }
         }
@@ -895,7 +938,7 @@ namespace NetQuantGen.Runtime.Kernels
                 {
                     int acc = r.Bias[m];
                     for (int t = 0; t < taps; t++) acc += window.Pixel(iy + dy[t], ix + dx[t])[m] * weights[t * padded + m];
-                    output[p * g.OutChannels + m] = r.Scalar(acc, m);
+                    r.StoreScalar(output + p * g.OutChannels + m, acc, m);
                 }
             }
         }

@@ -76,33 +76,47 @@ namespace NetQuantGen.Runtime.Kernels
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g, WinogradTile tile = WinogradTile.TwoByTwo)
         {
-            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g);
-            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g);
+            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, default, default);
+            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, default, default);
+        }
+
+        /// <summary>
+        /// Requantized in fixed point with a residual add fused into the output stage: y = Add(conv(x), skip) with the add's
+        /// exact steps (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B).
+        /// </summary>
+        public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
+            ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual, WinogradTile tile = WinogradTile.TwoByTwo)
+        {
+            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual);
+            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual);
         }
 
         /// <summary>Requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g, WinogradTile tile = WinogradTile.TwoByTwo)
         {
-            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g);
-            else Run<TwoByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g);
+            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default);
+            else Run<TwoByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Run<TTile>(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g) where TTile : struct, IWinogradTile
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) where TTile : struct, IWinogradTile
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, TTile.Tile);
+            Int8Convolution.CheckResidual(y, skip, g);
             var path = KernelPaths.Current;
             int tiles = TilesHigh(g) * TilesWide(g, TTile.Tile), blockTiles = BlockTiles(g, TTile.Tile);
             fixed (sbyte* input = x)
             fixed (short* transformed = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
-            fixed (sbyte* output = y)
+            fixed (sbyte* output = y, residualSkip = skip)
             {
-                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g);
+                byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
+                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps);
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);
@@ -672,7 +686,7 @@ namespace NetQuantGen.Runtime.Kernels
                     int bias = r.Bias[m];
                     for (int dy = 0; dy < 2 && oy + dy < g.OutHeight; dy++)
                         for (int dx = 0; dx < wide && ox + dx < g.OutWidth; dx++)
-                            output[((oy + dy) * g.OutWidth + ox + dx) * g.OutChannels + m] = r.Scalar(TTile.Accumulator(y[dy * wide + dx], bias), m);
+                            r.StoreScalar(output + ((oy + dy) * g.OutWidth + ox + dx) * g.OutChannels + m, TTile.Accumulator(y[dy * wide + dx], bias), m);
                 }
             }
         }

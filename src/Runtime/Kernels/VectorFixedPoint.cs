@@ -1,9 +1,28 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace NetQuantGen.Runtime.Kernels
 {
+    /// <summary>
+    /// One multiplier with its signed shift split, and the masks <see cref="VectorFixedPoint"/> derives from the right
+    /// shift, computed once: a vector of it is then only broadcasts.
+    /// </summary>
+    internal readonly struct ScalarMultiplier
+    {
+        public readonly int Multiplier, LeftShift, RightShift, Mask, HalfMask;
+
+        public ScalarMultiplier(int multiplier, int shift)
+        {
+            Multiplier = multiplier;
+            LeftShift = Math.Max(0, shift);
+            RightShift = Math.Max(0, -shift);
+            Mask = (int)((1L << RightShift) - 1);
+            HalfMask = Mask >> 1;
+        }
+    }
+
     /// <summary>Per-lane multipliers and shifts of <see cref="VectorFixedPoint"/>, with what can be derived from them once (AVX2).</summary>
     internal readonly struct Multipliers256
     {
@@ -19,6 +38,17 @@ namespace NetQuantGen.Runtime.Kernels
             RightShift = rightShift;
             Mask = VectorFixedPoint.Mask(rightShift);
             HalfMask = Avx2.ShiftRightLogical(Mask, 1);
+        }
+
+        /// <summary>One multiplier in every lane (vpmuldq reads the even lanes of the odd multiplier: the broadcast serves).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Multipliers256(in ScalarMultiplier m)
+        {
+            Multiplier = OddMultiplier = Vector256.Create(m.Multiplier);
+            LeftShift = Vector256.Create((uint)m.LeftShift);
+            RightShift = Vector256.Create(m.RightShift);
+            Mask = Vector256.Create(m.Mask);
+            HalfMask = Vector256.Create(m.HalfMask);
         }
     }
 
@@ -37,6 +67,17 @@ namespace NetQuantGen.Runtime.Kernels
             RightShift = rightShift;
             Mask = VectorFixedPoint.Mask(rightShift);
             HalfMask = Avx512F.ShiftRightLogical(Mask, 1);
+        }
+
+        /// <summary>One multiplier in every lane, as <see cref="Multipliers256(in ScalarMultiplier)"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Multipliers512(in ScalarMultiplier m)
+        {
+            Multiplier = OddMultiplier = Vector512.Create(m.Multiplier);
+            LeftShift = Vector512.Create((uint)m.LeftShift);
+            RightShift = Vector512.Create(m.RightShift);
+            Mask = Vector512.Create(m.Mask);
+            HalfMask = Vector512.Create(m.HalfMask);
         }
     }
 
@@ -85,7 +126,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> RoundingDivideByPOT(Vector256<int> x, in Multipliers256 m)
+        public static Vector256<int> RoundingDivideByPOT(Vector256<int> x, in Multipliers256 m)
         {
             var remainder = Avx2.And(x, m.Mask);
             // threshold = mask/2 + (x < 0 ? 1 : 0); the comparison gives −1 for true.
@@ -118,8 +159,9 @@ namespace NetQuantGen.Runtime.Kernels
             return Avx512F.Subtract(Avx512F.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
         }
 
+        /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane (AVX-512).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<int> RoundingDivideByPOT(Vector512<int> x, in Multipliers512 m)
+        public static Vector512<int> RoundingDivideByPOT(Vector512<int> x, in Multipliers512 m)
         {
             var remainder = Avx512F.And(x, m.Mask);
             // threshold = mask/2 + (x < 0 ? 1 : 0); the arithmetic shift by 31 gives −1 for negative x.

@@ -51,6 +51,15 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>Stores lanes that <see cref="Finish"/> left within int8 as int8.</summary>
         static abstract void StoreFinished(sbyte* destination, TVector finished);
+
+        /// <summary>
+        /// The fused residual add (<see cref="Requantizer.Residual"/>) on finished lanes: add(finished, the Lanes int8 at
+        /// <paramref name="skip"/>), within int8 (the add's clamp).
+        /// </summary>
+        static abstract TVector AddResidual(TVector finished, sbyte* skip, in Requantizer r);
+
+        /// <summary><see cref="Store"/> with the fused residual add of the Lanes int8 at <paramref name="skip"/> (read before <paramref name="destination"/> is written: they may be one buffer).</summary>
+        static abstract void StoreWithResidual(sbyte* destination, TVector acc, int channel, sbyte* skip, in Requantizer r);
     }
 
     /// <summary>AVX-512 (F, BW): 16 channels per vector, vpmaddwd on 512 bits.</summary>
@@ -94,6 +103,14 @@ namespace NetQuantGen.Runtime.Kernels
         // Already clamped into int8, so the truncating narrow (vpmovdb) is exact.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void StoreFinished(sbyte* destination, Vector512<int> finished) => Sse2.Store(destination, Avx512F.ConvertToVector128SByte(finished));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> AddResidual(Vector512<int> finished, sbyte* skip, in Requantizer r) =>
+            r.ResidualSteps512->Apply(finished, Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(skip)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreWithResidual(sbyte* destination, Vector512<int> acc, int channel, sbyte* skip, in Requantizer r) =>
+            StoreFinished(destination, AddResidual(r.Finish(acc, channel), skip, r));
     }
 
     /// <summary>AVX2: 8 channels per vector, vpmaddwd on 256 bits.</summary>
@@ -143,6 +160,14 @@ namespace NetQuantGen.Runtime.Kernels
             *(int*)destination = bytes.GetElement(0);
             *(int*)(destination + 4) = bytes.GetElement(4);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> AddResidual(Vector256<int> finished, sbyte* skip, in Requantizer r) =>
+            r.ResidualSteps256->Apply(finished, Avx2.ConvertToVector256Int32(skip));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreWithResidual(sbyte* destination, Vector256<int> acc, int channel, sbyte* skip, in Requantizer r) =>
+            StoreFinished(destination, AddResidual(r.Finish(acc, channel), skip, r));
     }
 
     /// <summary>
@@ -228,6 +253,19 @@ namespace NetQuantGen.Runtime.Kernels
         public static void StoreFinished(sbyte* destination, Vector128<int> finished)
         {
             for (int i = 0; i < 4; i++) destination[i] = (sbyte)finished.GetElement(i);
+        }
+
+        /// <summary>The scalar definition per lane, as this path's requantization.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> AddResidual(Vector128<int> finished, sbyte* skip, in Requantizer r) =>
+            Vector128.Create(r.Residual.Apply(finished.GetElement(0), skip[0]), r.Residual.Apply(finished.GetElement(1), skip[1]),
+                r.Residual.Apply(finished.GetElement(2), skip[2]), r.Residual.Apply(finished.GetElement(3), skip[3]));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StoreWithResidual(sbyte* destination, Vector128<int> acc, int channel, sbyte* skip, in Requantizer r)
+        {
+            // Lane i reads skip[i] before it writes destination[i]: the two may be one buffer.
+            for (int i = 0; i < 4; i++) destination[i] = (sbyte)r.Residual.Apply(r.Scalar(acc.GetElement(i), channel + i), skip[i]);
         }
     }
 
