@@ -16,6 +16,13 @@ namespace NetQuantGen.Emit
         DensePatches,
 
         /// <summary>
+        /// Group 1 with few input channels, a window and dilation 1 across: each kernel row of a window is kw·C consecutive
+        /// cells of a zero-padded widened copy of the input, read in place as one tap of (kw·C + 1) / 2 pairs (an odd row's
+        /// last pair meets a weight 0): no im2col, no padding tests.
+        /// </summary>
+        DenseKernelRows,
+
+        /// <summary>
         /// Group 1 whose weights prove uint8 × int8 pairs and int16 runs of them exact (<see cref="ByteKernelProof"/>):
         /// inputs offset to x + 128, vpmaddubsw, int16 sums widened once per run.
         /// </summary>
@@ -50,7 +57,8 @@ namespace NetQuantGen.Emit
         private const int PatchChannels = 8;
 
         public static ConvolutionKernel KernelOf(QConvolution c) =>
-            IsPatches(c) ? (ByteKernelProof.GroupLength(c, patches: true) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DensePatchesBytes : ConvolutionKernel.DensePatches)
+            IsPatches(c) ? (ByteKernelProof.GroupLength(c, patches: true) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DensePatchesBytes
+                : c.Window.Dilations[1] == 1 ? ConvolutionKernel.DenseKernelRows : ConvolutionKernel.DensePatches)
             : IsWinogradFourByTwo(c) ? ConvolutionKernel.WinogradFourByTwo
             : IsWinograd(c) ? ConvolutionKernel.Winograd
             : c.Group == 1 && ByteKernelProof.GroupLength(c, patches: false) >= ByteKernelProof.MinimumGroup ? ConvolutionKernel.DenseBytes
@@ -114,6 +122,14 @@ namespace NetQuantGen.Emit
                 var (outH, outW) = OutputPlane(c);
                 return ((outH * outW + 1) * 4 * ((c.KernelHeight * c.KernelWidth * channels + 3) / 4) + 1) / 2;
             }
+            if (kernel == ConvolutionKernel.DenseKernelRows)
+            {
+                // ConvolutionGeometry.PaddedHeight × PaddedRowCells.
+                var (outH, outW) = OutputPlane(c);
+                var win = c.Window;
+                int rows = (outH - 1) * win.Strides[0] + (c.KernelHeight - 1) * win.Dilations[0] + 1;
+                return rows * (((outW - 1) * win.Strides[1] + c.KernelWidth) * channels + 1);
+            }
             if (kernel == ConvolutionKernel.DensePatches)
             {
                 var (outH, outW) = OutputPlane(c);
@@ -145,6 +161,7 @@ namespace NetQuantGen.Emit
         {
             ConvolutionKernel.Dense => WeightPacking.Dense(c, patches: false),
             ConvolutionKernel.DensePatches => WeightPacking.Dense(c, patches: true),
+            ConvolutionKernel.DenseKernelRows => WeightPacking.Dense(c, patches: false, kernelRows: true),
             ConvolutionKernel.DenseBytes => WeightPacking.Bytes(c, patches: false),
             ConvolutionKernel.DensePatchesBytes => WeightPacking.Bytes(c, patches: true),
             ConvolutionKernel.Winograd => WeightPacking.Winograd(c),
@@ -206,7 +223,7 @@ namespace NetQuantGen.Emit
             w.Line($"    InHeight: {Int(inH)}, InWidth: {Int(inW)}, InChannels: {Int(inC)}, OutHeight: {Int(outH)}, OutWidth: {Int(outW)}, OutChannels: {Int(c.OutputChannels)},");
             w.Line($"    KernelHeight: {Int(c.KernelHeight)}, KernelWidth: {Int(c.KernelWidth)}, StrideHeight: {Int(win.Strides[0])}, StrideWidth: {Int(win.Strides[1])},");
             w.Line($"    DilationHeight: {Int(win.Dilations[0])}, DilationWidth: {Int(win.Dilations[1])}, PadTop: {Int(win.PadBegin(0))}, PadLeft: {Int(win.PadBegin(1))},");
-            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches || kernel == ConvolutionKernel.DensePatchesBytes ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")});");
+            w.Line($"    InputZeroPoint: {Int(c.Input.ZeroPoint)}, OutputZeroPoint: {Int(c.Output.ZeroPoint)}, ClampMin: {Int(c.ClampMin)}, ClampMax: {Int(c.ClampMax)}{(kernel == ConvolutionKernel.DensePatches || kernel == ConvolutionKernel.DensePatchesBytes ? ", Patches: true" : "")}{(byteGroup > 0 ? $", ByteGroup: {Int(byteGroup)}" : "")}{(kernel == ConvolutionKernel.DenseKernelRows ? ", KernelRows: true" : "")});");
             string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise"
                 : kernel == ConvolutionKernel.Winograd || kernel == ConvolutionKernel.WinogradFourByTwo ? "Int8Winograd.Dense" : "Int8Convolution.Dense";
             string tile = kernel == ConvolutionKernel.WinogradFourByTwo ? ", WinogradTile.FourByTwo" : "";
