@@ -487,7 +487,7 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly struct Window
         {
             private readonly short* _wide, _zero;
-            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft, _firstRow, _rowCells, _channels;
+            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft, _firstRow, _rowCells, _channels, _across, _down;
 
             public Window(short* wide, in ConvolutionGeometry g, int stride)
             {
@@ -505,6 +505,8 @@ namespace NetQuantGen.Runtime.Kernels
                 _rowCells = g.PaddedRowCells;
                 _channels = g.InChannels;
                 KernelRowStep = g.DilationHeight * _rowCells;
+                _across = g.StrideWidth * _channels;
+                _down = g.StrideHeight * _rowCells - (g.OutWidth - 1) * _across;
             }
 
             /// <summary>A pointwise reduction's rows of output pixels from <paramref name="firstRow"/> on, built at <paramref name="rows"/> (read through <see cref="Row"/>).</summary>
@@ -521,6 +523,15 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 int oy = pixel / _outWidth;
                 return _wide + oy * _strideH * _rowCells + (pixel - oy * _outWidth) * _strideW * _channels;
+            }
+
+            /// <summary>With kernel rows: <see cref="KernelRow"/> of the pixel after the one at <paramref name="column"/> (which moves to it), without a division.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public short* NextKernelRow(short* origin, ref int column)
+            {
+                if (++column < _outWidth) return origin + _across;
+                column = 0;
+                return origin + _down;
             }
 
             /// <summary>The row of output pixel <paramref name="pixel"/> in a pointwise reduction.</summary>
@@ -668,13 +679,27 @@ namespace NetQuantGen.Runtime.Kernels
             int* bias = r.Bias;
             short* zero = window.Zero;
             int last = end - 1;
+            // With kernel rows, the window of pixel p and p's column in its output row.
+            short* next = kernelRows ? window.KernelRow(first) : null;
+            int column = first % g.OutWidth;
             for (int p = first; p < end; p += THeight.Count)
             {
                 int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
                 int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
                 int y0 = 0, x0 = 0, y1 = 0, x1 = 0, y2 = 0, x2 = 0, y3 = 0, x3 = 0, y4 = 0, x4 = 0, y5 = 0, x5 = 0;
                 short* o0 = null, o1 = null, o2 = null, o3 = null, o4 = null, o5 = null;
-                if (kernelRows)
+                if (kernelRows && p + THeight.Count <= end)
+                {
+                    // Whole tiles walk the plane: a division per tile instead of one per pixel.
+                    o0 = next;
+                    if (six)
+                    {
+                        o1 = window.NextKernelRow(o0, ref column); o2 = window.NextKernelRow(o1, ref column); o3 = window.NextKernelRow(o2, ref column);
+                        o4 = window.NextKernelRow(o3, ref column); o5 = window.NextKernelRow(o4, ref column);
+                    }
+                    next = window.NextKernelRow(six ? o5 : o0, ref column);
+                }
+                else if (kernelRows)
                 {
                     o0 = window.KernelRow(q0); o1 = window.KernelRow(q1); o2 = window.KernelRow(q2);
                     o3 = window.KernelRow(q3); o4 = window.KernelRow(q4); o5 = window.KernelRow(q5);
