@@ -15,15 +15,17 @@ namespace NetQuantGen.Emit
 
         /// <summary>
         /// Dense: [block][tap][channel pair][16 output channels], each int32 = (w[k even] low, w[k odd] high) as int16,
-        /// k the input channel. With <paramref name="patches"/> there is one tap and k = tap·C + channel runs over the whole window.
+        /// k the input channel. With <paramref name="patches"/> there is one tap and k = tap·C + channel runs over the whole window;
+        /// with <paramref name="kernelRows"/> the taps are the kernel rows and k = kx·C + channel runs over one of them.
         /// </summary>
-        public static int[] Dense(QConvolution c, bool patches)
+        public static int[] Dense(QConvolution c, bool patches, bool kernelRows = false)
         {
-            int m = c.OutputChannels, channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth;
-            int reduction = patches ? taps * channels : channels, weightTaps = patches ? 1 : taps;
+            int m = c.OutputChannels, channels = c.InputChannelsPerGroup, taps = c.KernelHeight * c.KernelWidth, kw = c.KernelWidth;
+            int reduction = patches ? taps * channels : kernelRows ? kw * channels : channels, weightTaps = patches ? 1 : kernelRows ? c.KernelHeight : taps;
             int pairs = (reduction + 1) / 2, blocks = PaddedChannels(m) / BlockChannels;
             int WeightAt(int output, int t, int k) =>
-                k >= reduction ? 0 : patches ? Weight(c, output, k % channels, k / channels) : Weight(c, output, k, t);
+                k >= reduction ? 0 : patches ? Weight(c, output, k % channels, k / channels)
+                : kernelRows ? Weight(c, output, k % channels, t * kw + k / channels) : Weight(c, output, k, t);
             var packed = new int[blocks * weightTaps * pairs * BlockChannels];
             for (int block = 0; block < blocks; block++)
                 for (int t = 0; t < weightTaps; t++)

@@ -5,6 +5,9 @@ namespace NetQuantGen.Runtime.Kernels
     /// literals. Weights, bias and requantization arrays are padded to <see cref="ChannelBlocks"/>·16 channels.
     /// <see cref="Patches"/> (dense only, for few input channels) makes the whole kh×kw×C window the reduction,
     /// packed in pairs across taps, so a 3-channel first layer does not pad every tap to whole pairs.
+    /// <see cref="KernelRows"/> (dense, int16 kernel, few input channels, dilation 1 across) reads the window straight from
+    /// a zero-padded widened copy of the input, no im2col: a kernel row of a window is kw·C consecutive cells there, so
+    /// each kernel row is one weight tap of (kw·C + 1) / 2 pairs (an odd row's last pair reads the next cell, with weight 0).
     /// <see cref="ByteGroup"/> &gt; 0 (dense only, set where the compiler proved it exact from the weights) selects the
     /// uint8 × int8 kernel: inputs offset to x + 128, weights in quads of input channels, int16 sums of that many quads.
     /// </summary>
@@ -14,7 +17,7 @@ namespace NetQuantGen.Runtime.Kernels
         int KernelHeight, int KernelWidth,
         int StrideHeight, int StrideWidth, int DilationHeight, int DilationWidth,
         int PadTop, int PadLeft,
-        int InputZeroPoint, int OutputZeroPoint, int ClampMin, int ClampMax, bool Patches = false, int ByteGroup = 0)
+        int InputZeroPoint, int OutputZeroPoint, int ClampMin, int ClampMax, bool Patches = false, int ByteGroup = 0, bool KernelRows = false)
     {
         /// <summary>Output channels are computed sixteen at a time (two AVX2 vectors of int32).</summary>
         public const int BlockChannels = 16;
@@ -28,11 +31,20 @@ namespace NetQuantGen.Runtime.Kernels
 
         public int OutputPixels => OutHeight * OutWidth;
 
-        /// <summary>Taps in the dense weight layout: one when the whole window is the reduction.</summary>
-        public int WeightTaps => Patches ? 1 : Taps;
+        /// <summary>Taps in the dense weight layout: one when the whole window is the reduction, the kernel rows with <see cref="KernelRows"/>.</summary>
+        public int WeightTaps => Patches ? 1 : KernelRows ? KernelHeight : Taps;
 
-        /// <summary>int16 pairs reduced per weight tap: the input channels, or the whole window with <see cref="Patches"/>.</summary>
-        public int ReductionPairs => Patches ? (Taps * InChannels + 1) / 2 : ChannelPairs;
+        /// <summary>int16 pairs reduced per weight tap: the input channels, the whole window with <see cref="Patches"/>, a kernel row with <see cref="KernelRows"/>.</summary>
+        public int ReductionPairs => Patches ? (Taps * InChannels + 1) / 2 : KernelRows ? (KernelWidth * InChannels + 1) / 2 : ChannelPairs;
+
+        /// <summary>Rows of the padded input that <see cref="KernelRows"/> windows read: from −PadTop to the last window's bottom row.</summary>
+        public int PaddedHeight => (OutHeight - 1) * StrideHeight + (KernelHeight - 1) * DilationHeight + 1;
+
+        /// <summary>
+        /// int16 cells per row of the padded input of <see cref="KernelRows"/>: from column −PadLeft to the last window's right
+        /// column, plus the one cell an odd kernel row's last pair reads past it.
+        /// </summary>
+        public int PaddedRowCells => ((OutWidth - 1) * StrideWidth + KernelWidth) * InChannels + 1;
 
         /// <summary>Packed weights of a dense convolution: [block][weight tap][reduction pair][16 channels] int32 pairs.</summary>
         public int DenseWeightLength => ChannelBlocks * WeightTaps * ReductionPairs * BlockChannels;
@@ -52,9 +64,10 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>int16 elements per pixel in the widened input: even for dense, a whole block for depthwise.</summary>
         public int WideStride(bool depthwise) => depthwise ? ChannelBlocks * BlockChannels : 2 * ChannelPairs;
 
-        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read (with patches: the window rows plus a zero row; with the byte kernel: the offset bytes plus a zero-point pixel).</summary>
+        /// <summary>Scratch int16 elements: the widened input plus one zero pixel that padding taps read (with patches: the window rows plus a zero row; with the byte kernel: the offset bytes plus a zero-point pixel; with kernel rows: the padded input).</summary>
         public int ScratchLength(bool depthwise) =>
-            ByteGroup > 0 ? ((Patches ? (OutputPixels + 1) * WindowQuads : (InHeight * InWidth + 1) * ChannelQuads) * 4 + 1) / 2
+            KernelRows ? PaddedHeight * PaddedRowCells
+            : ByteGroup > 0 ? ((Patches ? (OutputPixels + 1) * WindowQuads : (InHeight * InWidth + 1) * ChannelQuads) * 4 + 1) / 2
             : Patches ? (OutputPixels + 1) * 2 * ReductionPairs : (InHeight * InWidth + 1) * WideStride(depthwise);
 
         /// <summary>With patches, the 1×1 convolution over the output plane whose input channels are the window rows.</summary>

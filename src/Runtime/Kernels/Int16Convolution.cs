@@ -47,7 +47,7 @@ namespace NetQuantGen.Runtime.Kernels
             if (typeof(TIn) != typeof(sbyte) && typeof(TIn) != typeof(short) || typeof(TOut) != typeof(sbyte) && typeof(TOut) != typeof(short))
                 throw new NotSupportedException("Activations are sbyte or short.");
             int stride = g.WideStride(depthwise);
-            if (g.Patches || x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
+            if (g.Patches || g.KernelRows || x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
                 || scratch.Length < g.ScratchLength(depthwise) || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.DenseWeightLength)
                 || bias.Length < g.OutChannels || multiplier.Length < g.OutChannels || shift.Length < g.OutChannels
                 || (depthwise && g.InChannels != g.OutChannels))

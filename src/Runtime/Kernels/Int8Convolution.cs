@@ -75,12 +75,13 @@ namespace NetQuantGen.Runtime.Kernels
             var rows = g.Patches ? g.AsPatchGemm() : g;
             // The byte kernel's offset bytes are addressed as int16 pairs, so the window's pixel arithmetic serves both kernels.
             int stride = kind == WorkKind.Bytes ? 2 * rows.ChannelQuads : rows.WideStride(depthwise);
-            var source = g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels : RowSource.Prepared;
+            var source = g.KernelRows ? RowSource.KernelRows : g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels : RowSource.Prepared;
             if (source == RowSource.Prepared)
             {
                 if (kind == WorkKind.Bytes) Offset(x, scratch, g, path != KernelPath.Scalar);
                 else Widen(x, scratch, g, stride, path != KernelPath.Scalar);
             }
+            if (source == RowSource.KernelRows) PadInput(x, scratch, g, path != KernelPath.Scalar);
             fixed (sbyte* input = x)
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
@@ -109,11 +110,12 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>
         /// Where the kernel's input rows come from: <see cref="Prepared"/>, the whole input widened (or offset) before the
-        /// kernel runs, for windows that read neighbouring pixels; otherwise the rows of a pointwise reduction, built a block
+        /// kernel runs, for windows that read neighbouring pixels; <see cref="KernelRows"/>, the whole input widened into a
+        /// zero-padded copy whose kernel rows the windows read; otherwise the rows of a pointwise reduction, built a block
         /// of output pixels at a time just before the kernel reads them: the input pixels themselves (<see cref="Pixels"/>,
         /// a 1×1 convolution) or their windows (<see cref="Patches"/>, im2col).
         /// </summary>
-        private enum RowSource { Prepared, Pixels, Patches }
+        private enum RowSource { Prepared, KernelRows, Pixels, Patches }
 
         /// <summary>Block rows up to about this many bytes: written and read back while they are still in L1.</summary>
         private const int BlockBytes = 16 * 1024;
@@ -165,7 +167,7 @@ namespace NetQuantGen.Runtime.Kernels
             /// </summary>
             public void Run(int first, int end)
             {
-                if (_source == RowSource.Prepared)
+                if (_source is RowSource.Prepared or RowSource.KernelRows)
                 {
                     Kernel(new Window(_wide, Geometry, _stride), first, end);
                     return;
@@ -190,18 +192,18 @@ namespace NetQuantGen.Runtime.Kernels
             private void Kernel(in Window window, int first, int end)
             {
                 var g = Geometry;
-                bool pointwise = _source != RowSource.Prepared;
+                var source = _source;
                 switch (Path, Kind)
                 {
-                    case (KernelPath.Vector512, WorkKind.Dense): Tiled<DenseTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Dense): Tiled<DenseTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector512, WorkKind.Depthwise): DepthwiseVector<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector512, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
-                    case (KernelPath.Vector256, WorkKind.Dense): Tiled<DenseTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, source, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Dense): Tiled<DenseTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector256, WorkKind.Depthwise): DepthwiseVector<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector256, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
-                    case (KernelPath.Vector128, WorkKind.Dense): Tiled<DenseTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, source, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Dense): Tiled<DenseTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector128, WorkKind.Depthwise): DepthwiseVector<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
-                    case (KernelPath.Vector128, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, pointwise, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (_, WorkKind.Depthwise): DepthwiseScalar(_wide, _weights, _output, _r, g, _stride); break;
                     case (_, WorkKind.Bytes): DenseBytesScalar(_wide, (sbyte*)_weights, _output, _r, g, _stride); break;
                     default: DenseScalar(_wide, (short*)_weights, _output, _r, g, _stride); break;
@@ -253,7 +255,8 @@ namespace NetQuantGen.Runtime.Kernels
                 || weights.Length < (depthwise ? g.DepthwiseWeightLength : g.ByteGroup > 0 ? g.ByteWeightLength : g.DenseWeightLength)
                 || (g.ByteGroup > 0 && depthwise)
                 || bias.Length < padded || !requantization
-                || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels))
+                || g.Taps > MaxTaps || (depthwise && g.InChannels != g.OutChannels)
+                || (g.KernelRows && (depthwise || g.Patches || g.ByteGroup > 0 || g.DilationWidth != 1)))
                 throw new ArgumentException("Convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
         }
 
@@ -421,6 +424,31 @@ namespace NetQuantGen.Runtime.Kernels
             wide.Slice(pixels * stride, stride).Clear();
         }
 
+        /// <summary>
+        /// The padded input that <see cref="ConvolutionGeometry.KernelRows"/> windows read: row r is input row r − PadTop from
+        /// column −PadLeft on, x − z_in per cell, 0 in the padding (real 0) and in the cell past the last window.
+        /// </summary>
+        private static void PadInput(ReadOnlySpan<sbyte> x, Span<short> scratch, in ConvolutionGeometry g, bool vector)
+        {
+            int rowCells = g.PaddedRowCells, channels = g.InChannels, left = Math.Min(g.PadLeft * channels, rowCells);
+            int count = Math.Max(0, Math.Min(g.InWidth * channels, rowCells - left));
+            for (int r = 0; r < g.PaddedHeight; r++)
+            {
+                var line = scratch.Slice(r * rowCells, rowCells);
+                int iy = r - g.PadTop;
+                if ((uint)iy >= (uint)g.InHeight || count == 0)
+                {
+                    line.Clear();
+                    continue;
+                }
+                line.Slice(0, left).Clear();
+                fixed (sbyte* source = x)
+                fixed (short* target = line)
+                    Widen(source + iy * g.InWidth * channels, target + left, 1, count, count, g.InputZeroPoint, vector);
+                line.Slice(left + count).Clear();
+            }
+        }
+
         /// <summary>x − z_in as int16 for <paramref name="pixels"/> pixels, one every <paramref name="stride"/> elements, padding channels 0.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Widen(sbyte* source, short* target, int pixels, int channels, int stride, int zero, bool vector)
@@ -486,7 +514,7 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly struct Window
         {
             private readonly short* _wide, _zero;
-            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft, _firstRow;
+            private readonly int _inHeight, _inWidth, _outWidth, _stride, _strideH, _strideW, _padTop, _padLeft, _firstRow, _rowCells, _channels, _across, _down;
 
             public Window(short* wide, in ConvolutionGeometry g, int stride)
             {
@@ -501,12 +529,37 @@ namespace NetQuantGen.Runtime.Kernels
                 _padTop = g.PadTop;
                 _padLeft = g.PadLeft;
                 _firstRow = 0;
+                _rowCells = g.PaddedRowCells;
+                _channels = g.InChannels;
+                KernelRowStep = g.DilationHeight * _rowCells;
+                _across = g.StrideWidth * _channels;
+                _down = g.StrideHeight * _rowCells - (g.OutWidth - 1) * _across;
             }
 
             /// <summary>A pointwise reduction's rows of output pixels from <paramref name="firstRow"/> on, built at <paramref name="rows"/> (read through <see cref="Row"/>).</summary>
             public Window(short* rows, int firstRow, in ConvolutionGeometry g, int stride) : this(rows, g, stride) => _firstRow = firstRow;
 
             public short* Zero => _zero;
+
+            /// <summary>With kernel rows: cells from one kernel row of a window to the next in the padded input.</summary>
+            public int KernelRowStep { get; }
+
+            /// <summary>With kernel rows: the first cell of output pixel <paramref name="pixel"/>'s window (its top kernel row) in the padded input.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public short* KernelRow(int pixel)
+            {
+                int oy = pixel / _outWidth;
+                return _wide + oy * _strideH * _rowCells + (pixel - oy * _outWidth) * _strideW * _channels;
+            }
+
+            /// <summary>With kernel rows: <see cref="KernelRow"/> of the pixel after the one at <paramref name="column"/> (which moves to it), without a division.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public short* NextKernelRow(short* origin, ref int column)
+            {
+                if (++column < _outWidth) return origin + _across;
+                column = 0;
+                return origin + _down;
+            }
 
             /// <summary>The row of output pixel <paramref name="pixel"/> in a pointwise reduction.</summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -538,20 +591,36 @@ namespace NetQuantGen.Runtime.Kernels
             }
         }
 
-        /// <summary>How a tile loop finds its input rows: a pointwise reduction's rows (one per output pixel, no taps, no padding) or the window's taps.</summary>
+        /// <summary>
+        /// How a tile loop finds its input rows: a pointwise reduction's rows (one per output pixel, no taps, no padding), the
+        /// window's taps, or the window's kernel rows in the padded input (taps are kernel rows, never in the padding).
+        /// </summary>
         private interface IRowAddressing
         {
             static abstract bool Pointwise { get; }
+
+            static abstract bool KernelRows { get; }
         }
 
         private readonly struct PointwiseRows : IRowAddressing
         {
             public static bool Pointwise => true;
+
+            public static bool KernelRows => false;
         }
 
         private readonly struct WindowRows : IRowAddressing
         {
             public static bool Pointwise => false;
+
+            public static bool KernelRows => false;
+        }
+
+        private readonly struct PaddedKernelRows : IRowAddressing
+        {
+            public static bool Pointwise => false;
+
+            public static bool KernelRows => true;
         }
 
         /// <summary>The register-tile loop of a dense kernel over one vector or a pair of vectors of output channels, written once per arithmetic.</summary>
@@ -590,11 +659,13 @@ namespace NetQuantGen.Runtime.Kernels
         /// values, same place). <typeparamref name="TLoop"/> is the exact int16 kernel or the byte kernel.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Tiled<TLoop, TLanes, TVector>(in Window window, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, bool pointwise, int first, int end)
+        private static void Tiled<TLoop, TLanes, TVector>(in Window window, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, RowSource source, int first, int end)
             where TLoop : struct, ITileLoop where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            if (pointwise) Tiled<TLoop, TLanes, TVector, PointwiseRows>(window, weights, output, r, g, first, end);
-            else Tiled<TLoop, TLanes, TVector, WindowRows>(window, weights, output, r, g, first, end);
+            // The byte kernel never has kernel rows (CheckBounds).
+            if (source == RowSource.Prepared) Tiled<TLoop, TLanes, TVector, WindowRows>(window, weights, output, r, g, first, end);
+            else if (source == RowSource.KernelRows) Tiled<DenseTileLoop, TLanes, TVector, PaddedKernelRows>(window, weights, output, r, g, first, end);
+            else Tiled<TLoop, TLanes, TVector, PointwiseRows>(window, weights, output, r, g, first, end);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -624,8 +695,8 @@ namespace NetQuantGen.Runtime.Kernels
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
             where TWidth : struct, ITileSize where THeight : struct, ITileSize where TRows : struct, IRowAddressing
         {
-            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels, pointwise = TRows.Pointwise;
-            int lanes = TLanes.Lanes, pairs = g.ChannelPairs, taps = pointwise ? 1 : g.Taps, outChannels = g.OutChannels;
+            bool two = TWidth.Count == 2, six = THeight.Count == TilePixels, pointwise = TRows.Pointwise, kernelRows = TRows.KernelRows;
+            int lanes = TLanes.Lanes, pairs = g.ReductionPairs, taps = pointwise ? 1 : g.WeightTaps, outChannels = g.OutChannels, rowStep = window.KernelRowStep;
             const int Block = ConvolutionGeometry.BlockChannels;
             int tapWeights = pairs * Block, blockWeights = taps * tapWeights;
             int channel1 = channel + lanes;
@@ -635,12 +706,32 @@ namespace NetQuantGen.Runtime.Kernels
             int* bias = r.Bias;
             short* zero = window.Zero;
             int last = end - 1;
+            // With kernel rows, the window of pixel p and p's column in its output row.
+            short* next = kernelRows ? window.KernelRow(first) : null;
+            int column = first % g.OutWidth;
             for (int p = first; p < end; p += THeight.Count)
             {
                 int q0 = p, q1 = Math.Min(p + 1, last), q2 = Math.Min(p + 2, last);
                 int q3 = Math.Min(p + 3, last), q4 = Math.Min(p + 4, last), q5 = Math.Min(p + 5, last);
                 int y0 = 0, x0 = 0, y1 = 0, x1 = 0, y2 = 0, x2 = 0, y3 = 0, x3 = 0, y4 = 0, x4 = 0, y5 = 0, x5 = 0;
-                if (!pointwise)
+                short* o0 = null, o1 = null, o2 = null, o3 = null, o4 = null, o5 = null;
+                if (kernelRows && p + THeight.Count <= end)
+                {
+                    // Whole tiles walk the plane: a division per tile instead of one per pixel.
+                    o0 = next;
+                    if (six)
+                    {
+                        o1 = window.NextKernelRow(o0, ref column); o2 = window.NextKernelRow(o1, ref column); o3 = window.NextKernelRow(o2, ref column);
+                        o4 = window.NextKernelRow(o3, ref column); o5 = window.NextKernelRow(o4, ref column);
+                    }
+                    next = window.NextKernelRow(six ? o5 : o0, ref column);
+                }
+                else if (kernelRows)
+                {
+                    o0 = window.KernelRow(q0); o1 = window.KernelRow(q1); o2 = window.KernelRow(q2);
+                    o3 = window.KernelRow(q3); o4 = window.KernelRow(q4); o5 = window.KernelRow(q5);
+                }
+                else if (!pointwise)
                 {
                     window.Origin(q0, out y0, out x0); window.Origin(q1, out y1, out x1);
                     window.Origin(q2, out y2, out x2); window.Origin(q3, out y3, out x3);
@@ -655,6 +746,11 @@ namespace NetQuantGen.Runtime.Kernels
                     {
                         r0 = window.Row(q0); r1 = window.Row(q1); r2 = window.Row(q2);
                         r3 = window.Row(q3); r4 = window.Row(q4); r5 = window.Row(q5);
+                    }
+                    else if (kernelRows)
+                    {
+                        int step = t * rowStep;
+                        r0 = o0 + step; r1 = o1 + step; r2 = o2 + step; r3 = o3 + step; r4 = o4 + step; r5 = o5 + step;
                     }
                     else
                     {
@@ -852,10 +948,10 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void DenseScalar(short* wide, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride)
         {
-            int pairs = g.ChannelPairs, taps = g.Taps;
+            int pairs = g.ReductionPairs, taps = g.WeightTaps;
             var window = new Window(wide, g, stride);
-            int* dy = stackalloc int[taps];
-            int* dx = stackalloc int[taps];
+            int* dy = stackalloc int[g.Taps];
+            int* dx = stackalloc int[g.Taps];
             Window.Taps(g, dy, dx);
             for (int p = 0; p < g.OutputPixels; p++)
             {
@@ -866,7 +962,7 @@ namespace NetQuantGen.Runtime.Kernels
                     int acc = r.Bias[m];
                     for (int t = 0; t < taps; t++)
                     {
-                        short* row = window.Pixel(iy + dy[t], ix + dx[t]);
+                        short* row = g.KernelRows ? window.KernelRow(p) + t * window.KernelRowStep : window.Pixel(iy + dy[t], ix + dx[t]);
                         for (int c = 0; c < 2 * pairs; c++)
                             acc += row[c] * weights[2 * ((((long)block * taps + t) * pairs + c / 2) * ConvolutionGeometry.BlockChannels + lane) + (c & 1)];
                     }

@@ -24,40 +24,73 @@ namespace NetQuantGen.Runtime.Kernels
         public static void Max(ReadOnlySpan<sbyte> x, Span<sbyte> y, in PoolGeometry g)
         {
             CheckBounds(x, y, g);
-            int channels = g.Channels;
+            int channels = g.Channels, rowStep = g.DilationHeight * g.InWidth * channels, tapStep = g.DilationWidth * channels;
             var path = KernelPaths.Current;
             fixed (sbyte* input = x, output = y)
                 for (int oy = 0, p = 0; oy < g.OutHeight; oy++)
+                {
+                    int iy0 = oy * g.StrideHeight - g.PadTop;
+                    int kyFirst = FirstInside(iy0, g.DilationHeight), kyEnd = EndInside(iy0, g.DilationHeight, g.KernelHeight, g.InHeight);
                     for (int ox = 0; ox < g.OutWidth; ox++, p++)
                     {
-                        sbyte* pixel = output + p * channels;
-                        new Span<sbyte>(pixel, channels).Fill(sbyte.MinValue);
-                        for (int ky = 0; ky < g.KernelHeight; ky++)
-                        {
-                            int iy = oy * g.StrideHeight - g.PadTop + ky * g.DilationHeight;
-                            if ((uint)iy >= (uint)g.InHeight) continue;
-                            for (int kx = 0; kx < g.KernelWidth; kx++)
-                            {
-                                int ix = ox * g.StrideWidth - g.PadLeft + kx * g.DilationWidth;
-                                if ((uint)ix >= (uint)g.InWidth) continue;
-                                MaxInto(pixel, input + (iy * g.InWidth + ix) * channels, channels, path);
-                            }
-                        }
+                        int ix0 = ox * g.StrideWidth - g.PadLeft;
+                        int kxFirst = FirstInside(ix0, g.DilationWidth), kxEnd = EndInside(ix0, g.DilationWidth, g.KernelWidth, g.InWidth);
+                        // Only taps inside the window's rectangle of valid rows and columns are read through this origin.
+                        sbyte* origin = input + ((long)iy0 * g.InWidth + ix0) * channels;
+                        var taps = new TapRectangle(kyFirst, kyEnd, kxFirst, kxEnd, rowStep, tapStep);
+                        MaxOfWindow(output + (long)p * channels, origin, channels, taps, path);
                     }
+                }
         }
 
+        /// <summary>The first kernel index whose tap i0 + k·d lies at 0 or after.</summary>
+        private static int FirstInside(int i0, int d) => i0 >= 0 ? 0 : (-i0 + d - 1) / d;
+
+        /// <summary>One past the last kernel index (of <paramref name="k"/>) whose tap i0 + k·d lies before <paramref name="n"/>.</summary>
+        private static int EndInside(int i0, int d, int k, int n) => i0 >= n ? 0 : Math.Min(k, (n - 1 - i0) / d + 1);
+
+        /// <summary>A window's taps inside the image: kernel rows [KyFirst, KyEnd) × columns [KxFirst, KxEnd), at these steps from its origin.</summary>
+        private readonly record struct TapRectangle(int KyFirst, int KyEnd, int KxFirst, int KxEnd, int RowStep, int TapStep);
+
+        /// <summary>
+        /// Each vector of channels takes its maximum over the valid taps in a register and is stored once (a running
+        /// maximum kept in the output would wait on its own store at every tap); int8 minimum when no tap is valid.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void MaxInto(sbyte* target, sbyte* source, int channels, KernelPath path)
+        private static void MaxOfWindow(sbyte* target, sbyte* origin, int channels, in TapRectangle t, KernelPath path)
         {
             int c = 0;
+            if (path == KernelPath.Vector512 && Vector512.IsHardwareAccelerated)
+                for (; c + 64 <= channels; c += 64)
+                {
+                    var max = Vector512.Create(sbyte.MinValue);
+                    for (int ky = t.KyFirst; ky < t.KyEnd; ky++)
+                        for (int kx = t.KxFirst; kx < t.KxEnd; kx++) max = Vector512.Max(max, Vector512.Load(origin + ky * t.RowStep + kx * t.TapStep + c));
+                    max.Store(target + c);
+                }
             if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
                 for (; c + 32 <= channels; c += 32)
-                    Vector256.Max(Vector256.Load(target + c), Vector256.Load(source + c)).Store(target + c);
+                {
+                    var max = Vector256.Create(sbyte.MinValue);
+                    for (int ky = t.KyFirst; ky < t.KyEnd; ky++)
+                        for (int kx = t.KxFirst; kx < t.KxEnd; kx++) max = Vector256.Max(max, Vector256.Load(origin + ky * t.RowStep + kx * t.TapStep + c));
+                    max.Store(target + c);
+                }
             if (path >= KernelPath.Vector128)
                 for (; c + 16 <= channels; c += 16)
-                    Vector128.Max(Vector128.Load(target + c), Vector128.Load(source + c)).Store(target + c);
+                {
+                    var max = Vector128.Create(sbyte.MinValue);
+                    for (int ky = t.KyFirst; ky < t.KyEnd; ky++)
+                        for (int kx = t.KxFirst; kx < t.KxEnd; kx++) max = Vector128.Max(max, Vector128.Load(origin + ky * t.RowStep + kx * t.TapStep + c));
+                    max.Store(target + c);
+                }
             for (; c < channels; c++)
-                if (source[c] > target[c]) target[c] = source[c];
+            {
+                sbyte max = sbyte.MinValue;
+                for (int ky = t.KyFirst; ky < t.KyEnd; ky++)
+                    for (int kx = t.KxFirst; kx < t.KxEnd; kx++) max = Math.Max(max, origin[ky * t.RowStep + kx * t.TapStep + c]);
+                target[c] = max;
+            }
         }
 
         /// <summary>Rounding division (ties away from zero) of each channel's sum by the window's count; padding counts as the zero-point when CountIncludePad.</summary>

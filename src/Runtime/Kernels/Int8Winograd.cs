@@ -274,7 +274,7 @@ namespace NetQuantGen.Runtime.Kernels
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
             bool requantization = scale.IsEmpty ? multiplier.Length >= padded && leftShift.Length >= padded && rightShift.Length >= padded : scale.Length >= padded;
             bool winograd = g.KernelHeight == 3 && g.KernelWidth == 3 && g.StrideHeight == 1 && g.StrideWidth == 1
-                && g.DilationHeight == 1 && g.DilationWidth == 1 && !g.Patches && g.ByteGroup == 0;
+                && g.DilationHeight == 1 && g.DilationWidth == 1 && !g.Patches && !g.KernelRows && g.ByteGroup == 0;
             if (!winograd || g.OutHeight < 1 || g.OutWidth < 1
                 || x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
                 || scratch.Length < ScratchLength(g, tile) || weights.Length < WeightLength(g, tile) || bias.Length < padded || !requantization)

@@ -64,7 +64,7 @@ namespace NetQuantGen.Tests.EndToEnd
             var lowering = ModelCompiler.Lower(input);
             Assert.True(lowering.IntegerGraph != null, string.Join("\n", lowering.Diagnostics));
             var kernels = lowering.IntegerGraph!.Operations.OfType<QConvolution>().Select(Emit.ConvolutionEmitter.KernelOf).ToArray();
-            Assert.Equal(new[] { Emit.ConvolutionKernel.DensePatches, Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Depthwise,
+            Assert.Equal(new[] { Emit.ConvolutionKernel.DenseKernelRows, Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Depthwise,
                 Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Dense, Emit.ConvolutionKernel.Dense }, kernels);
             var result = ModelCompiler.Compile(input);
             Assert.True(result.Source != null, string.Join("\n", result.Diagnostics));

@@ -167,6 +167,58 @@ namespace NetQuantGen.Tests.Kernels
         }
 
         /// <summary>
+        /// Max pooling against the plain maximum over the window's taps inside the image (int8 minimum for a window wholly in
+        /// the padding) on every path, scalar included: windows 1×1 to 4×4, strides 1 to 3, dilation, pads up to past the
+        /// window on each side, channel counts that use every vector width and a scalar tail.
+        /// </summary>
+        [Fact]
+        public void MaxPoolingGivesThePlainMaximumOverTheValidTapsOnEveryPath()
+        {
+            var random = new Random(19);
+            var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
+            int compared = 0, emptyWindows = 0;
+            for (int trial = 0; trial < 200; trial++)
+            {
+                int kernelH = random.Next(1, 5), kernelW = random.Next(1, 5), strideH = random.Next(1, 4), strideW = random.Next(1, 4);
+                int dilationH = random.Next(1, 3), dilationW = random.Next(1, 3), padTop = random.Next(0, kernelH + 2), padLeft = random.Next(0, kernelW + 2);
+                int inH = random.Next(1, 12), inW = random.Next(1, 12), channels = random.Next(1, 141);
+                int outH = (inH + 2 * padTop - ((kernelH - 1) * dilationH + 1)) / strideH + 1, outW = (inW + 2 * padLeft - ((kernelW - 1) * dilationW + 1)) / strideW + 1;
+                if (outH < 1 || outW < 1) continue;
+                var g = new PoolGeometry(inH, inW, channels, outH, outW, kernelH, kernelW, strideH, strideW, dilationH, dilationW, padTop, padLeft, padTop, padLeft,
+                    random.Next(-128, 128), false);
+                var x = new sbyte[inH * inW * channels];
+                random.NextBytes((byte[])(object)x);
+                var expected = new sbyte[outH * outW * channels];
+                for (int oy = 0; oy < outH; oy++)
+                    for (int ox = 0; ox < outW; ox++)
+                        for (int c = 0; c < channels; c++)
+                        {
+                            int max = sbyte.MinValue;
+                            bool any = false;
+                            for (int ky = 0; ky < kernelH; ky++)
+                                for (int kx = 0; kx < kernelW; kx++)
+                                {
+                                    int iy = oy * strideH - padTop + ky * dilationH, ix = ox * strideW - padLeft + kx * dilationW;
+                                    if ((uint)iy >= (uint)inH || (uint)ix >= (uint)inW) continue;
+                                    max = Math.Max(max, x[(iy * inW + ix) * channels + c]);
+                                    any = true;
+                                }
+                            if (!any && c == 0) emptyWindows++;
+                            expected[(oy * outW + ox) * channels + c] = (sbyte)max;
+                        }
+                foreach (var path in paths)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    var y = new sbyte[expected.Length];
+                    Int8Pooling.Max(x, y, g);
+                    Assert.True(expected.AsSpan().SequenceEqual(y), $"max pooling on {path} differs from the plain maximum on {g}");
+                    compared++;
+                }
+            }
+            Assert.True(compared >= 100 * paths.Length && emptyWindows >= 5, $"only {compared} comparisons, {emptyWindows} windows wholly in the padding");
+        }
+
+        /// <summary>
         /// The integer add on the vector paths (AVX-512, AVX2) against the scalar definition, with multipliers and shifts over
         /// their whole baked range, inputs at the int8 extremes and clamps inside int8: the vector fixed-point rounding (ties,
         /// negative products) and the clamps are exact.

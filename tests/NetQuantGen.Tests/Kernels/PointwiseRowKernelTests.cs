@@ -90,6 +90,76 @@ namespace NetQuantGen.Tests.Kernels
                 $"{lineCopies} layers with line copies, {windowCopies} with per-window copies, {multiBlock} of several blocks, {split} split between threads");
         }
 
+        /// <summary>
+        /// Kernel rows read in place from the padded input (few channels, C = 1..4): random windows 1×1 to 7×7, strides 1 or 2
+        /// per axis, dilation 1 or 2 down, pads from none to past the window (whole padded rows and columns), images from one
+        /// pixel to several hundred, odd and even rows of cells (the last pair reads the cell past the row, weight 0): every
+        /// path, scalar included, gives the bytes of the plain convolution, in both requantization modes, with one and two threads.
+        /// </summary>
+        [Fact]
+        public void KernelRowsGiveThePlainConvolutionOnEveryPathInBothRequantizationModes()
+        {
+            var random = new Random(37);
+            var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
+            int compared = 0, oddRows = 0, dilated = 0, padPastWindow = 0, split = 0, unevenStrides = 0;
+            for (int trial = 0; trial < 160; trial++)
+            {
+                bool floatScales = random.Next(2) == 0;
+                int kernelH = random.Next(1, 8), kernelW = random.Next(1, 8), channels = random.Next(1, 5);
+                int strideH = random.Next(1, 3), strideW = random.Next(1, 3), dilation = random.Next(3) == 0 ? 2 : 1;
+                int padTop = random.Next(0, kernelH + 2), padLeft = random.Next(0, kernelW + 2);
+                int inH = random.Next(1, 36), inW = random.Next(1, 36), outChannels = random.Next(1, 70);
+                int outH = (inH + 2 * padTop - ((kernelH - 1) * dilation + 1)) / strideH + 1;
+                int outW = (inW + 2 * padLeft - kernelW) / strideW + 1;
+                if (outH < 1 || outW < 1) continue;
+                int taps = kernelH * kernelW;
+                var g = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, kernelH, kernelW, strideH, strideW, dilation, 1,
+                    padTop, padLeft, random.Next(-128, 128), random.Next(-128, 128), random.Next(-128, -50), random.Next(50, 128), KernelRows: true);
+                var w = new int[outChannels, channels, taps];
+                for (int m = 0; m < outChannels; m++)
+                    for (int c = 0; c < channels; c++)
+                        for (int t = 0; t < taps; t++)
+                            w[m, c, t] = random.Next(-127, 128);
+                int padded = g.ChannelBlocks * Block;
+                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
+                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
+                var shift = Enumerable.Range(0, padded).Select(_ => random.Next(-11, 3)).ToArray();
+                var leftShift = shift.Select(e => Math.Max(0, e)).ToArray();
+                var rightShift = shift.Select(e => Math.Max(0, -e)).ToArray();
+                var scale = Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
+                var x = new sbyte[inH * inW * channels];
+                random.NextBytes((byte[])(object)x);
+
+                var expected = Plain(x, w, bias, multiplier, shift, floatScales ? scale : null, g);
+                var packed = PackPairs(w, g);
+                foreach (var path in paths)
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        using var pinned = KernelPathScope.Use(path);
+                        KernelThreads.Count = threads;
+                        try
+                        {
+                            var y = new sbyte[g.OutputPixels * outChannels];
+                            // Garbage scratch: every cell the kernel reads must be written first.
+                            var scratch = Enumerable.Range(0, g.ScratchLength(depthwise: false)).Select(_ => (short)random.Next(short.MinValue, short.MaxValue)).ToArray();
+                            if (floatScales) Int8Convolution.Dense(x, y, scratch, packed, bias, scale, g);
+                            else Int8Convolution.Dense(x, y, scratch, packed, bias, multiplier, leftShift, rightShift, g);
+                            Assert.True(expected.AsSpan().SequenceEqual(y), $"{path} with {threads} thread(s) differs from the plain convolution on {g} (float: {floatScales})");
+                        }
+                        finally { KernelThreads.Count = 1; }
+                        compared++;
+                    }
+                if (kernelW * channels % 2 == 1) oddRows++;
+                if (dilation > 1) dilated++;
+                if (padTop >= kernelH || padLeft >= kernelW) padPastWindow++;
+                if (strideH != strideW) unevenStrides++;
+                if ((long)g.OutputPixels * outChannels * taps * channels >= KernelThreads.MinimumMacs && g.OutputPixels >= 24) split++;
+            }
+            Assert.True(compared >= 100 * 2 * paths.Length, $"only {compared} comparisons");
+            Assert.True(oddRows >= 20 && dilated >= 10 && padPastWindow >= 10 && unevenStrides >= 20 && split >= 5,
+                $"{oddRows} odd kernel rows, {dilated} dilated, {padPastWindow} padded past the window, {unevenStrides} uneven strides, {split} split between threads");
+        }
+
         /// <summary>acc = bias + Σ w·(x − z_in) over the taps inside the image, then the scalar requantization.</summary>
         private static sbyte[] Plain(sbyte[] x, int[,,] w, int[] bias, int[] multiplier, int[] shift, float[]? scale, in ConvolutionGeometry g)
         {
@@ -115,10 +185,11 @@ namespace NetQuantGen.Tests.Kernels
             return y;
         }
 
-        /// <summary>The reduction index k of the kernel's packing: t·C + c over the window with patches, c per tap without.</summary>
+        /// <summary>The reduction index k of the kernel's packing: t·C + c over the window with patches, kx·C + c over kernel row t with kernel rows, c per tap otherwise.</summary>
         private static int Logical(int[,,] w, in ConvolutionGeometry g, int m, int t, int k)
         {
             if (m >= g.OutChannels) return 0;
+            if (g.KernelRows) return k < g.KernelWidth * g.InChannels ? w[m, k % g.InChannels, t * g.KernelWidth + k / g.InChannels] : 0;
             if (!g.Patches) return k < g.InChannels ? w[m, k, t] : 0;
             return k < g.Taps * g.InChannels ? w[m, k % g.InChannels, k / g.InChannels] : 0;
         }

@@ -32,7 +32,7 @@ namespace Samples
         public static ReadOnlySpan<int> InputShape => new int[] { 1, 1, 4, 4 };
         public static ReadOnlySpan<int> OutputShape => new int[] { 1, 3 };
         /// <summary>int16 elements of the per-thread convolution scratch (a widened input), planned at build time.</summary>
-        public const int ScratchLength = 170;
+        public const int ScratchLength = 42;
 
         [ThreadStatic] private static sbyte[]? t_arena;
         [ThreadStatic] private static short[]? t_scratch;
@@ -116,7 +116,7 @@ namespace Samples
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 16);
             Span<sbyte> y = arena.Slice(0, 32);
-            // weights [2x1x3x3] int8 symmetric, scales 0.00246063f .. 0.00246063f; group 1; DensePatches kernel
+            // weights [2x1x3x3] int8 symmetric, scales 0.00246063f .. 0.00246063f; group 1; DenseKernelRows kernel
             // stride 1x1, dilation 1x1, pads (top 1, left 1, bottom 1, right 1)
             // acc = bias[m] + Σ w·(x − (-128)); y = clamp(-128 + acc·M[m], -128, 127); fixed-point requantization (DESIGN §3), M = multiplier·2^(shift−31)
             ReadOnlySpan<int> bias = new int[] { 6909, -13818, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -127,7 +127,7 @@ namespace Samples
                 InHeight: 4, InWidth: 4, InChannels: 1, OutHeight: 4, OutWidth: 4, OutChannels: 2,
                 KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1,
                 DilationHeight: 1, DilationWidth: 1, PadTop: 1, PadLeft: 1,
-                InputZeroPoint: -128, OutputZeroPoint: -128, ClampMin: -128, ClampMax: 127, Patches: true);
+                InputZeroPoint: -128, OutputZeroPoint: -128, ClampMin: -128, ClampMax: 127, KernelRows: true);
             Int8Convolution.Dense(x.Slice(0, 16), y.Slice(0, 32), scratch, BakedWeights.Layer00_Conv, bias, multiplier, leftShift, rightShift, geometry);
         }
 
@@ -155,7 +155,7 @@ namespace Samples
         {
             ReadOnlySpan<sbyte> x = arena.Slice(32, 8);
             Span<sbyte> y = arena.Slice(0, 3);
-            // weights [3x2x2x2] int8 symmetric, scales 0.00246063f .. 0.002952756f; group 1; DensePatches kernel
+            // weights [3x2x2x2] int8 symmetric, scales 0.00246063f .. 0.002952756f; group 1; DenseKernelRows kernel
             // stride 1x1, dilation 1x1, pads (top 0, left 0, bottom 0, right 0)
             // acc = bias[m] + Σ w·(x − (-128)); y = clamp(14 + acc·M[m], -128, 127); fixed-point requantization (DESIGN §3), M = multiplier·2^(shift−31)
             // the Flatten before this Gemm is folded in: one window over the whole image reads it as it lies, channels-last, with the weights packed in that order
@@ -167,14 +167,14 @@ namespace Samples
                 InHeight: 2, InWidth: 2, InChannels: 2, OutHeight: 1, OutWidth: 1, OutChannels: 3,
                 KernelHeight: 2, KernelWidth: 2, StrideHeight: 1, StrideWidth: 1,
                 DilationHeight: 1, DilationWidth: 1, PadTop: 0, PadLeft: 0,
-                InputZeroPoint: -128, OutputZeroPoint: 14, ClampMin: -128, ClampMax: 127, Patches: true);
+                InputZeroPoint: -128, OutputZeroPoint: 14, ClampMin: -128, ClampMax: 127, KernelRows: true);
             Int8Convolution.Dense(x.Slice(0, 8), y.Slice(0, 3), scratch, BakedWeights.Layer02_FullyConnected, bias, multiplier, leftShift, rightShift, geometry);
         }
 
         // Baked weights, packed at build time in the layout each kernel reads; base64 in UTF-8 literals (RVA data), decoded once on first use.
         private static class BakedWeights
         {
-            internal static readonly int[] Layer00_Conv = PackedWeights.DecodeInt32("gf8zAEwA5/8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAM3/fwCB/zMAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZALT/zf9/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZgAAABkAtP8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAJr/AABmAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="u8, 80);
+            internal static readonly int[] Layer00_Conv = PackedWeights.DecodeInt32("gf8zAEwA5/8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAM3/AACB/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB/ABkAMwDN/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAtP8AAH8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAGYAAAAZALT/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACa/wAAZgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"u8, 96);
             internal static readonly int[] Layer02_FullyConnected = PackedWeights.DecodeInt32("gf+r/9b/AAAzAGYAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABUAQABqAIH/mv/N/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACW/8D/6/8VAEwAfwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAKgBVAH8Alv+0/+f/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="u8, 64);
         }
     }
