@@ -95,17 +95,17 @@ namespace NetQuantGen.Cli
 
             var layers = ModelEmitter.Layers(lowering.IntegerGraph);
             var operations = layers.Operations;
-            var fusion = ResidualAddFusion.Plan(layers);
+            var fusion = LayerFusion.Plan(layers);
             var rows = new List<(string Name, string Source, string Kernel, double Ms, long Macs)>();
             for (int i = 0; i < operations.Count; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 // A fused add runs inside its convolution's line (kernel "…+Add").
-                if (ModelEmitter.IsFusedAway(operations[i], fusion)) continue;
+                if (fusion.IsFusedAway(operations[i])) continue;
                 string name = ModelEmitter.LayerName(operations[i], i);
                 var layer = (Layer)generated.Type.GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate(typeof(Layer));
                 layer(arena, scratch);
-                rows.Add((name, operations[i].Source, operations[i] is QConvolution k ? KernelName(k) + (fusion.Of(k) != null ? "+Add" : "") : "",
+                rows.Add((name, operations[i].Source, operations[i] is QConvolution k ? KernelName(k) + fusion.Suffix(k) : "",
                     Fastest(runs, () => layer(arena, scratch)), operations[i] is QConvolution c ? c.MacCount : 0));
             }
             double runMs = Fastest(runs, () => generated.FloatEntryPoint(sample, logits));

@@ -82,23 +82,18 @@ namespace NetQuantGen.Emit
 
         public int OffsetOf(QTensor tensor) => _plan.OffsetOf(tensor);
 
-        public static ArenaPlan Create(IntegerGraph graph, ResidualAddFusion fusion) => new(ArenaPlan<QTensor>.Create(Steps(graph, fusion), t => t.ByteLength, alignment: 32));
+        public static ArenaPlan Create(IntegerGraph graph, LayerFusion fusion) => new(ArenaPlan<QTensor>.Create(Steps(graph, fusion), t => t.ByteLength, alignment: 32));
 
         /// <summary>
         /// Step 0 quantizes the inputs, step i+1 runs operation i, the last step dequantizes. A convolution with a fused
-        /// add reads its input and the skip tensor and writes the add's output (its own output is never stored); the
-        /// fused add's own step touches nothing.
+        /// layer reads its input (and a residual's skip tensor) and writes the fused layer's output (its own output is never
+        /// stored); the fused layer's own step touches nothing.
         /// </summary>
-        private static IEnumerable<IEnumerable<QTensor>> Steps(IntegerGraph graph, ResidualAddFusion fusion)
+        private static IEnumerable<IEnumerable<QTensor>> Steps(IntegerGraph graph, LayerFusion fusion)
         {
             yield return graph.Inputs.Select(i => i.Output);
             foreach (var op in graph.Operations)
-                yield return op switch
-                {
-                    QAdd add when fusion.Of(add) != null => Enumerable.Empty<QTensor>(),
-                    QConvolution conv when fusion.Of(conv) is ResidualFusion f => op.Inputs.Append(f.Skip).Append(f.Add.Output),
-                    _ => op.Inputs.Append(op.Output),
-                };
+                yield return fusion.Touched(op);
             yield return graph.Outputs.Select(o => o.Input);
         }
     }

@@ -202,7 +202,8 @@ namespace NetQuantGen.Emit
             c.Output.Shape.Length == 4 ? (c.Output.Shape[2], c.Output.Shape[3]) : (1, c.Output.Shape[0]);
 
         /// <param name="residual">An add fused into the output stage (the method has a <c>skip</c> span), or null.</param>
-        public static void Emit(SourceWriter w, QConvolution c, string name, ResidualFusion? residual = null)
+        /// <param name="pool">A 2×2 max pooling fused into the output stage (<c>y</c> is the pooled plane), or null.</param>
+        public static void Emit(SourceWriter w, QConvolution c, string name, ResidualFusion? residual = null, PoolFusion? pool = null)
         {
             var win = c.Window;
             var kernel = KernelOf(c);
@@ -265,6 +266,13 @@ namespace NetQuantGen.Emit
                 : kernel == ConvolutionKernel.Winograd || kernel == ConvolutionKernel.WinogradFourByTwo ? "Int8Winograd.Dense" : "Int8Convolution.Dense";
             string tile = kernel == ConvolutionKernel.WinogradFourByTwo ? ", WinogradTile.FourByTwo" : "";
             int inLength = inH * inW * inC, outLength = outH * outW * c.OutputChannels;
+            if (pool != null)
+            {
+                w.Line("// fused 2×2 max pooling: the largest accumulator of each 2×2 block of outputs requantized once, the same bytes as");
+                w.Line($"// pooling the four outputs (requantization never decreases: {(floatScales ? "positive float scales" : "positive multipliers, left shifts proven not to overflow")})");
+                tile = $", WinogradTile.{(kernel == ConvolutionKernel.WinogradFourByTwo ? "FourByTwo" : "TwoByTwo")}, WinogradOutput.MaxPoolTwoByTwo";
+                outLength /= 4;
+            }
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";
             if (batch > 1) w.Open($"for (int n = 0; n < {Int(batch)}; n++)");
             if (residual != null) fused = $", skip.Slice({Image(outLength)}, {Int(outLength)}), residual";

@@ -17,13 +17,16 @@ namespace NetQuantGen.Emit
     {
         public const string Signature = "(Span<sbyte> arena, Span<short> scratch)";
 
-        public static void Emit(SourceWriter w, QOperation op, string name, ArenaPlan arena, ResidualAddFusion fusion)
+        public static void Emit(SourceWriter w, QOperation op, string name, ArenaPlan arena, LayerFusion fusion)
         {
-            var residual = op is QConvolution fused ? fusion.Of(fused) : null;
-            w.Line($"// {op.Kind} from ONNX node '{op.Source}'{(residual != null ? $", then the Add from ONNX node '{residual.Add.Source}' fused into its output stage" : "")}");
+            var residual = op is QConvolution withAdd ? fusion.Residual(withAdd) : null;
+            var pooling = op is QConvolution withPool ? fusion.Pool(withPool) : null;
+            string fused = residual != null ? $", then the Add from ONNX node '{residual.Add.Source}' fused into its output stage"
+                : pooling != null ? $", then the MaxPool from ONNX node '{pooling.Pool.Source}' fused into its output stage" : "";
+            w.Line($"// {op.Kind} from ONNX node '{op.Source}'{fused}");
             foreach (var input in op.Inputs)
                 w.Line($"//   in  '{input.Name}' {Shapes.Format(input.Shape)} scale {Float(input.Scale)} zero-point {Int(input.ZeroPoint)}");
-            w.Line($"//   out '{op.Output.Name}' {Shapes.Format(op.Output.Shape)} scale {Float(op.Output.Scale)} zero-point {Int(op.Output.ZeroPoint)}{(residual != null ? " (kept in registers, never stored)" : "")}");
+            w.Line($"//   out '{op.Output.Name}' {Shapes.Format(op.Output.Shape)} scale {Float(op.Output.Scale)} zero-point {Int(op.Output.ZeroPoint)}{(residual != null || pooling != null ? " (kept in registers, never stored)" : "")}");
             if (residual != null)
             {
                 var skip = residual.Skip;
@@ -31,6 +34,8 @@ namespace NetQuantGen.Emit
                 w.Line($"//   + skip '{skip.Name}' {Shapes.Format(skip.Shape)} scale {Float(skip.Scale)} zero-point {Int(skip.ZeroPoint)}");
                 w.Line($"//   add out '{output.Name}' {Shapes.Format(output.Shape)} scale {Float(output.Scale)} zero-point {Int(output.ZeroPoint)}, clamp [{Int(residual.Add.ClampMin)}, {Int(residual.Add.ClampMax)}]");
             }
+            if (pooling != null)
+                w.Line($"//   max pool 2×2/2 out '{pooling.Pool.Output.Name}' {Shapes.Format(pooling.Pool.Output.Shape)}, the same scale and zero-point");
             // Layer loops go straight to optimized code: no tier-0 or on-stack-replacement versions on the first runs.
             w.Line("[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
             using (w.Block($"private static void {name}{Signature}"))
@@ -38,12 +43,12 @@ namespace NetQuantGen.Emit
                 for (int i = 0; i < op.Inputs.Count; i++)
                     w.Line($"ReadOnlySpan<{op.Inputs[i].StorageType}> {InputName(op, i)} = {Slice(op.Inputs[i], arena)};");
                 if (residual != null) w.Line($"ReadOnlySpan<sbyte> skip = {Slice(residual.Skip, arena)};");
-                var stored = residual?.Add.Output ?? op.Output;
+                var stored = fusion.Stored(op);
                 w.Line($"Span<{stored.StorageType}> y = {Slice(stored, arena)};");
                 switch (op)
                 {
                     case QConvolution conv when conv.TouchesWide: Int16ConvolutionEmitter.Emit(w, conv, name); break;
-                    case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name, residual); break;
+                    case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name, residual, pooling); break;
                     case QAdd add when add.Inputs.Any(t => t.IsWide) || add.Output.IsWide: MixedAdd(w, add); break;
                     case QAdd add: Add(w, add); break;
                     case QPool pool: Pool(w, pool); break;

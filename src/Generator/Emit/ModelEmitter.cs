@@ -22,7 +22,7 @@ namespace NetQuantGen.Emit
                 throw new Diagnostics.ModelException(Diagnostics.DiagnosticCatalog.UnsupportedOperator,
                     $"Model '{graph.ModelName}': the generated Run method takes one input and gives one output; this model has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs.");
             graph = Layers(graph);
-            var fusion = ResidualAddFusion.Plan(graph);
+            var fusion = LayerFusion.Plan(graph);
             var arena = ArenaPlan.Create(graph, fusion);
             var w = new SourceWriter();
             var input = graph.Inputs[0].Output;
@@ -47,7 +47,7 @@ namespace NetQuantGen.Emit
             EmitEntryPoints(w, graph, fusion, arena, input, output);
             for (int i = 0; i < graph.Operations.Count; i++)
             {
-                if (IsFusedAway(graph.Operations[i], fusion)) continue;
+                if (fusion.IsFusedAway(graph.Operations[i])) continue;
                 w.Line();
                 LayerEmitter.Emit(w, graph.Operations[i], LayerName(graph.Operations[i], i), arena, fusion);
             }
@@ -65,9 +65,6 @@ namespace NetQuantGen.Emit
         public static IntegerGraph Layers(IntegerGraph graph) => FlattenIntoFullyConnected.Run(graph);
 
         public static string LayerName(QOperation op, int index) => $"Layer{index:D2}_{op.Kind}";
-
-        /// <summary>An add computed by the convolution before it (<see cref="ResidualAddFusion"/>): it gets no method of its own.</summary>
-        public static bool IsFusedAway(QOperation op, ResidualAddFusion fusion) => op is QAdd add && fusion.Of(add) != null;
 
         private static void EmitConstants(SourceWriter w, IntegerGraph graph, ArenaPlan arena, QTensor input, QTensor output)
         {
@@ -96,7 +93,7 @@ namespace NetQuantGen.Emit
             w.Line("[ThreadStatic] private static short[]? t_scratch;");
         }
 
-        private static void EmitEntryPoints(SourceWriter w, IntegerGraph graph, ResidualAddFusion fusion, ArenaPlan arena, QTensor input, QTensor output)
+        private static void EmitEntryPoints(SourceWriter w, IntegerGraph graph, LayerFusion fusion, ArenaPlan arena, QTensor input, QTensor output)
         {
             var inputMemory = (Layouts.Strides(input.Shape), "q", true);
             var inputLogical = (Shapes.Strides(input.Shape), "input", false);
@@ -138,7 +135,7 @@ namespace NetQuantGen.Emit
             w.Line();
             using (w.Block($"private static void RunLayers{LayerEmitter.Signature}"))
                 for (int i = 0; i < graph.Operations.Count; i++)
-                    if (!IsFusedAway(graph.Operations[i], fusion))
+                    if (!fusion.IsFusedAway(graph.Operations[i]))
                         w.Line($"{LayerName(graph.Operations[i], i)}(arena, scratch);");
         }
 

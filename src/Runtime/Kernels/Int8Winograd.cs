@@ -13,6 +13,16 @@ namespace NetQuantGen.Runtime.Kernels
     }
 
     /// <summary>
+    /// What a Winograd layer stores: every output, or the largest of each 2×2 block of outputs (a 2×2 stride-2 max pooling
+    /// fused in: requantization is monotone, so the block's largest accumulator, requantized once, is the largest output).
+    /// </summary>
+    public enum WinogradOutput
+    {
+        Plain,
+        MaxPoolTwoByTwo,
+    }
+
+    /// <summary>
     /// Dense 3×3 stride-1 int8 convolutions by exact integer Winograd F(2×2, 3×3): 16 multiplies per 2×2 outputs
     /// instead of 36. With u = x − z_in (|u| ≤ 255, padding taps 0) and per 4×4 input tile d (tiles two pixels apart):
     /// V = Bᵀ d B (|V| ≤ 4·255, int16); the compiler baked U' = G' g G'ᵀ with G' = 2·G, integer (|U'| ≤ 9·128, int16);
@@ -74,10 +84,11 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>Requantized in fixed point (DESIGN §3).</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g, WinogradTile tile = WinogradTile.TwoByTwo)
+            in ConvolutionGeometry g, WinogradTile tile = WinogradTile.TwoByTwo, WinogradOutput store = WinogradOutput.Plain)
         {
-            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, default, default);
-            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, default, default);
+            bool pooled = store == WinogradOutput.MaxPoolTwoByTwo;
+            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, default, default, pooled);
+            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, default, default, pooled);
         }
 
         /// <summary>
@@ -88,25 +99,27 @@ namespace NetQuantGen.Runtime.Kernels
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
             in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual, WinogradTile tile = WinogradTile.TwoByTwo)
         {
-            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual);
-            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual);
+            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual, pooled: false);
+            else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual, pooled: false);
         }
 
         /// <summary>Requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
-            ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g, WinogradTile tile = WinogradTile.TwoByTwo)
+            ReadOnlySpan<int> bias, ReadOnlySpan<float> scale, in ConvolutionGeometry g, WinogradTile tile = WinogradTile.TwoByTwo,
+            WinogradOutput store = WinogradOutput.Plain)
         {
-            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default);
-            else Run<TwoByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default);
+            bool pooled = store == WinogradOutput.MaxPoolTwoByTwo;
+            if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default, pooled);
+            else Run<TwoByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default, pooled);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Run<TTile>(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) where TTile : struct, IWinogradTile
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual, bool pooled) where TTile : struct, IWinogradTile
         {
-            CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, TTile.Tile);
-            Int8Convolution.CheckResidual(y, skip, g);
+            CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, TTile.Tile, pooled);
+            if (!pooled) Int8Convolution.CheckResidual(y, skip, g);
             var path = KernelPaths.Current;
             int tiles = TilesHigh(g) * TilesWide(g, TTile.Tile), blockTiles = BlockTiles(g, TTile.Tile);
             fixed (sbyte* input = x)
@@ -120,7 +133,7 @@ namespace NetQuantGen.Runtime.Kernels
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);
-                    Dispatch(new Work<TTile>(input, transformed, w, output, r, g, block, path));
+                    Dispatch(new Work<TTile>(input, transformed, w, output, r, g, block, path, pooled));
                 }
             }
         }
@@ -134,9 +147,11 @@ namespace NetQuantGen.Runtime.Kernels
             private readonly sbyte* _output;
             private readonly Requantizer _r;
             private readonly Block _block;
+            private readonly bool _pooled;
 
-            public Work(sbyte* input, short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, KernelPath path)
+            public Work(sbyte* input, short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, KernelPath path, bool pooled)
             {
+                _pooled = pooled;
                 _input = input;
                 _transformed = transformed;
                 _weights = weights;
@@ -165,10 +180,10 @@ namespace NetQuantGen.Runtime.Kernels
                 TransformInput<TTile>(_input, transformed, g, part, Path);
                 switch (Path)
                 {
-                    case KernelPath.Vector512: Gemms<TTile, Lanes512, Vector512<int>>(transformed, _weights, _output, _r, g, part); break;
-                    case KernelPath.Vector256: Gemms<TTile, Lanes256, Vector256<int>>(transformed, _weights, _output, _r, g, part); break;
-                    case KernelPath.Vector128: Gemms<TTile, Lanes128, Vector128<int>>(transformed, _weights, _output, _r, g, part); break;
-                    default: GemmsScalar<TTile>(transformed, (short*)_weights, _output, _r, g, part); break;
+                    case KernelPath.Vector512: Gemms<TTile, Lanes512, Vector512<int>>(transformed, _weights, _output, _r, g, part, _pooled); break;
+                    case KernelPath.Vector256: Gemms<TTile, Lanes256, Vector256<int>>(transformed, _weights, _output, _r, g, part, _pooled); break;
+                    case KernelPath.Vector128: Gemms<TTile, Lanes128, Vector128<int>>(transformed, _weights, _output, _r, g, part, _pooled); break;
+                    default: GemmsScalar<TTile>(transformed, (short*)_weights, _output, _r, g, part, _pooled); break;
                 }
             }
         }
@@ -269,14 +284,17 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>Every pointer the kernel forms stays inside these spans when their lengths are what the geometry says.</summary>
         private static void CheckBounds(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g, WinogradTile tile)
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, WinogradTile tile, bool pooled)
         {
+            // A fused 2×2 pooling reads whole 2×2 blocks of outputs and stores a quarter of them.
+            bool pooling = !pooled || (g.OutHeight % 2 == 0 && g.OutWidth % 2 == 0);
+            int stored = pooled ? g.OutputPixels / 4 * g.OutChannels : g.OutputPixels * g.OutChannels;
             int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
             bool requantization = scale.IsEmpty ? multiplier.Length >= padded && leftShift.Length >= padded && rightShift.Length >= padded : scale.Length >= padded;
             bool winograd = g.KernelHeight == 3 && g.KernelWidth == 3 && g.StrideHeight == 1 && g.StrideWidth == 1
                 && g.DilationHeight == 1 && g.DilationWidth == 1 && !g.Patches && !g.KernelRows && g.ByteGroup == 0;
-            if (!winograd || g.OutHeight < 1 || g.OutWidth < 1
-                || x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < g.OutputPixels * g.OutChannels
+            if (!winograd || !pooling || g.OutHeight < 1 || g.OutWidth < 1
+                || x.Length < g.InHeight * g.InWidth * g.InChannels || y.Length < stored
                 || scratch.Length < ScratchLength(g, tile) || weights.Length < WeightLength(g, tile) || bias.Length < padded || !requantization)
                 throw new ArgumentException("Winograd convolution buffers do not match their geometry: the generated code and the runtime library do not match.");
         }
@@ -496,6 +514,14 @@ namespace NetQuantGen.Runtime.Kernels
             : throw new NotSupportedException();
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static T Max<T>(T a, T b) where T : unmanaged =>
+            typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>(Vector512.Max(To<T, Vector512<int>>(a), To<T, Vector512<int>>(b)))
+            : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>(Vector256.Max(To<T, Vector256<int>>(a), To<T, Vector256<int>>(b)))
+            : typeof(T) == typeof(Vector128<int>) ? To<Vector128<int>, T>(Vector128.Max(To<T, Vector128<int>>(a), To<T, Vector128<int>>(b)))
+            : typeof(T) == typeof(int) ? To<int, T>(Math.Max(To<T, int>(a), To<T, int>(b)))
+            : throw new NotSupportedException();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Sub<T>(T a, T b) where T : unmanaged =>
             typeof(T) == typeof(Vector512<int>) ? To<Vector512<int>, T>(To<T, Vector512<int>>(a) - To<T, Vector512<int>>(b))
             : typeof(T) == typeof(Vector256<int>) ? To<Vector256<int>, T>(To<T, Vector256<int>>(a) - To<T, Vector256<int>>(b))
@@ -540,7 +566,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// or six (12 of 16 registers).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Gemms<TTile, TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
+        private static void Gemms<TTile, TLanes, TVector>(short* transformed, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, bool pooled)
             where TTile : struct, IWinogradTile
             where TLanes : struct, IVectorLanes<TVector>
             where TVector : unmanaged
@@ -554,13 +580,13 @@ namespace NetQuantGen.Runtime.Kernels
             // fewer tiles than a register tile (a tiny image): one-tile register tiles.
             bool six = block.Count >= 6, eight = TLanes.Lanes == 16 && block.Count >= 8 && (block.Count + 7) / 8 * 8 <= (block.Count + 5) / 6 * 6;
             for (; v + 2 <= vectors; v += 2)
-                if (eight) Tiles<TTile, TLanes, TVector, TwoVectors, EightTiles>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
-                else if (six) Tiles<TTile, TLanes, TVector, TwoVectors, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
-                else Tiles<TTile, TLanes, TVector, TwoVectors, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                if (eight) Tiles<TTile, TLanes, TVector, TwoVectors, EightTiles>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes, pooled);
+                else if (six) Tiles<TTile, TLanes, TVector, TwoVectors, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes, pooled);
+                else Tiles<TTile, TLanes, TVector, TwoVectors, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes, pooled);
             if (v < vectors)
-                if (eight) Tiles<TTile, TLanes, TVector, OneVector, EightTiles>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
-                else if (six) Tiles<TTile, TLanes, TVector, OneVector, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
-                else Tiles<TTile, TLanes, TVector, OneVector, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes);
+                if (eight) Tiles<TTile, TLanes, TVector, OneVector, EightTiles>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes, pooled);
+                else if (six) Tiles<TTile, TLanes, TVector, OneVector, SixPixels>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes, pooled);
+                else Tiles<TTile, TLanes, TVector, OneVector, OnePixel>(transformed, weights, output, products, tiles, partial, r, g, block, v * TLanes.Lanes, pooled);
         }
 
         /// <summary>
@@ -570,7 +596,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Tiles<TTile, TLanes, TVector, TWidth, THeight>(short* transformed, int* weights, sbyte* output, TVector* products, int* tiles,
-            sbyte* partial, in Requantizer r, in ConvolutionGeometry g, in Block block, int channel)
+            sbyte* partial, in Requantizer r, in ConvolutionGeometry g, in Block block, int channel, bool pooled)
             where TLanes : struct, IVectorLanes<TVector>
             where TVector : unmanaged
             where TTile : struct, IWinogradTile
@@ -616,14 +642,18 @@ namespace NetQuantGen.Runtime.Kernels
                     if (two) { m[8] = b0; m[9] = b1; m[10] = b2; m[11] = b3; m[12] = b4; m[13] = b5; m[14] = b6; m[15] = b7; }
                 }
                 for (int i = 0; i < n; i++) tiles[i] = block.First + first + i;
-                StoreTiles<TTile, TLanes, TVector>(products, tiles, TWidth.Count, n, output, channel, partial, r, g);
+                StoreTiles<TTile, TLanes, TVector>(products, tiles, TWidth.Count, n, output, channel, partial, r, g, pooled);
             }
         }
 
-        /// <summary>Output transform, exact division of Y plus bias, requantization and store of a register tile's outputs that exist.</summary>
+        /// <summary>
+        /// Output transform, exact division of Y plus bias, requantization and store of a register tile's outputs that exist;
+        /// <paramref name="pooled"/>: of the largest Y of each 2×2 block only, at the block's place in the half-size plane.
+        /// Y is exact and the division, requantization and clamp never decrease, so that is the largest of the four outputs.
+        /// </summary>
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         private static void StoreTiles<TTile, TLanes, TVector>(TVector* products, int* tiles, int vectors, int count, sbyte* output, int channel,
-            sbyte* partial, in Requantizer r, in ConvolutionGeometry g)
+            sbyte* partial, in Requantizer r, in ConvolutionGeometry g, bool pooled)
             where TTile : struct, IWinogradTile
             where TLanes : struct, IVectorLanes<TVector>
             where TVector : unmanaged
@@ -635,10 +665,17 @@ namespace NetQuantGen.Runtime.Kernels
                 int ty = tiles[i] / tilesWide, oy = 2 * ty, ox = wide * (tiles[i] - ty * tilesWide);
                 int columns = Math.Min(wide, g.OutWidth - ox), rows = Math.Min(2, g.OutHeight - oy);
                 sbyte* pixel = output + (oy * g.OutWidth + ox) * outChannels;
+                sbyte* block = output + (ty * (g.OutWidth / 2) + ox / 2) * outChannels;
                 for (int h = 0; h < vectors; h++)
                 {
                     int at = channel + h * TLanes.Lanes;
                     var bias = TLanes.Load(r.Bias + at);
+                    if (pooled && typeof(TTile) == typeof(TwoByTwo))
+                    {
+                        OutputTransformTwoByTwo(products + h * MaximumGroup + i, 2 * MaximumGroup, out var y00, out var y01, out var y10, out var y11);
+                        Int8Convolution.Store<TLanes, TVector>(block, Quarter(Max(Max(y00, y01), Max(y10, y11)), bias), at, outChannels, partial, r);
+                        continue;
+                    }
                     if (typeof(TTile) == typeof(TwoByTwo))
                     {
                         // The 2×2 outputs stay in registers (measured: through the buffer, small_cnn's 32- and 64-channel layers lose 3–6%).
@@ -651,6 +688,13 @@ namespace NetQuantGen.Runtime.Kernels
                         continue;
                     }
                     TTile.OutputTransform(products + h * MaximumGroup + i, 2 * MaximumGroup, y);
+                    if (pooled)
+                    {
+                        for (int k = 0; k < columns / 2; k++)
+                            Int8Convolution.Store<TLanes, TVector>(block + k * outChannels,
+                                TTile.Accumulator(Max(Max(y[2 * k], y[2 * k + 1]), Max(y[wide + 2 * k], y[wide + 2 * k + 1])), bias), at, outChannels, partial, r);
+                        continue;
+                    }
                     for (int dy = 0; dy < rows; dy++)
                         for (int dx = 0; dx < columns; dx++)
                             Int8Convolution.Store<TLanes, TVector>(pixel + (dy * g.OutWidth + dx) * outChannels, TTile.Accumulator(y[dy * wide + dx], bias), at, outChannels, partial, r);
@@ -660,7 +704,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>The plain Winograd loops: per tile and output channel, the sums over the input channels at every ξ, then Y.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void GemmsScalar<TTile>(short* transformed, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block)
+        private static void GemmsScalar<TTile>(short* transformed, short* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, in Block block, bool pooled)
             where TTile : struct, IWinogradTile
         {
             const int Block = ConvolutionGeometry.BlockChannels;
@@ -684,6 +728,15 @@ namespace NetQuantGen.Runtime.Kernels
                     }
                     TTile.OutputTransform(products, 1, y);
                     int bias = r.Bias[m];
+                    if (pooled)
+                    {
+                        for (int k = 0; 2 * k < wide && ox + 2 * k < g.OutWidth; k++)
+                        {
+                            int largest = Math.Max(Math.Max(y[2 * k], y[2 * k + 1]), Math.Max(y[wide + 2 * k], y[wide + 2 * k + 1]));
+                            output[(ty * (g.OutWidth / 2) + ox / 2 + k) * g.OutChannels + m] = r.Scalar(TTile.Accumulator(largest, bias), m);
+                        }
+                        continue;
+                    }
                     for (int dy = 0; dy < 2 && oy + dy < g.OutHeight; dy++)
                         for (int dx = 0; dx < wide && ox + dx < g.OutWidth; dx++)
                             r.StoreScalar(output + ((oy + dy) * g.OutWidth + ox + dx) * g.OutChannels + m, TTile.Accumulator(y[dy * wide + dx], bias), m);

@@ -47,9 +47,9 @@ namespace NetQuantGen.Tests.Generator
             Assert.Equal(add.InputB, fused.ConvolutionScale);
             Assert.Equal(add.InputA, fused.SkipScale);
             Assert.Null(fusion.Of(first));
-            Assert.True(ModelEmitter.IsFusedAway(add, fusion));
+            Assert.True(LayerFusion.Plan(graph).IsFusedAway(add));
 
-            var arena = ArenaPlan.Create(graph, fusion);
+            var arena = ArenaPlan.Create(graph, LayerFusion.Plan(graph));
             Assert.Throws<KeyNotFoundException>(() => arena.OffsetOf(c));
             // Skip, the conv's input, and the add's output are all live while the fused convolution runs.
             int skip = arena.OffsetOf(s), output = arena.OffsetOf(y);

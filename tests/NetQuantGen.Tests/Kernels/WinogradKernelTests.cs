@@ -135,6 +135,84 @@ namespace NetQuantGen.Tests.Kernels
             }
         }
 
+        /// <summary>
+        /// The fused 2×2 max pooling stores, on every path and with one or two threads, the largest of each 2×2 block of the
+        /// plain layer's outputs: even planes from 2×2 to 30×30, pads 0 or 1, both requantization modes, ReLU clamps.
+        /// </summary>
+        [Theory]
+        [InlineData(WinogradTile.TwoByTwo)]
+        [InlineData(WinogradTile.FourByTwo)]
+        public void FusedMaxPoolingStoresTheLargestOfEachTwoByTwoBlockOnEveryPath(WinogradTile tile)
+        {
+            var random = new Random(tile == WinogradTile.FourByTwo ? 32 : 31);
+            var paths = Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported).ToArray();
+            int compared = 0, threaded = 0;
+            for (int trial = 0; trial < 60; trial++)
+            {
+                bool large = trial % 6 == 0;
+                int outH = 2 * random.Next(1, large ? 16 : 6), outW = 2 * random.Next(1, large ? 16 : 6);
+                int channels = random.Next(1, large ? 200 : 40), outChannels = random.Next(1, 70);
+                var pads = Enumerable.Range(0, 4).Select(_ => random.Next(0, 2)).ToArray();
+                int inH = outH + 2 - pads[0] - pads[2], inW = outW + 2 - pads[1] - pads[3];
+                int zeroPoint = random.Next(-128, 128);
+                var c = Convolution(random, inH, inW, channels, outChannels, pads, zeroPoint);
+                var g = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, 3, 3, 1, 1, 1, 1, pads[0], pads[1],
+                    zeroPoint, random.Next(-128, 128), random.Next(2) == 0 ? -128 : random.Next(-128, 0), 127);
+                int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
+                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
+                bool floatScales = random.Next(2) == 0;
+                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
+                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(8, 20)).ToArray();
+                var scale = Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
+                var x = new sbyte[inH * inW * channels];
+                random.NextBytes((byte[])(object)x);
+                var weights = WeightPacking.Winograd(c, tile == WinogradTile.FourByTwo);
+
+                sbyte[] Convolve(KernelPath path, WinogradOutput store, int threads)
+                {
+                    using var pinned = KernelPathScope.Use(path);
+                    KernelThreads.Count = threads;
+                    try
+                    {
+                        var y = new sbyte[(store == WinogradOutput.Plain ? g.OutputPixels : g.OutputPixels / 4) * outChannels];
+                        var scratch = new short[Int8Winograd.ScratchLength(g, tile)];
+                        if (floatScales) Int8Winograd.Dense(x, y, scratch, weights, bias, scale, g, tile, store);
+                        else Int8Winograd.Dense(x, y, scratch, weights, bias, multiplier, new int[padded], rightShift, g, tile, store);
+                        return y;
+                    }
+                    finally { KernelThreads.Count = 1; }
+                }
+
+                var plain = Convolve(KernelPath.Scalar, WinogradOutput.Plain, 1);
+                var expected = new sbyte[g.OutputPixels / 4 * outChannels];
+                for (int py = 0; py < outH / 2; py++)
+                    for (int px = 0; px < outW / 2; px++)
+                        for (int m = 0; m < outChannels; m++)
+                        {
+                            int At(int dy, int dx) => plain[((2 * py + dy) * outW + 2 * px + dx) * outChannels + m];
+                            expected[(py * (outW / 2) + px) * outChannels + m] = (sbyte)Math.Max(Math.Max(At(0, 0), At(0, 1)), Math.Max(At(1, 0), At(1, 1)));
+                        }
+                foreach (var path in paths)
+                    foreach (int threads in path == KernelPath.Scalar || !large ? new[] { 1 } : new[] { 1, 2 })
+                    {
+                        Assert.True(expected.AsSpan().SequenceEqual(Convolve(path, WinogradOutput.MaxPoolTwoByTwo, threads)),
+                            $"fused pooling with {tile} on {path}, {threads} thread(s), differs from pooling the plain outputs on {g} (float scales: {floatScales})");
+                        compared++;
+                        if (threads > 1) threaded++;
+                    }
+            }
+            Assert.True(compared >= 60 * paths.Length && threaded >= 10, $"only {compared} comparisons, {threaded} with two threads");
+        }
+
+        [Fact]
+        public void FusedMaxPoolingRejectsAnOddOutputPlane()
+        {
+            var g = new ConvolutionGeometry(5, 6, 8, 5, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, -128, 127);
+            var perChannel = new int[16];
+            Assert.Throws<ArgumentException>(() => Int8Winograd.Dense(new sbyte[5 * 6 * 8], new sbyte[5 * 6 * 16], new short[Int8Winograd.ScratchLength(g)],
+                new int[Int8Winograd.WeightLength(g)], perChannel, perChannel, perChannel, perChannel, g, WinogradTile.TwoByTwo, WinogradOutput.MaxPoolTwoByTwo));
+        }
+
         /// <summary>A layer run allocates nothing on any path (transform, GEMM and output buffers are the scratch and the stack).</summary>
         [Theory]
         [InlineData(WinogradTile.TwoByTwo)]
