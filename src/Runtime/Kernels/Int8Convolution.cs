@@ -827,14 +827,35 @@ namespace NetQuantGen.Runtime.Kernels
         internal static void Store<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            if (channel + TLanes.Lanes <= outChannels)
+            if (r.HasResidual)
             {
-                if (r.HasResidual) TLanes.StoreWithResidual(pixel + channel, acc, channel, pixel + channel + r.SkipOffset, r);
-                else TLanes.Store(pixel + channel, acc, channel, r);
+                StoreWithResidual<TLanes, TVector>(pixel, acc, channel, outChannels, partial, r);
                 return;
             }
-            if (r.HasResidual) TLanes.StoreWithResidual(partial, acc, channel, SkipCopy(pixel + channel + r.SkipOffset, outChannels - channel, partial), r);
-            else TLanes.Store(partial, acc, channel, r);
+            if (channel + TLanes.Lanes <= outChannels)
+            {
+                TLanes.Store(pixel + channel, acc, channel, r);
+                return;
+            }
+            TLanes.Store(partial, acc, channel, r);
+            for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
+        }
+
+        /// <summary>
+        /// <see cref="Store"/> with the fused residual add; out of line, so that the loops that inline <see cref="Store"/>
+        /// (depthwise, Winograd) carry none of the add's code when none is fused (measured: depthwise 15% slower inlined).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void StoreWithResidual<TLanes, TVector>(sbyte* pixel, TVector acc, int channel, int outChannels, sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            sbyte* skip = pixel + channel + r.SkipOffset;
+            if (channel + TLanes.Lanes <= outChannels)
+            {
+                TLanes.StoreWithResidual(pixel + channel, acc, channel, skip, r);
+                return;
+            }
+            TLanes.StoreWithResidual(partial, acc, channel, SkipCopy(skip, outChannels - channel, partial), r);
             for (int i = channel; i < outChannels; i++) pixel[i] = partial[i - channel];
         }
 
