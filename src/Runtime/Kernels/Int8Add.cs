@@ -190,8 +190,9 @@ namespace NetQuantGen.Runtime.Kernels
     /// <summary>
     /// Elementwise int8 add of two tensors of one shape: each input shifted left by LeftShift and rescaled to a common
     /// scale, summed, requantized, clamped — y = clamp(z + M(M_a((a − z_a) ≪ s) + M_b((b − z_b) ≪ s))). The AVX-512 loop
-    /// (sixteen lanes) and the AVX2 loop (eight) run the same fixed-point steps as <see cref="FixedPoint"/>; other paths
-    /// and the tail run the scalar definition.
+    /// (sixteen lanes) and the AVX2 loop (eight) give the bits of the scalar definition (<see cref="FixedPoint"/>; the
+    /// inputs' high multiplies in 32-bit lanes where <see cref="NarrowMultiplier"/> applies); other paths and the tail run
+    /// the scalar definition.
     /// </summary>
     public static unsafe class Int8Add
     {

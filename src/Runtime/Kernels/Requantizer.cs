@@ -58,7 +58,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         public int* Bias { get; }
 
-        /// <summary>Whether a residual add is fused: the kernels check it once per tile (or per stored vector).</summary>
+        /// <summary>Whether a residual add is fused: one predictable branch per stored vector, none in the accumulation loops.</summary>
         public bool HasResidual { get; }
 
         /// <summary>The skip tensor's element for the output element at address p is at p + SkipOffset.</summary>
