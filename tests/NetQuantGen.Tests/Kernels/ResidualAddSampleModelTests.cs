@@ -40,13 +40,7 @@ namespace NetQuantGen.Tests.Kernels
 
             using var generated = new GeneratedModel(result.Source!, "Samples.Model");
             var reference = new IntegerExecutor(graph);
-            var random = new Random(5);
-            var inputs = Enumerable.Range(0, 4).Select(_ =>
-            {
-                var q = new sbyte[SampleData.InputShape(model).Aggregate(1, (a, b) => a * b)];
-                random.NextBytes((byte[])(object)q);
-                return q;
-            }).ToArray();
+            var inputs = SampleData.RandomQuantizedInputs(model, 4, seed: 5);
             var expected = inputs.Select(reference.RunQuantized).ToArray();
             foreach (var path in Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported))
             {

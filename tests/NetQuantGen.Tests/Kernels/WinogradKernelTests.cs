@@ -28,6 +28,14 @@ namespace NetQuantGen.Tests.Kernels
                 Enumerable.Repeat(new IntegerIR.Requantization(1 << 30, -3), outChannels).ToArray(), -128, 127, fromGemm: false);
         }
 
+        /// <summary>Per padded channel: bias, fixed-point multipliers and right shifts, float scales; and which of the two requantizations a trial uses.</summary>
+        private static (int[] Bias, bool FloatScales, int[] Multiplier, int[] RightShift, float[] Scale) RandomOutputStage(Random random, int padded) => (
+            Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray(),
+            random.Next(2) == 0,
+            Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray(),
+            Enumerable.Range(0, padded).Select(_ => random.Next(8, 20)).ToArray(),
+            Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray());
+
         [Theory]
         [InlineData(WinogradTile.TwoByTwo)]
         [InlineData(WinogradTile.FourByTwo)]
@@ -54,11 +62,7 @@ namespace NetQuantGen.Tests.Kernels
                     zeroPoint, random.Next(-128, 128), random.Next(2) == 0 ? -128 : 0, 127);
                 if (Int8Winograd.BlockTiles(g, tile) < Int8Winograd.TilesHigh(g) * Int8Winograd.TilesWide(g, tile)) multiBlock++;
                 int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
-                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
-                bool floatScales = random.Next(2) == 0;
-                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
-                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(8, 20)).ToArray();
-                var scale = Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
+                var (bias, floatScales, multiplier, rightShift, scale) = RandomOutputStage(random, padded);
                 var x = new sbyte[inH * inW * channels];
                 random.NextBytes((byte[])(object)x);
                 int[] direct = WeightPacking.Dense(c, patches: false), winograd = WeightPacking.Winograd(c, wide);
@@ -159,11 +163,7 @@ namespace NetQuantGen.Tests.Kernels
                 var g = new ConvolutionGeometry(inH, inW, channels, outH, outW, outChannels, 3, 3, 1, 1, 1, 1, pads[0], pads[1],
                     zeroPoint, random.Next(-128, 128), random.Next(2) == 0 ? -128 : random.Next(-128, 0), 127);
                 int padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels;
-                var bias = Enumerable.Range(0, padded).Select(_ => random.Next(-50_000, 50_000)).ToArray();
-                bool floatScales = random.Next(2) == 0;
-                var multiplier = Enumerable.Range(0, padded).Select(_ => random.Next(1 << 30, int.MaxValue)).ToArray();
-                var rightShift = Enumerable.Range(0, padded).Select(_ => random.Next(8, 20)).ToArray();
-                var scale = Enumerable.Range(0, padded).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
+                var (bias, floatScales, multiplier, rightShift, scale) = RandomOutputStage(random, padded);
                 var x = new sbyte[inH * inW * channels];
                 random.NextBytes((byte[])(object)x);
                 var weights = WeightPacking.Winograd(c, tile == WinogradTile.FourByTwo);

@@ -39,13 +39,7 @@ namespace NetQuantGen.Tests.Kernels
             if (fourByTwoLayers > 0) Assert.Contains("Winograd F(4×2,3×3)", result.Source);
             using var generated = new GeneratedModel(result.Source!, "Samples.Model");
             var reference = new IntegerExecutor(lowering.IntegerGraph!);
-            var random = new Random(weightBits);
-            var inputs = Enumerable.Range(0, 8).Select(_ =>
-            {
-                var q = new sbyte[SampleData.InputShape(model).Aggregate(1, (a, b) => a * b)];
-                random.NextBytes((byte[])(object)q);
-                return q;
-            }).ToArray();
+            var inputs = SampleData.RandomQuantizedInputs(model, 8, seed: weightBits);
             var expected = inputs.Select(reference.RunQuantized).ToArray();
             foreach (var path in Enum.GetValues<KernelPath>().Where(KernelPaths.IsSupported))
             {

@@ -27,6 +27,19 @@ namespace NetQuantGen.Tests
         /// <summary>The shape each sample model is compiled and calibrated at (ResNet-18 is exported with dynamic H and W).</summary>
         public static int[] InputShape(string model) => model == "resnet18" ? new[] { 1, 3, 32, 32 } : new[] { 1, 1, 28, 28 };
 
+        /// <summary>Seeded int8 inputs over the whole range for a sample model's input shape.</summary>
+        public static sbyte[][] RandomQuantizedInputs(string model, int count, int seed)
+        {
+            var random = new Random(seed);
+            int length = InputShape(model).Aggregate(1, (a, b) => a * b);
+            return Enumerable.Range(0, count).Select(_ =>
+            {
+                var q = new sbyte[length];
+                random.NextBytes((byte[])(object)q);
+                return q;
+            }).ToArray();
+        }
+
         public static string InputShapeOption(string model) => string.Join(",", InputShape(model));
 
         public static ImportOptions ImportOptions(string model) => new()
