@@ -100,7 +100,7 @@ namespace NetQuantGen.Cli
             for (int i = 0; i < operations.Count; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                // A fused add runs inside its convolution's line (kernel "…+Add").
+                // A fused Add or MaxPool runs inside its convolution's line (kernel "…+Add", "…+MaxPool").
                 if (fusion.IsFusedAway(operations[i])) continue;
                 string name = ModelEmitter.LayerName(operations[i], i);
                 var layer = (Layer)generated.Type.GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate(typeof(Layer));

@@ -19,8 +19,9 @@ namespace NetQuantGen.Emit
 
         public static void Emit(SourceWriter w, QOperation op, string name, ArenaPlan arena, LayerFusion fusion)
         {
-            var residual = op is QConvolution withAdd ? fusion.Residual(withAdd) : null;
-            var pooling = op is QConvolution withPool ? fusion.Pool(withPool) : null;
+            var convolution = op as QConvolution;
+            var residual = convolution != null ? fusion.Residual(convolution) : null;
+            var pooling = convolution != null ? fusion.Pool(convolution) : null;
             string fused = residual != null ? $", then the Add from ONNX node '{residual.Add.Source}' fused into its output stage"
                 : pooling != null ? $", then the MaxPool from ONNX node '{pooling.Pool.Source}' fused into its output stage" : "";
             w.Line($"// {op.Kind} from ONNX node '{op.Source}'{fused}");
