@@ -89,7 +89,8 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (sbyte* output = y, residualSkip = skip)
             {
                 byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps),
+                byte* oneShift = stackalloc byte[Requantizer.OneShiftBytes(g, !scale.IsEmpty)];
+                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residual, steps),
                     g, rows, stride, kind, source, path));
             }
         }

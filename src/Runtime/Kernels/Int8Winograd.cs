@@ -129,7 +129,8 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (sbyte* output = y, residualSkip = skip)
             {
                 byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
-                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps);
+                byte* oneShift = stackalloc byte[Requantizer.OneShiftBytes(g, !scale.IsEmpty)];
+                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residual, steps);
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);

@@ -19,20 +19,34 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly int* _multiplier, _leftShift, _rightShift;
         private readonly float* _scale;
         private readonly int _outputZeroPoint, _clampMin, _clampMax;
+        private readonly OneShiftRequantization* _oneShift;
+        private readonly bool _negativesMatter;
 
         /// <summary>Bytes of the caller's buffer for the prepared vectors of a fused residual add (both widths, aligned).</summary>
         public static int ResidualStepsBytes => Unsafe.SizeOf<AddSteps512>() + Unsafe.SizeOf<AddSteps256>() + 2 * VectorAlignment;
 
         private const int VectorAlignment = 64;
 
+        /// <summary>Bytes of the caller's buffer for the x86 vector paths' fixed-point constants (<see cref="OneShiftRequantization"/>), derived once per kernel call.</summary>
+        public static int OneShiftBytes(in ConvolutionGeometry g, bool floatScales) =>
+            floatScales ? 0 : g.ChannelBlocks * OneShiftRequantization.BlockBytes + VectorAlignment;
+
         /// <summary>
         /// Fixed point when <paramref name="scale"/> is null, float otherwise (then the multiplier and shifts are not read);
+        /// the x86 vector paths' fixed-point constants derived into <paramref name="oneShift"/> (<see cref="OneShiftBytes"/>,
+        /// alive while the kernel runs);
         /// a residual add fused when <paramref name="skip"/> is not null: its element for output[i] is skip[i], and its
         /// vectors are prepared once into <paramref name="steps"/> (<see cref="ResidualStepsBytes"/>, alive while the kernel runs).
         /// </summary>
         public Requantizer(int* bias, int* multiplier, int* leftShift, int* rightShift, float* scale, in ConvolutionGeometry g,
-            sbyte* output = null, sbyte* skip = null, in AddParameters residual = default, byte* steps = null)
+            byte* oneShift, sbyte* output = null, sbyte* skip = null, in AddParameters residual = default, byte* steps = null)
         {
+            if (scale == null && Avx2.IsSupported)
+            {
+                _oneShift = (OneShiftRequantization*)Align(oneShift);
+                OneShiftRequantization.Derive(_oneShift, g.ChannelBlocks, multiplier, leftShift, rightShift, g.OutputZeroPoint);
+            }
+            _negativesMatter = g.ClampMin < g.OutputZeroPoint;
             HasResidual = skip != null;
             SkipOffset = skip == null ? 0 : (nint)(skip - output);
             Residual = residual;
@@ -40,7 +54,7 @@ namespace NetQuantGen.Runtime.Kernels
             {
                 // Aligned, so that every prepared vector is one cache line read.
                 var constants = new AddConstants(residual);
-                byte* aligned = (byte*)(((nint)steps + VectorAlignment - 1) & ~(nint)(VectorAlignment - 1));
+                byte* aligned = Align(steps);
                 ResidualSteps512 = (AddSteps512*)aligned;
                 ResidualSteps256 = (AddSteps256*)(aligned + (Unsafe.SizeOf<AddSteps512>() + VectorAlignment - 1) / VectorAlignment * VectorAlignment);
                 *ResidualSteps512 = new AddSteps512(constants);
@@ -55,6 +69,8 @@ namespace NetQuantGen.Runtime.Kernels
             _clampMin = g.ClampMin;
             _clampMax = g.ClampMax;
         }
+
+        private static byte* Align(byte* buffer) => (byte*)(((nint)buffer + VectorAlignment - 1) & ~(nint)(VectorAlignment - 1));
 
         public int* Bias { get; }
 
@@ -92,7 +108,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>Eight channels from <paramref name="channel"/> on: requantized and clamped, still int32 (AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<int> Finish(Vector256<int> acc, int channel) =>
-            _scale != null ? FinishFloat(acc, Avx.LoadVector256(_scale + channel)) : FinishFixed(acc, Multipliers256(channel));
+            _scale != null ? FinishFloat(acc, Avx.LoadVector256(_scale + channel)) : FinishFixed(acc, OneShift256(channel));
 
         /// <summary>
         /// <paramref name="count"/> vectors of the eight channels from <paramref name="channel"/> on (say, a tile's pixels)
@@ -107,20 +123,16 @@ namespace NetQuantGen.Runtime.Kernels
                 for (int i = 0; i < count; i++) values[i] = FinishFloat(values[i], scale);
                 return;
             }
-            var m = Multipliers256(channel);
+            var m = OneShift256(channel);
             for (int i = 0; i < count; i++) values[i] = FinishFixed(values[i], m);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Multipliers256 Multipliers256(int channel) =>
-            new(Avx.LoadVector256(_multiplier + channel), Avx.LoadVector256(_leftShift + channel).AsUInt32(), Avx.LoadVector256(_rightShift + channel));
+        private OneShift256 OneShift256(int channel) => new(_multiplier + channel, _oneShift + (channel >> 4), (channel >> 3) & 1, _negativesMatter);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Vector256<int> FinishFixed(Vector256<int> acc, in Multipliers256 m)
-        {
-            var v = Avx2.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, m), Vector256.Create(_outputZeroPoint));
-            return Avx2.Min(Avx2.Max(v, Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
-        }
+        private Vector256<int> FinishFixed(Vector256<int> acc, in OneShift256 m) =>
+            Avx2.Min(Avx2.Max(m.Apply(acc, _negativesMatter), Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
 
         /// <summary>
         /// <see cref="FloatRequantization.Requantize"/> on eight lanes, the same float32 steps: vcvtdq2ps and vmulps
@@ -140,7 +152,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>Sixteen channels from <paramref name="channel"/> on (AVX-512): requantized and clamped, still int32.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<int> Finish(Vector512<int> acc, int channel) =>
-            _scale != null ? FinishFloat(acc, Avx512F.LoadVector512(_scale + channel)) : FinishFixed(acc, Multipliers512(channel));
+            _scale != null ? FinishFloat(acc, Avx512F.LoadVector512(_scale + channel)) : FinishFixed(acc, OneShift512(channel));
 
         /// <summary><see cref="Finish(Vector256{int}*, int, int)"/> on sixteen channels (AVX-512).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -152,20 +164,16 @@ namespace NetQuantGen.Runtime.Kernels
                 for (int i = 0; i < count; i++) values[i] = FinishFloat(values[i], scale);
                 return;
             }
-            var m = Multipliers512(channel);
+            var m = OneShift512(channel);
             for (int i = 0; i < count; i++) values[i] = FinishFixed(values[i], m);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Multipliers512 Multipliers512(int channel) =>
-            new(Avx512F.LoadVector512(_multiplier + channel), Avx512F.LoadVector512(_leftShift + channel).AsUInt32(), Avx512F.LoadVector512(_rightShift + channel));
+        private OneShift512 OneShift512(int channel) => new(_multiplier + channel, _oneShift + (channel >> 4), _negativesMatter);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Vector512<int> FinishFixed(Vector512<int> acc, in Multipliers512 m)
-        {
-            var v = Avx512F.Add(VectorFixedPoint.MultiplyByQuantizedMultiplier(acc, m), Vector512.Create(_outputZeroPoint));
-            return Avx512F.Min(Avx512F.Max(v, Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
-        }
+        private Vector512<int> FinishFixed(Vector512<int> acc, in OneShift512 m) =>
+            Avx512F.Min(Avx512F.Max(m.Apply(acc, _negativesMatter), Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
 
         /// <summary><see cref="FinishFloat(Vector256{int}, Vector256{float})"/> on sixteen lanes (AVX-512), the same float32 steps.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
