@@ -37,34 +37,41 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>z_out − 2^(62−T) modulo 2^32 per channel.</summary>
         public fixed int ZeroPoint[16];
 
-        /// <summary>The constants of channels [16·block, 16·block + 16) from the baked multipliers and shifts (arrays padded to whole blocks).</summary>
+        /// <summary>
+        /// The constants of every block from the baked multipliers and shifts (arrays padded to whole blocks), eight
+        /// channels at a time (AVX2: every path that reads them has it). Per channel: T = 31 − L for a left shift L
+        /// (L ≤ 30 wherever acc can be non-zero; where acc is always 0 any shift gives 0), else 31 + s; the addend 2^62 +
+        /// 2^(T−1), plus 2^30 for s ≥ 1 (minus 2^30 for the negative one).
+        /// </summary>
         public static void Derive(OneShiftRequantization* blocks, int blockCount, int* multiplier, int* leftShift, int* rightShift, int outputZeroPoint)
         {
-            for (int block = 0; block < blockCount; block++)
+            var lowHalves = Vector256.Create(0xFFFF_FFFFL);
+            var bias = Vector256.Create(1L << 62);
+            for (int channel = 0; channel < 16 * blockCount; channel += 8)
             {
-                var b = blocks + block;
-                for (int lane = 0; lane < 16; lane++)
-                {
-                    int channel = 16 * block + lane;
-                    int left = leftShift[channel], right = rightShift[channel];
-                    // L ≤ 30 wherever acc can be non-zero; where acc is always 0 any shift gives 0.
-                    int shift = left > 0 ? 31 - System.Math.Min(left, 30) : 31 + right;
-                    long addend = 1L << (shift - 1), negativeAddend = addend;
-                    if (right > 0)
-                    {
-                        addend += 1L << 30;
-                        negativeAddend -= 1L << 30;
-                    }
-                    int slot = lane / 2 + (lane % 2) * 8;
-                    b->Addend[slot] = addend + (1L << 62);
-                    b->NegativeAddend[slot] = negativeAddend + (1L << 62);
-                    b->Shift[slot] = shift;
-                    b->ZeroPoint[lane] = unchecked(outputZeroPoint - (int)(1L << (62 - shift)));
-                    b->OddMultiplier[lane] = lane % 2 == 0 ? multiplier[channel + 1] : 0;
-                }
+                var b = blocks + channel / 16;
+                int half = (channel / 8) % 2, evenLane = 4 * half, oddLane = 8 + 4 * half;
+                var left = Avx.LoadVector256(leftShift + channel);
+                var right = Avx.LoadVector256(rightShift + channel);
+                var shift = Avx2.BlendVariable(Avx2.Add(right, Vector256.Create(31)), Avx2.Subtract(Vector256.Create(31), Avx2.Min(left, Vector256.Create(30))),
+                    Avx2.CompareGreaterThan(left, Vector256<int>.Zero));
+                // 2^(62−T) is 0 modulo 2^32 for 62 − T ≥ 32, as vpsllvd gives.
+                Avx.Store(b->ZeroPoint + 8 * half, Avx2.Subtract(Vector256.Create(outputZeroPoint), Avx2.ShiftLeftLogicalVariable(Vector256<int>.One, Avx2.Subtract(Vector256.Create(62), shift).AsUInt32())));
+                Avx.Store(b->OddMultiplier + 8 * half, Avx2.ShiftRightLogical(Avx.LoadVector256(multiplier + channel).AsInt64(), 32).AsInt32());
+                var rounding = Avx2.And(Avx2.CompareGreaterThan(right, Vector256<int>.Zero), Vector256.Create(1 << 30));
+                DeriveLanes(b, evenLane, Avx2.And(shift.AsInt64(), lowHalves), Avx2.And(rounding.AsInt64(), lowHalves), bias);
+                DeriveLanes(b, oddLane, Avx2.ShiftRightLogical(shift.AsInt64(), 32), Avx2.ShiftRightLogical(rounding.AsInt64(), 32), bias);
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void DeriveLanes(OneShiftRequantization* b, int lane, Vector256<long> shift, Vector256<long> rounding, Vector256<long> bias)
+        {
+            var addend = Avx2.Add(bias, Avx2.ShiftLeftLogicalVariable(Vector256<long>.One, Avx2.Subtract(shift, Vector256<long>.One).AsUInt64()));
+            Avx.Store(b->Shift + lane, shift);
+            Avx.Store(b->Addend + lane, Avx2.Add(addend, rounding));
+            Avx.Store(b->NegativeAddend + lane, Avx2.Subtract(addend, rounding));
+        }
     }
 
     /// <summary>One block's <see cref="OneShiftRequantization"/> constants in registers (AVX-512), loaded once for many vectors.</summary>

@@ -23,22 +23,14 @@ namespace NetQuantGen.Runtime.Kernels
         }
     }
 
-    /// <summary>Per-lane multipliers and shifts of <see cref="VectorFixedPoint"/>, with what can be derived from them once (AVX2).</summary>
+    /// <summary>
+    /// One multiplier and its shifts in every lane for <see cref="VectorFixedPoint"/>, with what can be derived from them once
+    /// (AVX2): the residual add's scales. Convolutions, whose channels each have their own, use <see cref="OneShiftRequantization"/>.
+    /// </summary>
     internal readonly struct Multipliers256
     {
         public readonly Vector256<int> Multiplier, OddMultiplier, RightShift, Mask, HalfMask;
         public readonly Vector256<uint> LeftShift;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Multipliers256(Vector256<int> multiplier, Vector256<uint> leftShift, Vector256<int> rightShift)
-        {
-            Multiplier = multiplier;
-            OddMultiplier = Avx2.ShiftRightLogical(multiplier.AsInt64(), 32).AsInt32();
-            LeftShift = leftShift;
-            RightShift = rightShift;
-            Mask = VectorFixedPoint.Mask(rightShift);
-            HalfMask = Avx2.ShiftRightLogical(Mask, 1);
-        }
 
         /// <summary>One multiplier in every lane (vpmuldq reads the even lanes of the odd multiplier: the broadcast serves).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -57,17 +49,6 @@ namespace NetQuantGen.Runtime.Kernels
     {
         public readonly Vector512<int> Multiplier, OddMultiplier, RightShift, Mask, HalfMask;
         public readonly Vector512<uint> LeftShift;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Multipliers512(Vector512<int> multiplier, Vector512<uint> leftShift, Vector512<int> rightShift)
-        {
-            Multiplier = multiplier;
-            OddMultiplier = Avx512F.ShiftRightLogical(multiplier.AsInt64(), 32).AsInt32();
-            LeftShift = leftShift;
-            RightShift = rightShift;
-            Mask = VectorFixedPoint.Mask(rightShift);
-            HalfMask = Avx512F.ShiftRightLogical(Mask, 1);
-        }
 
         /// <summary>One multiplier in every lane, as <see cref="Multipliers256(in ScalarMultiplier)"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -116,14 +97,6 @@ namespace NetQuantGen.Runtime.Kernels
         private static Vector256<long> HighHalf(Vector256<long> product) =>
             Avx2.ShiftRightLogical(Avx2.Add(product, Vector256.Create(1L << 30)), 31);
 
-        /// <summary>2^e − 1 per lane.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Mask(Vector256<int> exponent)
-        {
-            var ones = Vector256.Create(1);
-            return Avx2.Subtract(Avx2.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
-        }
-
         /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> RoundingDivideByPOT(Vector256<int> x, in Multipliers256 m)
@@ -150,14 +123,6 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector512<long> HighHalf(Vector512<long> product) =>
             Avx512F.ShiftRightLogical(Avx512F.Add(product, Vector512.Create(1L << 30)), 31);
-
-        /// <summary>2^e − 1 per lane.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<int> Mask(Vector512<int> exponent)
-        {
-            var ones = Vector512.Create(1);
-            return Avx512F.Subtract(Avx512F.ShiftLeftLogicalVariable(ones, exponent.AsUInt32()), ones);
-        }
 
         /// <summary>x / 2^e rounded to nearest, ties away from zero, per lane (AVX-512).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
