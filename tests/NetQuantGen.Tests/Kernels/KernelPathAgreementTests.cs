@@ -241,12 +241,13 @@ namespace NetQuantGen.Tests.Kernels
                     ClampMin: -128, ClampMax: 127);
                 // Half the trials clamp inside int8 (a fused ReLU or ReLU6).
                 if (trial % 2 == 1) p = p with { ClampMin = random.Next(-128, 0), ClampMax = random.Next(0, 128) };
+                var table = new AddTable(p);
 
                 sbyte[] Add(KernelPath path)
                 {
                     using var pinned = KernelPathScope.Use(path);
                     var y = new sbyte[a.Length];
-                    Int8Add.Run(a, b, y, p);
+                    Int8Add.Run(a, b, y, table);
                     return y;
                 }
 
