@@ -57,19 +57,19 @@ namespace NetQuantGen.Runtime.Kernels
 
         private static int Index(int a, int b) => (a + 128) * 256 + (b + 128);
 
-        /// <summary><see cref="Index"/> with the shift folded: (a ≪ 8) + b + this.</summary>
-        private const int IndexOffset = 128 * 256 + 128;
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static int Lookup(int a, int b, byte* bytes) => (sbyte)bytes[Padding + Index(a, b)];
 
+        /// <summary>
+        /// The dword whose top byte is the output of (0, 0): the one at byte offset (a ≪ 8) + b (signed, as vpgatherdd
+        /// reads its indices) from it has the output of (a, b) as its top byte.
+        /// </summary>
+        private static byte* Origin(byte* bytes) => bytes + Index(0, 0);
+
         /// <summary>Eight outputs of int8 lanes a and b, sign-extended to int32 (AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        internal static Vector256<int> Lookup(Vector256<int> a, Vector256<int> b, byte* bytes)
-        {
-            var index = Avx2.Add(Avx2.Add(Avx2.ShiftLeftLogical(a, 8), b), Vector256.Create(IndexOffset));
-            return Avx2.ShiftRightArithmetic(Avx2.GatherVector256((int*)bytes, index, 1), 24);
-        }
+        internal static Vector256<int> Lookup(Vector256<int> a, Vector256<int> b, byte* bytes) =>
+            Avx2.ShiftRightArithmetic(Avx2.GatherVector256((int*)Origin(bytes), Avx2.Add(Avx2.ShiftLeftLogical(a, 8), b), 1), 24);
 
         /// <summary>
         /// Sixteen outputs (AVX-512), sign-extended to int32: .NET 10 exposes no 512-bit gather, so two 256-bit ones.
@@ -77,9 +77,9 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static Vector512<int> Lookup(Vector512<int> a, Vector512<int> b, byte* bytes)
         {
-            var index = Avx512F.Add(Avx512F.Add(Avx512F.ShiftLeftLogical(a, 8), b), Vector512.Create(IndexOffset));
-            var words = Vector512.Create(Avx2.GatherVector256((int*)bytes, index.GetLower(), 1), Avx2.GatherVector256((int*)bytes, index.GetUpper(), 1));
-            return Avx512F.ShiftRightArithmetic(words, 24);
+            var index = Avx512F.Add(Avx512F.ShiftLeftLogical(a, 8), b);
+            int* origin = (int*)Origin(bytes);
+            return Avx512F.ShiftRightArithmetic(Vector512.Create(Avx2.GatherVector256(origin, index.GetLower(), 1), Avx2.GatherVector256(origin, index.GetUpper(), 1)), 24);
         }
     }
 
