@@ -256,11 +256,7 @@ namespace NetQuantGen.Emit
             if (residual != null)
             {
                 var add = residual.Add;
-                w.Line($"// fused TFLite integer add: y = clamp({Int(add.Output.ZeroPoint)} + M_out·(M_conv·((conv − ({Int(c.Output.ZeroPoint)})) << {Int(add.LeftShift)}) + M_skip·((skip − ({Int(residual.Skip.ZeroPoint)})) << {Int(add.LeftShift)})), {Int(add.ClampMin)}, {Int(add.ClampMax)}), the conv's output as A");
-                w.Line("var residual = new AddParameters(");
-                w.Line($"    LeftShift: {Int(add.LeftShift)}, ZeroPointA: {Int(c.Output.ZeroPoint)}, MultiplierA: {Int(residual.ConvolutionScale.Multiplier)}, ShiftA: {Int(residual.ConvolutionScale.Shift)},");
-                w.Line($"    ZeroPointB: {Int(residual.Skip.ZeroPoint)}, MultiplierB: {Int(residual.SkipScale.Multiplier)}, ShiftB: {Int(residual.SkipScale.Shift)},");
-                w.Line($"    OutputZeroPoint: {Int(add.Output.ZeroPoint)}, OutputMultiplier: {Int(add.OutputRequantization.Multiplier)}, OutputShift: {Int(add.OutputRequantization.Shift)}, ClampMin: {Int(add.ClampMin)}, ClampMax: {Int(add.ClampMax)});");
+                w.Line($"// fused TFLite integer add: y = clamp({Int(add.Output.ZeroPoint)} + M_out·(M_conv·((conv − ({Int(c.Output.ZeroPoint)})) << {Int(add.LeftShift)}) + M_skip·((skip − ({Int(residual.Skip.ZeroPoint)})) << {Int(add.LeftShift)})), {Int(add.ClampMin)}, {Int(add.ClampMax)}), the conv's output as A, read from the add's table");
             }
             string call = kernel == ConvolutionKernel.Depthwise ? "Int8Convolution.Depthwise"
                 : kernel == ConvolutionKernel.Winograd || kernel == ConvolutionKernel.WinogradFourByTwo ? "Int8Winograd.Dense" : "Int8Convolution.Dense";
@@ -275,7 +271,7 @@ namespace NetQuantGen.Emit
             }
             string Image(int length) => batch == 1 ? "0" : $"n * {Int(length)}";
             if (batch > 1) w.Open($"for (int n = 0; n < {Int(batch)}; n++)");
-            if (residual != null) fused = $", skip.Slice({Image(outLength)}, {Int(outLength)}), residual";
+            if (residual != null) fused = $", skip.Slice({Image(outLength)}, {Int(outLength)}), AddTables.{name}";
             w.Line($"{call}(x.Slice({Image(inLength)}, {Int(inLength)}), y.Slice({Image(outLength)}, {Int(outLength)}), scratch, BakedWeights.{name}, bias, {requantization}, geometry{fused}{tile});");
             if (batch > 1) w.Close();
         }

@@ -51,7 +51,7 @@ namespace NetQuantGen.Emit
                     case QConvolution conv when conv.TouchesWide: Int16ConvolutionEmitter.Emit(w, conv, name); break;
                     case QConvolution conv: ConvolutionEmitter.Emit(w, conv, name, residual, pooling); break;
                     case QAdd add when add.Inputs.Any(t => t.IsWide) || add.Output.IsWide: MixedAdd(w, add); break;
-                    case QAdd add: Add(w, add); break;
+                    case QAdd add: Add(w, add, name); break;
                     case QPool pool: Pool(w, pool); break;
                     case QConcat concat: Concat(w, concat); break;
                     case QMove move: Move(w, move); break;
@@ -82,7 +82,7 @@ namespace NetQuantGen.Emit
             }
         }
 
-        private static void Add(SourceWriter w, QAdd add)
+        private static void Add(SourceWriter w, QAdd add, string name)
         {
             if (add.FloatParameters is FloatAddParameters f)
             {
@@ -91,13 +91,18 @@ namespace NetQuantGen.Emit
                 w.Line($"Int8FloatAdd.Run(x0, x1, y, parameters, {Int(add.ClampMin)}, {Int(add.ClampMax)});");
                 return;
             }
-            w.Line($"// TFLite integer add: inputs shifted left by {Int(add.LeftShift)} and rescaled to a common scale, summed, requantized; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]");
-            w.Line("var parameters = new AddParameters(");
-            w.Line($"    LeftShift: {Int(add.LeftShift)}, ZeroPointA: {Int(add.Inputs[0].ZeroPoint)}, MultiplierA: {Int(add.InputA.Multiplier)}, ShiftA: {Int(add.InputA.Shift)},");
-            w.Line($"    ZeroPointB: {Int(add.Inputs[1].ZeroPoint)}, MultiplierB: {Int(add.InputB.Multiplier)}, ShiftB: {Int(add.InputB.Shift)},");
-            w.Line($"    OutputZeroPoint: {Int(add.Output.ZeroPoint)}, OutputMultiplier: {Int(add.OutputRequantization.Multiplier)}, OutputShift: {Int(add.OutputRequantization.Shift)}, ClampMin: {Int(add.ClampMin)}, ClampMax: {Int(add.ClampMax)});");
-            w.Line("Int8Add.Run(x0, x1, y, parameters);");
+            w.Line($"// TFLite integer add: inputs shifted left by {Int(add.LeftShift)} and rescaled to a common scale, summed, requantized; clamp [{Int(add.ClampMin)}, {Int(add.ClampMax)}]; read from its table");
+            w.Line($"Int8Add.Run(x0, x1, y, AddTables.{name});");
         }
+
+        /// <summary>Whether the layer of this add reads an <c>AddTables</c> entry (an int8 fixed-point add run as its own layer).</summary>
+        public static bool ReadsAddTable(QAdd add) => add.FloatParameters == null && !add.Inputs.Any(t => t.IsWide) && !add.Output.IsWide;
+
+        /// <summary>The <c>AddParameters</c> of an int8 fixed-point add with <paramref name="a"/> as its input A and <paramref name="b"/> as B.</summary>
+        public static string AddParameters(QAdd add, QTensor a, Requantization scaleA, QTensor b, Requantization scaleB) =>
+            $"new AddParameters(LeftShift: {Int(add.LeftShift)}, ZeroPointA: {Int(a.ZeroPoint)}, MultiplierA: {Int(scaleA.Multiplier)}, ShiftA: {Int(scaleA.Shift)}, "
+            + $"ZeroPointB: {Int(b.ZeroPoint)}, MultiplierB: {Int(scaleB.Multiplier)}, ShiftB: {Int(scaleB.Shift)}, "
+            + $"OutputZeroPoint: {Int(add.Output.ZeroPoint)}, OutputMultiplier: {Int(add.OutputRequantization.Multiplier)}, OutputShift: {Int(add.OutputRequantization.Shift)}, ClampMin: {Int(add.ClampMin)}, ClampMax: {Int(add.ClampMax)})";
 
         /// <summary>Pooling over channels-last planes: the runtime kernel walks each output pixel's window once, whole channel rows at a time.</summary>
         private static void Pool(SourceWriter w, QPool p)

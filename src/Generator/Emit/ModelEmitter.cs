@@ -53,6 +53,7 @@ namespace NetQuantGen.Emit
             }
             w.Line();
             EmitWeights(w, graph);
+            EmitAddTables(w, graph, fusion);
             w.Close();
             if (hasNamespace) w.Close();
             return w.ToString();
@@ -157,6 +158,25 @@ namespace NetQuantGen.Emit
                         var packed = conv.TouchesWide ? Int16ConvolutionEmitter.PackedWeights(conv) : ConvolutionEmitter.PackedWeights(conv);
                         w.Line($"internal static readonly int[] {LayerName(conv, i)} = PackedWeights.DecodeInt32(\"{Base64(packed)}\"u8, {SourceWriter.Int(packed.Length)});");
                     }
+        }
+
+        /// <summary>One table per int8 fixed-point add, run as its own layer or fused into a convolution (the convolution's output as A).</summary>
+        private static void EmitAddTables(SourceWriter w, IntegerGraph graph, LayerFusion fusion)
+        {
+            var entries = new List<string>();
+            for (int i = 0; i < graph.Operations.Count; i++)
+            {
+                var op = graph.Operations[i];
+                if (op is QConvolution conv && fusion.Residual(conv) is ResidualFusion r)
+                    entries.Add($"internal static readonly AddTable {LayerName(op, i)} = new({LayerEmitter.AddParameters(r.Add, conv.Output, r.ConvolutionScale, r.Skip, r.SkipScale)});");
+                else if (op is QAdd add && !fusion.IsFusedAway(add) && LayerEmitter.ReadsAddTable(add))
+                    entries.Add($"internal static readonly AddTable {LayerName(op, i)} = new({LayerEmitter.AddParameters(add, add.Inputs[0], add.InputA, add.Inputs[1], add.InputB)});");
+            }
+            if (entries.Count == 0) return;
+            w.Line();
+            w.Line("// Each int8 add's output for all 256×256 pairs of inputs, computed from its parameters by the scalar definition on first use (64 KB each).");
+            using (w.Block("private static class AddTables"))
+                foreach (var entry in entries) w.Line(entry);
         }
 
         /// <summary>Little-endian int32 words, base64.</summary>

@@ -31,12 +31,12 @@ namespace NetQuantGen.Runtime.Kernels
             Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false, default, default);
 
         /// <summary>
-        /// A dense convolution with a residual add fused into its output stage: y = Add(conv(x), skip) with the add's exact
-        /// steps (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B), skip of y's shape.
+        /// A dense convolution with a residual add fused into its output stage: y = Add(conv(x), skip) read from the add's
+        /// table (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B), skip of y's shape.
         /// </summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) =>
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, AddTable residual) =>
             Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: false, skip, residual);
 
         /// <summary>A depthwise convolution (group = input channels = output channels).</summary>
@@ -48,7 +48,7 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>A depthwise convolution with a fused residual add, as the dense one.</summary>
         public static void Depthwise(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual) =>
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, AddTable residual) =>
             Run(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, depthwise: true, skip, residual);
 
         /// <summary><see cref="Dense(ReadOnlySpan{sbyte}, Span{sbyte}, Span{short}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, in ConvolutionGeometry)"/> requantized in float (ONNX Runtime's arithmetic) with per-channel scales.</summary>
@@ -65,7 +65,7 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise, ReadOnlySpan<sbyte> skip, in AddParameters residual)
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, bool depthwise, ReadOnlySpan<sbyte> skip, AddTable? residual)
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, depthwise);
             CheckResidual(y, skip, g);
@@ -87,10 +87,10 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
             fixed (sbyte* output = y, residualSkip = skip)
+            fixed (byte* residualTable = residual == null ? default : residual.Bytes)
             {
-                byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
                 byte* oneShift = stackalloc byte[Requantizer.OneShiftBytes(g, !scale.IsEmpty)];
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residual, steps),
+                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residualTable),
                     g, rows, stride, kind, source, path));
             }
         }

@@ -92,12 +92,12 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
-        /// Requantized in fixed point with a residual add fused into the output stage: y = Add(conv(x), skip) with the add's
-        /// exact steps (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B).
+        /// Requantized in fixed point with a residual add fused into the output stage: y = Add(conv(x), skip) read from the add's
+        /// table (<paramref name="residual"/>: the convolution's output as A, <paramref name="skip"/> as B).
         /// </summary>
         public static void Dense(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual, WinogradTile tile = WinogradTile.TwoByTwo)
+            in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, AddTable residual, WinogradTile tile = WinogradTile.TwoByTwo)
         {
             if (tile == WinogradTile.FourByTwo) Run<FourByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual, pooled: false);
             else Run<TwoByTwo>(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, default, g, skip, residual, pooled: false);
@@ -116,7 +116,7 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Run<TTile>(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
-            ReadOnlySpan<float> scale, in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, in AddParameters residual, bool pooled) where TTile : struct, IWinogradTile
+            ReadOnlySpan<float> scale, in ConvolutionGeometry g, ReadOnlySpan<sbyte> skip, AddTable? residual, bool pooled) where TTile : struct, IWinogradTile
         {
             CheckBounds(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, scale, g, TTile.Tile, pooled);
             if (!pooled) Int8Convolution.CheckResidual(y, skip, g);
@@ -127,10 +127,10 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
             fixed (float* s = scale)
             fixed (sbyte* output = y, residualSkip = skip)
+            fixed (byte* residualTable = residual == null ? default : residual.Bytes)
             {
-                byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
                 byte* oneShift = stackalloc byte[Requantizer.OneShiftBytes(g, !scale.IsEmpty)];
-                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residual, steps);
+                var r = new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residualTable);
                 for (int first = 0; first < tiles; first += blockTiles)
                 {
                     var block = new Block(first, Math.Min(blockTiles, tiles - first), blockTiles);

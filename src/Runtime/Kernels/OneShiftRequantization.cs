@@ -9,7 +9,9 @@ namespace NetQuantGen.Runtime.Kernels
     /// z_out + <see cref="FixedPoint.MultiplyByQuantizedMultiplier"/>(acc) of sixteen channels as one rounding shift of the
     /// 64-bit product p = acc·M, with constants derived once per layer (<see cref="Derive"/>):
     /// <list type="bullet">
-    /// <item>SaturatingRoundingDoublingHighMul is x = ⌊(p + 2^30) / 2^31⌋ for both signs (see <see cref="VectorFixedPoint"/>);</item>
+    /// <item>SaturatingRoundingDoublingHighMul, (p + nudge) / 2^31 truncated toward zero, is x = ⌊(p + 2^30) / 2^31⌋ for
+    /// both signs: for p &lt; 0, p + 1 − 2^30 &lt; 0 truncates up, to ⌊(p + 1 − 2^30 + 2^31 − 1) / 2^31⌋ (multipliers are
+    /// positive, so its one saturating case cannot occur);</item>
     /// <item>RoundingDivideByPOT(x, s), ties away from zero, is ⌊(x + 2^(s−1) − [x &lt; 0]) / 2^s⌋ for s ≥ 1, and floors of
     /// divisions by powers of two nest, so the whole is ⌊(p + 2^30 + 2^(30+s) − [p &lt; 0]·2^31) / 2^(31+s)⌋. The sign test
     /// should be x &lt; 0, i.e. p &lt; −2^30; it differs from p &lt; 0 only where −2^30 ≤ p &lt; 0, where both give 0;</item>

@@ -11,8 +11,8 @@ namespace NetQuantGen.Runtime.Kernels
     /// Bias, multiplier, shift and scale arrays are padded to whole 16-channel blocks, so any vector of lanes that
     /// starts inside the padded range reads in bounds.
     /// With a fused residual add (<see cref="HasResidual"/>) the finished value of each output element then goes through
-    /// the add's exact steps with the skip tensor's element at the same offset (same shape, same channels-last layout):
-    /// y = <see cref="AddParameters.Apply"/>(finished, skip), the conv's output as A, the skip as B.
+    /// the add with the skip tensor's element at the same offset (same shape, same channels-last layout):
+    /// y = <see cref="AddParameters.Apply"/>(finished, skip), the conv's output as A, the skip as B, read from the add's <see cref="AddTable"/>.
     /// </summary>
     internal readonly unsafe struct Requantizer
     {
@@ -21,9 +21,6 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly int _outputZeroPoint, _clampMin, _clampMax;
         private readonly OneShiftRequantization* _oneShift;
         private readonly bool _negativesMatter;
-
-        /// <summary>Bytes of the caller's buffer for the prepared vectors of a fused residual add (both widths, aligned).</summary>
-        public static int ResidualStepsBytes => Unsafe.SizeOf<AddSteps512>() + Unsafe.SizeOf<AddSteps256>() + 2 * VectorAlignment;
 
         private const int VectorAlignment = 64;
 
@@ -35,11 +32,11 @@ namespace NetQuantGen.Runtime.Kernels
         /// Fixed point when <paramref name="scale"/> is null, float otherwise (then the multiplier and shifts are not read);
         /// the x86 vector paths' fixed-point constants derived into <paramref name="oneShift"/> (<see cref="OneShiftBytes"/>,
         /// alive while the kernel runs);
-        /// a residual add fused when <paramref name="skip"/> is not null: its element for output[i] is skip[i], and its
-        /// vectors are prepared once into <paramref name="steps"/> (<see cref="ResidualStepsBytes"/>, alive while the kernel runs).
+        /// a residual add fused when <paramref name="skip"/> is not null: its element for output[i] is skip[i], its outputs
+        /// in <paramref name="residualTable"/> (<see cref="AddTable"/>'s bytes, pinned while the kernel runs).
         /// </summary>
         public Requantizer(int* bias, int* multiplier, int* leftShift, int* rightShift, float* scale, in ConvolutionGeometry g,
-            byte* oneShift, sbyte* output = null, sbyte* skip = null, in AddParameters residual = default, byte* steps = null)
+            byte* oneShift, sbyte* output = null, sbyte* skip = null, byte* residualTable = null)
         {
             if (scale == null && Avx2.IsSupported)
             {
@@ -49,17 +46,7 @@ namespace NetQuantGen.Runtime.Kernels
             _negativesMatter = g.ClampMin < g.OutputZeroPoint;
             HasResidual = skip != null;
             SkipOffset = skip == null ? 0 : (nint)(skip - output);
-            Residual = residual;
-            if (HasResidual)
-            {
-                // Aligned, so that every prepared vector is one cache line read.
-                var constants = new AddConstants(residual);
-                byte* aligned = Align(steps);
-                ResidualSteps512 = (AddSteps512*)aligned;
-                ResidualSteps256 = (AddSteps256*)(aligned + (Unsafe.SizeOf<AddSteps512>() + VectorAlignment - 1) / VectorAlignment * VectorAlignment);
-                *ResidualSteps512 = new AddSteps512(constants);
-                *ResidualSteps256 = new AddSteps256(constants);
-            }
+            ResidualTable = residualTable;
             Bias = bias;
             _multiplier = multiplier;
             _leftShift = leftShift;
@@ -80,20 +67,15 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>The skip tensor's element for the output element at address p is at p + SkipOffset.</summary>
         public nint SkipOffset { get; }
 
-        public AddParameters Residual { get; }
-
-        /// <summary><see cref="Residual"/> as the AVX-512 steps read it, prepared once per layer.</summary>
-        public AddSteps512* ResidualSteps512 { get; }
-
-        /// <summary><see cref="Residual"/> as the AVX2 steps read it, prepared once per layer.</summary>
-        public AddSteps256* ResidualSteps256 { get; }
+        /// <summary>The fused add's <see cref="AddTable"/> bytes: the add of (finished, skip) is <see cref="AddTable.Lookup(int, int, byte*)"/> and its vector forms.</summary>
+        public byte* ResidualTable { get; }
 
         /// <summary>Requantizes one accumulator of channel <paramref name="m"/> and stores it at <paramref name="destination"/> (an output element), the residual add applied if fused.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void StoreScalar(sbyte* destination, int acc, int m)
         {
             sbyte v = Scalar(acc, m);
-            *destination = HasResidual ? (sbyte)Residual.Apply(v, destination[SkipOffset]) : v;
+            *destination = HasResidual ? (sbyte)AddTable.Lookup(v, destination[SkipOffset], ResidualTable) : v;
         }
 
         /// <summary>The convolution's own output value (the residual add not applied).</summary>

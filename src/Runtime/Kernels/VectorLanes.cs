@@ -53,7 +53,7 @@ namespace NetQuantGen.Runtime.Kernels
         static abstract void StoreFinished(sbyte* destination, TVector finished);
 
         /// <summary>
-        /// The fused residual add (<see cref="Requantizer.Residual"/>) on finished lanes: add(finished, the Lanes int8 at
+        /// The fused residual add (<see cref="Requantizer.ResidualTable"/>) on finished lanes: add(finished, the Lanes int8 at
         /// <paramref name="skip"/>), within int8 (the add's clamp).
         /// </summary>
         static abstract TVector AddResidual(TVector finished, sbyte* skip, in Requantizer r);
@@ -106,7 +106,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<int> AddResidual(Vector512<int> finished, sbyte* skip, in Requantizer r) =>
-            r.ResidualSteps512->Apply(finished, Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(skip)));
+            AddTable.Lookup(finished, Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(skip)), r.ResidualTable);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void StoreWithResidual(sbyte* destination, Vector512<int> acc, int channel, sbyte* skip, in Requantizer r) =>
@@ -163,7 +163,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> AddResidual(Vector256<int> finished, sbyte* skip, in Requantizer r) =>
-            r.ResidualSteps256->Apply(finished, Avx2.ConvertToVector256Int32(skip));
+            AddTable.Lookup(finished, Avx2.ConvertToVector256Int32(skip), r.ResidualTable);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void StoreWithResidual(sbyte* destination, Vector256<int> acc, int channel, sbyte* skip, in Requantizer r) =>
@@ -255,17 +255,17 @@ namespace NetQuantGen.Runtime.Kernels
             for (int i = 0; i < 4; i++) destination[i] = (sbyte)finished.GetElement(i);
         }
 
-        /// <summary>The scalar definition per lane, as this path's requantization.</summary>
+        /// <summary>A table lookup per lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<int> AddResidual(Vector128<int> finished, sbyte* skip, in Requantizer r) =>
-            Vector128.Create(r.Residual.Apply(finished.GetElement(0), skip[0]), r.Residual.Apply(finished.GetElement(1), skip[1]),
-                r.Residual.Apply(finished.GetElement(2), skip[2]), r.Residual.Apply(finished.GetElement(3), skip[3]));
+            Vector128.Create(AddTable.Lookup(finished.GetElement(0), skip[0], r.ResidualTable), AddTable.Lookup(finished.GetElement(1), skip[1], r.ResidualTable),
+                AddTable.Lookup(finished.GetElement(2), skip[2], r.ResidualTable), AddTable.Lookup(finished.GetElement(3), skip[3], r.ResidualTable));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void StoreWithResidual(sbyte* destination, Vector128<int> acc, int channel, sbyte* skip, in Requantizer r)
         {
             // Lane i reads skip[i] before it writes destination[i]: the two may be one buffer.
-            for (int i = 0; i < 4; i++) destination[i] = (sbyte)r.Residual.Apply(r.Scalar(acc.GetElement(i), channel + i), skip[i]);
+            for (int i = 0; i < 4; i++) destination[i] = (sbyte)AddTable.Lookup(r.Scalar(acc.GetElement(i), channel + i), skip[i], r.ResidualTable);
         }
     }
 

@@ -60,6 +60,7 @@ namespace NetQuantGen.Tests.Kernels
                 var skip = new sbyte[g.OutputPixels * outChannels];
                 random.NextBytes((byte[])(object)skip);
                 var add = RandomAdd(random);
+                var table = new AddTable(add);
 
                 sbyte[] Convolve(KernelPath path, bool fused)
                 {
@@ -69,11 +70,11 @@ namespace NetQuantGen.Tests.Kernels
                     var leftShift = new int[padded];
                     switch (kind, fused)
                     {
-                        case (Kind.Winograd or Kind.WinogradFourByTwo, true): Int8Winograd.Dense(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, skip, add, tile); break;
+                        case (Kind.Winograd or Kind.WinogradFourByTwo, true): Int8Winograd.Dense(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, skip, table, tile); break;
                         case (Kind.Winograd or Kind.WinogradFourByTwo, false): Int8Winograd.Dense(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, tile); break;
-                        case (Kind.Depthwise, true): Int8Convolution.Depthwise(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, skip, add); break;
+                        case (Kind.Depthwise, true): Int8Convolution.Depthwise(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, skip, table); break;
                         case (Kind.Depthwise, false): Int8Convolution.Depthwise(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g); break;
-                        case (_, true): Int8Convolution.Dense(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, skip, add); break;
+                        case (_, true): Int8Convolution.Dense(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g, skip, table); break;
                         default: Int8Convolution.Dense(x, y, scratch, weights, bias, multiplier, leftShift, rightShift, g); break;
                     }
                     return y;
@@ -132,7 +133,7 @@ namespace NetQuantGen.Tests.Kernels
                 random.NextBytes((byte[])(object)x);
                 var skip = new sbyte[g.OutputPixels * outChannels];
                 random.NextBytes((byte[])(object)skip);
-                var add = RandomAdd(random);
+                var table = new AddTable(RandomAdd(random));
                 foreach (var path in paths)
                 {
                     sbyte[] Convolve(int threads)
@@ -142,8 +143,8 @@ namespace NetQuantGen.Tests.Kernels
                         try
                         {
                             var y = new sbyte[g.OutputPixels * outChannels];
-                            if (winograd) Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, bias, multiplier, new int[padded], rightShift, g, skip, add);
-                            else Int8Convolution.Dense(x, y, new short[g.ScratchLength(depthwise: false)], weights, bias, multiplier, new int[padded], rightShift, g, skip, add);
+                            if (winograd) Int8Winograd.Dense(x, y, new short[Int8Winograd.ScratchLength(g)], weights, bias, multiplier, new int[padded], rightShift, g, skip, table);
+                            else Int8Convolution.Dense(x, y, new short[g.ScratchLength(depthwise: false)], weights, bias, multiplier, new int[padded], rightShift, g, skip, table);
                             return y;
                         }
                         finally { KernelThreads.Count = 1; }
