@@ -997,39 +997,15 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
-        /// Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps. A pixel whose
-        /// window lies inside the image (most of them) reads its taps at fixed offsets from its top-left input pixel,
-        /// with no per-tap padding test; only the border pixels look each tap up through the window.
+        /// Depthwise: channels are the lanes. Each output row is walked once: the pixels whose window reaches into the
+        /// padding (the border) one at a time, every tap looked up through the window; the run between them, whose windows
+        /// lie inside the image, by <see cref="DepthwiseRun"/>, a channel vector at a time across its pixels.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Depthwise<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            if (r.HasResidual) DepthwiseVector<TLanes, TVector, WithResidual>(wide, weights, output, r, g, stride, first, end);
-            else DepthwiseVector<TLanes, TVector, NoResidual>(wide, weights, output, r, g, stride, first, end);
-        }
-
-        /// <summary>Whether a kernel instantiation stores through a fused residual add: a type, so the loop without one carries none of its code.</summary>
-        private interface IResidualStore
-        {
-            static abstract bool Fused { get; }
-        }
-
-        private readonly struct NoResidual : IResidualStore
-        {
-            public static bool Fused => false;
-        }
-
-        private readonly struct WithResidual : IResidualStore
-        {
-            public static bool Fused => true;
-        }
-
-        /// <remarks>The residual add is a type parameter here (measured: the run-time test in this tight loop cost 3–6%).</remarks>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DepthwiseVector<TLanes, TVector, TResidual>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TResidual : struct, IResidualStore
-        {
-            int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels;
+            int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels, outWidth = g.OutWidth;
             var window = new Window(wide, g, stride);
             short** rows = stackalloc short*[taps];
             int* dy = stackalloc int[taps];
@@ -1039,34 +1015,95 @@ namespace NetQuantGen.Runtime.Kernels
             for (int t = 0; t < taps; t++) offsets[t] = (dy[t] * g.InWidth + dx[t]) * stride;
             // The window's bottom-right tap, relative to its top-left one.
             int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (g.KernelWidth - 1) * g.DilationWidth;
+            // Output columns whose window lies inside the image across: ix = ox·strideW − padLeft in [0, InWidth − 1 − spanX].
+            int insideFirst = (g.PadLeft + g.StrideWidth - 1) / g.StrideWidth, lastInside = g.InWidth - 1 - spanX + g.PadLeft;
+            int insideEnd = lastInside < 0 ? 0 : Math.Min(outWidth, lastInside / g.StrideWidth + 1);
+            TVector* sums = stackalloc TVector[RunPixels];
+            int* pixels = stackalloc int[RunPixels];
             sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
-            for (int p = first; p < end; p++)
+            for (int p = first; p < end;)
             {
-                window.Origin(p, out int iy, out int ix);
-                sbyte* pixel = output + p * channels;
-                if (iy >= 0 && ix >= 0 && iy + spanY < g.InHeight && ix + spanX < g.InWidth)
+                int oy = p / outWidth, rowStart = oy * outWidth, from = p - rowStart, to = Math.Min(end - rowStart, outWidth);
+                int iy = oy * g.StrideHeight - g.PadTop;
+                bool insideDown = iy >= 0 && iy + spanY < g.InHeight;
+                int runFirst = insideDown ? Math.Max(from, insideFirst) : to, runEnd = insideDown ? Math.Min(to, insideEnd) : to;
+                for (int ox = from; ox < to; ox++)
                 {
-                    short* origin = wide + (iy * g.InWidth + ix) * stride;
+                    int ix = ox * g.StrideWidth - g.PadLeft;
+                    if (ox == runFirst && runFirst < runEnd)
+                    {
+                        short* origin = wide + (iy * g.InWidth + ix) * stride;
+                        for (int chunk = runFirst; chunk < runEnd; chunk += RunPixels)
+                        {
+                            int count = Math.Min(RunPixels, runEnd - chunk);
+                            for (int i = 0; i < count; i++) pixels[i] = rowStart + chunk + i;
+                            DepthwiseRun<TLanes, TVector>(origin + (chunk - runFirst) * g.StrideWidth * stride, count, g.StrideWidth * stride, offsets, taps,
+                                weights, padded, output, pixels, channels, sums, partial, r);
+                        }
+                        ox = runEnd - 1;
+                        continue;
+                    }
+                    sbyte* pixel = output + (rowStart + ox) * channels;
+                    for (int t = 0; t < taps; t++) rows[t] = window.Pixel(iy + dy[t], ix + dx[t]);
                     for (int channel = 0; channel < channels; channel += TLanes.Lanes)
                     {
                         var acc = TLanes.Load(r.Bias + channel);
-                        short* x = origin + channel;
-                        int* w = weights + channel;
-                        for (int t = 0; t < taps; t++, w += padded) acc = TLanes.MultiplyAddWidened(acc, x + offsets[t], w);
-                        if (TResidual.Fused) StoreWithResidual<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
-                        else StorePlain<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
+                        for (int t = 0; t < taps; t++)
+                            if (rows[t] != window.Zero) acc = TLanes.MultiplyAddWidened(acc, rows[t] + channel, weights + t * padded + channel);
+                        Store<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
                     }
-                    continue;
                 }
-                for (int t = 0; t < taps; t++) rows[t] = window.Pixel(iy + dy[t], ix + dx[t]);
-                for (int channel = 0; channel < channels; channel += TLanes.Lanes)
+                p = rowStart + to;
+            }
+        }
+
+        /// <summary>Interior pixels of a row that <see cref="DepthwiseRun"/> takes at once: its sums of one channel vector stay in L1.</summary>
+        private const int RunPixels = 64;
+
+        /// <summary>Pixels that <see cref="DepthwiseRun"/> sums together, one weight load serving them all.</summary>
+        private const int RunTile = 4;
+
+        /// <summary>
+        /// <paramref name="count"/> output pixels of one row whose windows lie inside the image, the first at
+        /// <paramref name="origin"/> and each next one <paramref name="across"/> int16 elements on: per channel vector, the
+        /// taps summed <see cref="RunTile"/> pixels at a time (each tap's weights read once for them), then all the sums
+        /// requantized as one batch (the channels' constants prepared once) and stored.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DepthwiseRun<TLanes, TVector>(short* origin, int count, int across, int* offsets, int taps, int* weights, int padded,
+            sbyte* output, int* pixels, int channels, TVector* sums, sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+        {
+            for (int channel = 0; channel < channels; channel += TLanes.Lanes)
+            {
+                var bias = TLanes.Load(r.Bias + channel);
+                short* x = origin + channel;
+                int i = 0;
+                for (; i + RunTile <= count; i += RunTile, x += RunTile * across)
                 {
-                    var acc = TLanes.Load(r.Bias + channel);
-                    for (int t = 0; t < taps; t++)
-                        if (rows[t] != window.Zero) acc = TLanes.MultiplyAddWidened(acc, rows[t] + channel, weights + t * padded + channel);
-                    if (TResidual.Fused) StoreWithResidual<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
-                    else StorePlain<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
+                    TVector a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+                    int* w = weights + channel;
+                    for (int t = 0; t < taps; t++, w += padded)
+                    {
+                        short* tap = x + offsets[t];
+                        a0 = TLanes.MultiplyAddWidened(a0, tap, w);
+                        a1 = TLanes.MultiplyAddWidened(a1, tap + across, w);
+                        a2 = TLanes.MultiplyAddWidened(a2, tap + 2 * across, w);
+                        a3 = TLanes.MultiplyAddWidened(a3, tap + 3 * across, w);
+                    }
+                    sums[i] = a0;
+                    sums[i + 1] = a1;
+                    sums[i + 2] = a2;
+                    sums[i + 3] = a3;
                 }
+                for (; i < count; i++, x += across)
+                {
+                    var acc = bias;
+                    int* w = weights + channel;
+                    for (int t = 0; t < taps; t++, w += padded) acc = TLanes.MultiplyAddWidened(acc, x + offsets[t], w);
+                    sums[i] = acc;
+                }
+                StoreTile<TLanes, TVector>(sums, pixels, 1, count, output, channel, channels, partial, r);
             }
         }
 
