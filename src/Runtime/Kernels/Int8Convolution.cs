@@ -75,7 +75,8 @@ namespace NetQuantGen.Runtime.Kernels
             var rows = g.Patches ? g.AsPatchGemm() : g;
             // The byte kernel's offset bytes are addressed as int16 pairs, so the window's pixel arithmetic serves both kernels.
             int stride = kind == WorkKind.Bytes ? 2 * rows.ChannelQuads : rows.WideStride(depthwise);
-            var source = g.KernelRows ? RowSource.KernelRows : g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels : RowSource.Prepared;
+            var source = g.KernelRows ? RowSource.KernelRows : g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels
+                : depthwise && path != KernelPath.Scalar && g.InChannels % ConvolutionGeometry.BlockChannels == 0 ? RowSource.Input : RowSource.Prepared;
             if (source == RowSource.Prepared)
             {
                 if (kind == WorkKind.Bytes) Offset(x, scratch, g, path != KernelPath.Scalar);
@@ -113,9 +114,10 @@ namespace NetQuantGen.Runtime.Kernels
         /// kernel runs, for windows that read neighbouring pixels; <see cref="KernelRows"/>, the whole input widened into a
         /// zero-padded copy whose kernel rows the windows read; otherwise the rows of a pointwise reduction, built a block
         /// of output pixels at a time just before the kernel reads them: the input pixels themselves (<see cref="Pixels"/>,
-        /// a 1×1 convolution) or their windows (<see cref="Patches"/>, im2col).
+        /// a 1×1 convolution) or their windows (<see cref="Patches"/>, im2col); or, for a depthwise layer whose channels fill
+        /// whole blocks, the int8 input itself (<see cref="Input"/>: no widening pass, the input zero-point folded into the bias).
         /// </summary>
-        private enum RowSource { Prepared, KernelRows, Pixels, Patches }
+        private enum RowSource { Prepared, KernelRows, Pixels, Patches, Input }
 
         /// <summary>Block rows up to about this many bytes: written and read back while they are still in L1.</summary>
         private const int BlockBytes = 16 * 1024;
@@ -167,7 +169,7 @@ namespace NetQuantGen.Runtime.Kernels
             /// </summary>
             public void Run(int first, int end)
             {
-                if (_source is RowSource.Prepared or RowSource.KernelRows)
+                if (_source is RowSource.Prepared or RowSource.KernelRows or RowSource.Input)
                 {
                     Kernel(new Window(_wide, Geometry, _stride), first, end);
                     return;
@@ -196,13 +198,13 @@ namespace NetQuantGen.Runtime.Kernels
                 switch (Path, Kind)
                 {
                     case (KernelPath.Vector512, WorkKind.Dense): Tiled<DenseTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, source, first, end); break;
-                    case (KernelPath.Vector512, WorkKind.Depthwise): Depthwise<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Depthwise): Depthwise<Lanes512, Vector512<int>>(_input, _wide, _source == RowSource.Input, _weights, _output, _r, g, _stride, first, end); break;
                     case (KernelPath.Vector512, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector256, WorkKind.Dense): Tiled<DenseTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, source, first, end); break;
-                    case (KernelPath.Vector256, WorkKind.Depthwise): Depthwise<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Depthwise): Depthwise<Lanes256, Vector256<int>>(_input, _wide, _source == RowSource.Input, _weights, _output, _r, g, _stride, first, end); break;
                     case (KernelPath.Vector256, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector128, WorkKind.Dense): Tiled<DenseTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, source, first, end); break;
-                    case (KernelPath.Vector128, WorkKind.Depthwise): Depthwise<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Depthwise): Depthwise<Lanes128, Vector128<int>>(_input, _wide, _source == RowSource.Input, _weights, _output, _r, g, _stride, first, end); break;
                     case (KernelPath.Vector128, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (_, WorkKind.Depthwise): DepthwiseScalar(_wide, _weights, _output, _r, g, _stride); break;
                     case (_, WorkKind.Bytes): DenseBytesScalar(_wide, (sbyte*)_weights, _output, _r, g, _stride); break;
@@ -998,21 +1000,86 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>
         /// Depthwise: channels are the lanes. Each output row is walked once: the pixels whose window reaches into the
-        /// padding (the border) one at a time, every tap looked up through the window; the run between them, whose windows
-        /// lie inside the image, by <see cref="DepthwiseRun"/>, a channel vector at a time across its pixels.
+        /// padding (the border) one at a time, every tap looked up; the run between them, whose windows lie inside the image,
+        /// by <see cref="DepthwiseRun"/>, a channel vector at a time across its pixels. The taps read the widened input
+        /// (x − z_in, padding taps skipped), or with <paramref name="raw"/> the int8 input itself (no widening pass): then the
+        /// bias starts at bias − z_in·Σw and a padding tap adds z_in·w back (exact: int32 sums wrap alike in any order).
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Depthwise<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
+        private static void Depthwise<TLanes, TVector>(sbyte* input, short* wide, bool raw, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g,
+            int stride, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
+            if (raw) DepthwiseRows<TLanes, TVector, RawInput>((byte*)input, g.InChannels, weights, output, r, g, first, end);
+            else DepthwiseRows<TLanes, TVector, WidenedInput>((byte*)wide, stride * sizeof(short), weights, output, r, g, first, end);
+        }
+
+        /// <summary>What the depthwise kernel reads: a type, so that each kind gets its own loops.</summary>
+        private interface IDepthwiseInput
+        {
+            static abstract int ElementBytes { get; }
+
+            /// <summary>Whether z_in is folded into the sums (the int8 input), rather than subtracted from the input (x − z_in, padding 0).</summary>
+            static abstract bool FoldsZeroPoint { get; }
+
+            static abstract TVector MultiplyAdd<TLanes, TVector>(TVector acc, byte* x, int* w) where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged;
+        }
+
+        /// <summary>The widened input: x − z_in as int16, a block of channels per pixel.</summary>
+        private readonly struct WidenedInput : IDepthwiseInput
+        {
+            public static int ElementBytes => sizeof(short);
+
+            public static bool FoldsZeroPoint => false;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TVector MultiplyAdd<TLanes, TVector>(TVector acc, byte* x, int* w) where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged =>
+                TLanes.MultiplyAddWidened(acc, (short*)x, w);
+        }
+
+        /// <summary>The int8 input as it is, when its channels fill whole blocks (so that no vector reads past a pixel).</summary>
+        private readonly struct RawInput : IDepthwiseInput
+        {
+            public static int ElementBytes => sizeof(sbyte);
+
+            public static bool FoldsZeroPoint => true;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TVector MultiplyAdd<TLanes, TVector>(TVector acc, byte* x, int* w) where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged =>
+                TLanes.MultiplyAddSignedBytes(acc, (sbyte*)x, w);
+        }
+
+        /// <param name="pixelBytes">Bytes from one input pixel to the next.</param>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DepthwiseRows<TLanes, TVector, TInput>(byte* input, int pixelBytes, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g,
+            int first, int end)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
+        {
             int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels, outWidth = g.OutWidth;
-            var window = new Window(wide, g, stride);
-            short** rows = stackalloc short*[taps];
+            byte** rows = stackalloc byte*[taps];
             int* dy = stackalloc int[taps];
             int* dx = stackalloc int[taps];
             int* offsets = stackalloc int[taps];
             Window.Taps(g, dy, dx);
-            for (int t = 0; t < taps; t++) offsets[t] = (dy[t] * g.InWidth + dx[t]) * stride;
+            for (int t = 0; t < taps; t++) offsets[t] = (dy[t] * g.InWidth + dx[t]) * pixelBytes;
+            // z_in, then −z_in, in int16 lanes: the multiply-adds that fold it into the sums read them.
+            short* zeroPoint = stackalloc short[2 * ConvolutionGeometry.BlockChannels];
+            for (int c = 0; c < ConvolutionGeometry.BlockChannels; c++)
+            {
+                zeroPoint[c] = (short)g.InputZeroPoint;
+                zeroPoint[ConvolutionGeometry.BlockChannels + c] = (short)-g.InputZeroPoint;
+            }
+            int* bias = r.Bias;
+            if (TInput.FoldsZeroPoint)
+            {
+                int* folded = stackalloc int[padded];
+                for (int channel = 0; channel < padded; channel += TLanes.Lanes)
+                {
+                    var acc = TLanes.Load(r.Bias + channel);
+                    for (int t = 0; t < taps; t++) acc = TLanes.MultiplyAddWidened(acc, zeroPoint + ConvolutionGeometry.BlockChannels, weights + t * padded + channel);
+                    *(TVector*)(folded + channel) = acc;
+                }
+                bias = folded;
+            }
             // The window's bottom-right tap, relative to its top-left one.
             int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (g.KernelWidth - 1) * g.DilationWidth;
             // Output columns whose window lies inside the image across: ix = ox·strideW − padLeft in [0, InWidth − 1 − spanX].
@@ -1032,24 +1099,32 @@ namespace NetQuantGen.Runtime.Kernels
                     int ix = ox * g.StrideWidth - g.PadLeft;
                     if (ox == runFirst && runFirst < runEnd)
                     {
-                        short* origin = wide + (iy * g.InWidth + ix) * stride;
+                        byte* origin = input + (iy * g.InWidth + ix) * pixelBytes;
                         for (int chunk = runFirst; chunk < runEnd; chunk += RunPixels)
                         {
                             int count = Math.Min(RunPixels, runEnd - chunk);
                             for (int i = 0; i < count; i++) pixels[i] = rowStart + chunk + i;
-                            DepthwiseRun<TLanes, TVector>(origin + (chunk - runFirst) * g.StrideWidth * stride, count, g.StrideWidth * stride, offsets, taps,
-                                weights, padded, output, pixels, channels, sums, partial, r);
+                            DepthwiseRun<TLanes, TVector, TInput>(origin + (chunk - runFirst) * g.StrideWidth * pixelBytes, count, g.StrideWidth * pixelBytes, offsets,
+                                taps, weights, padded, bias, output, pixels, channels, sums, partial, r);
                         }
                         ox = runEnd - 1;
                         continue;
                     }
                     sbyte* pixel = output + (rowStart + ox) * channels;
-                    for (int t = 0; t < taps; t++) rows[t] = window.Pixel(iy + dy[t], ix + dx[t]);
+                    for (int t = 0; t < taps; t++)
+                    {
+                        int y = iy + dy[t], x = ix + dx[t];
+                        rows[t] = (uint)y < (uint)g.InHeight && (uint)x < (uint)g.InWidth ? input + (y * g.InWidth + x) * pixelBytes : null;
+                    }
                     for (int channel = 0; channel < channels; channel += TLanes.Lanes)
                     {
-                        var acc = TLanes.Load(r.Bias + channel);
+                        var acc = TLanes.Load(bias + channel);
                         for (int t = 0; t < taps; t++)
-                            if (rows[t] != window.Zero) acc = TLanes.MultiplyAddWidened(acc, rows[t] + channel, weights + t * padded + channel);
+                        {
+                            int* w = weights + t * padded + channel;
+                            if (rows[t] != null) acc = TInput.MultiplyAdd<TLanes, TVector>(acc, rows[t] + channel * TInput.ElementBytes, w);
+                            else if (TInput.FoldsZeroPoint) acc = TLanes.MultiplyAddWidened(acc, zeroPoint, w);
+                        }
                         Store<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
                     }
                 }
@@ -1065,31 +1140,31 @@ namespace NetQuantGen.Runtime.Kernels
 
         /// <summary>
         /// <paramref name="count"/> output pixels of one row whose windows lie inside the image, the first at
-        /// <paramref name="origin"/> and each next one <paramref name="across"/> int16 elements on: per channel vector, the
-        /// taps summed <see cref="RunTile"/> pixels at a time (each tap's weights read once for them), then all the sums
-        /// requantized as one batch (the channels' constants prepared once) and stored.
+        /// <paramref name="origin"/> and each next one <paramref name="across"/> bytes on: per channel vector, the taps summed
+        /// <see cref="RunTile"/> pixels at a time (each tap's weights read once for them), then all the sums requantized as
+        /// one batch (the channels' constants prepared once) and stored.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DepthwiseRun<TLanes, TVector>(short* origin, int count, int across, int* offsets, int taps, int* weights, int padded,
+        private static void DepthwiseRun<TLanes, TVector, TInput>(byte* origin, int count, int across, int* offsets, int taps, int* weights, int padded, int* bias,
             sbyte* output, int* pixels, int channels, TVector* sums, sbyte* partial, in Requantizer r)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
         {
             for (int channel = 0; channel < channels; channel += TLanes.Lanes)
             {
-                var bias = TLanes.Load(r.Bias + channel);
-                short* x = origin + channel;
+                var start = TLanes.Load(bias + channel);
+                byte* x = origin + channel * TInput.ElementBytes;
                 int i = 0;
                 for (; i + RunTile <= count; i += RunTile, x += RunTile * across)
                 {
-                    TVector a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+                    TVector a0 = start, a1 = start, a2 = start, a3 = start;
                     int* w = weights + channel;
                     for (int t = 0; t < taps; t++, w += padded)
                     {
-                        short* tap = x + offsets[t];
-                        a0 = TLanes.MultiplyAddWidened(a0, tap, w);
-                        a1 = TLanes.MultiplyAddWidened(a1, tap + across, w);
-                        a2 = TLanes.MultiplyAddWidened(a2, tap + 2 * across, w);
-                        a3 = TLanes.MultiplyAddWidened(a3, tap + 3 * across, w);
+                        byte* tap = x + offsets[t];
+                        a0 = TInput.MultiplyAdd<TLanes, TVector>(a0, tap, w);
+                        a1 = TInput.MultiplyAdd<TLanes, TVector>(a1, tap + across, w);
+                        a2 = TInput.MultiplyAdd<TLanes, TVector>(a2, tap + 2 * across, w);
+                        a3 = TInput.MultiplyAdd<TLanes, TVector>(a3, tap + 3 * across, w);
                     }
                     sums[i] = a0;
                     sums[i + 1] = a1;
@@ -1098,9 +1173,9 @@ namespace NetQuantGen.Runtime.Kernels
                 }
                 for (; i < count; i++, x += across)
                 {
-                    var acc = bias;
+                    var acc = start;
                     int* w = weights + channel;
-                    for (int t = 0; t < taps; t++, w += padded) acc = TLanes.MultiplyAddWidened(acc, x + offsets[t], w);
+                    for (int t = 0; t < taps; t++, w += padded) acc = TInput.MultiplyAdd<TLanes, TVector>(acc, x + offsets[t], w);
                     sums[i] = acc;
                 }
                 StoreTile<TLanes, TVector>(sums, pixels, 1, count, output, channel, channels, partial, r);

@@ -9,7 +9,8 @@ namespace NetQuantGen.Tests.Kernels
     /// The int8 depthwise kernel, which walks each output row as a border, an interior run (several pixels summed at once,
     /// chunks of at most 64 pixels, a remainder of fewer than a tile) and a border again, on random geometries that reach
     /// every part of that: rows from 1 to 150 pixels, non-square kernels up to 5×5, strides and dilations up to 3 across and
-    /// down, padding from none to more than the window, channel counts that are not multiples of a vector, fixed-point and
+    /// down, padding from none to more than the window, channel counts that are whole blocks of sixteen (the vector paths then
+    /// read the int8 input itself, the zero-point folded into the sums) and ones that are not multiples of a vector, fixed-point and
     /// float requantization, a fused residual add, and the parallel mode (threads that start and end inside a row).
     /// Every path gives the bytes of the scalar kernel, without the add, then the add's scalar definition element by element.
     /// </summary>
@@ -28,7 +29,8 @@ namespace NetQuantGen.Tests.Kernels
                 int padTop = random.Next(0, (kh - 1) * dh + 2), padLeft = random.Next(0, (kw - 1) * dw + 2);
                 int padBottom = random.Next(0, (kh - 1) * dh + 2), padRight = random.Next(0, (kw - 1) * dw + 2);
                 int inH = large ? random.Next(60, 80) : random.Next(1, 20), inW = large ? random.Next(60, 90) : random.Next(1, 151);
-                int channels = large ? random.Next(40, 70) : random.Next(1, 70);
+                // Whole blocks of sixteen (half the time) make the vector paths read the int8 input itself, z_in folded into the sums.
+                int channels = random.Next(2) == 0 ? 16 * random.Next(large ? 3 : 1, 5) : large ? random.Next(40, 70) : random.Next(1, 70);
                 if (large) (kh, kw, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight) = (3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
                 int outH = (inH + padTop + padBottom - (kh - 1) * dh - 1) / sh + 1, outW = (inW + padLeft + padRight - (kw - 1) * dw - 1) / sw + 1;
                 if (outH < 1 || outW < 1 || inH + padTop + padBottom < (kh - 1) * dh + 1 || inW + padLeft + padRight < (kw - 1) * dw + 1) continue;
