@@ -83,6 +83,9 @@ namespace NetQuantGen.Runtime.Kernels
                 else Widen(x, scratch, g, stride, path != KernelPath.Scalar);
             }
             if (source == RowSource.KernelRows) PadInput(x, scratch, g, path != KernelPath.Scalar);
+            // With stride 1, the int8 input padded with z_in in the scratch, where it fits: every window then lies inside it (no
+            // border pixels). A strided layer's input is several times its output, and copying it cost more than its borders (measured).
+            bool padded = source == RowSource.Input && g.StrideHeight == 1 && g.StrideWidth == 1 && PadWithZeroPoint(x, MemoryMarshal.AsBytes(scratch), g, out rows);
             fixed (sbyte* input = x)
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
@@ -90,9 +93,43 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (sbyte* output = y, residualSkip = skip)
             {
                 byte* steps = stackalloc byte[skip.IsEmpty ? 0 : Requantizer.ResidualStepsBytes];
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps),
+                Dispatch(new Work(padded ? (sbyte*)wide : input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, output, skip.IsEmpty ? null : residualSkip, residual, steps),
                     g, rows, stride, kind, source, path));
             }
+        }
+
+        /// <summary>
+        /// The int8 input that a depthwise layer's windows read, padded with z_in (x − z_in = 0, as the padding is) to the
+        /// rows and columns from −PadTop, −PadLeft to the last window's bottom-right tap, written to <paramref name="target"/>
+        /// if it fits there; <paramref name="geometry"/> is then the layer over the padded input, with no padding.
+        /// </summary>
+        private static bool PadWithZeroPoint(ReadOnlySpan<sbyte> x, Span<byte> target, in ConvolutionGeometry g, out ConvolutionGeometry geometry)
+        {
+            int height = (g.OutHeight - 1) * g.StrideHeight + (g.KernelHeight - 1) * g.DilationHeight + 1;
+            int width = (g.OutWidth - 1) * g.StrideWidth + (g.KernelWidth - 1) * g.DilationWidth + 1, channels = g.InChannels;
+            if ((long)height * width * channels > target.Length)
+            {
+                geometry = g;
+                return false;
+            }
+            geometry = g with { InHeight = height, InWidth = width, PadTop = 0, PadLeft = 0 };
+            var input = MemoryMarshal.AsBytes(x);
+            byte zero = (byte)(sbyte)g.InputZeroPoint;
+            int left = Math.Min(g.PadLeft, width), count = Math.Max(0, Math.Min(g.InWidth, width - left));
+            for (int row = 0; row < height; row++)
+            {
+                var line = target.Slice(row * width * channels, width * channels);
+                int iy = row - g.PadTop;
+                if ((uint)iy >= (uint)g.InHeight || count == 0)
+                {
+                    line.Fill(zero);
+                    continue;
+                }
+                line.Slice(0, left * channels).Fill(zero);
+                input.Slice(iy * g.InWidth * channels, count * channels).CopyTo(line.Slice(left * channels));
+                line.Slice((left + count) * channels).Fill(zero);
+            }
+            return true;
         }
 
         /// <summary>A fused residual add reads one skip element per output element: an empty skip means none is fused.</summary>
