@@ -1131,6 +1131,18 @@ namespace NetQuantGen.Runtime.Kernels
                 int iy = oy * g.StrideHeight - g.PadTop;
                 bool insideDown = iy >= 0 && iy + spanY < g.InHeight;
                 int runFirst = insideDown ? Math.Max(from, insideFirst) : to, runEnd = insideDown ? Math.Min(to, insideEnd) : to;
+                // Whole rows inside the image (a padded input's, say) that fit in one run: taken together.
+                int wholeRows = 0;
+                if (insideDown && runFirst == 0 && runEnd == outWidth)
+                    while (wholeRows < RunPixels / outWidth && p + (wholeRows + 1) * outWidth <= end && iy + wholeRows * g.StrideHeight + spanY < g.InHeight) wholeRows++;
+                if (wholeRows > 1)
+                {
+                    for (int i = 0; i < wholeRows * outWidth; i++) pixels[i] = p + i;
+                    DepthwiseRun<TLanes, TVector, TInput>(input + (iy * g.InWidth - g.PadLeft) * pixelBytes, outWidth, wholeRows, g.StrideHeight * g.InWidth * pixelBytes,
+                        g.StrideWidth * pixelBytes, offsets, taps, weights, padded, bias, output, pixels, channels, sums, partial, r);
+                    p += wholeRows * outWidth;
+                    continue;
+                }
                 for (int ox = from; ox < to; ox++)
                 {
                     int ix = ox * g.StrideWidth - g.PadLeft;
@@ -1141,8 +1153,8 @@ namespace NetQuantGen.Runtime.Kernels
                         {
                             int count = Math.Min(RunPixels, runEnd - chunk);
                             for (int i = 0; i < count; i++) pixels[i] = rowStart + chunk + i;
-                            DepthwiseRun<TLanes, TVector, TInput>(origin + (chunk - runFirst) * g.StrideWidth * pixelBytes, count, g.StrideWidth * pixelBytes, offsets,
-                                taps, weights, padded, bias, output, pixels, channels, sums, partial, r);
+                            DepthwiseRun<TLanes, TVector, TInput>(origin + (chunk - runFirst) * g.StrideWidth * pixelBytes, count, 1, 0, g.StrideWidth * pixelBytes,
+                                offsets, taps, weights, padded, bias, output, pixels, channels, sums, partial, r);
                         }
                         ox = runEnd - 1;
                         continue;
@@ -1176,46 +1188,56 @@ namespace NetQuantGen.Runtime.Kernels
         private const int RunTile = 4;
 
         /// <summary>
-        /// <paramref name="count"/> output pixels of one row whose windows lie inside the image, the first at
-        /// <paramref name="origin"/> and each next one <paramref name="across"/> bytes on: per channel vector, the taps summed
-        /// <see cref="RunTile"/> pixels at a time (each tap's weights read once for them), then all the sums requantized as
-        /// one batch (the channels' constants prepared once) and stored.
+        /// <paramref name="count"/> output pixels in each of <paramref name="rows"/> rows, whose windows lie inside the image,
+        /// the first at <paramref name="origin"/>, each next one <paramref name="across"/> bytes on and each next row
+        /// <paramref name="rowStep"/> bytes on: per channel vector, the taps summed <see cref="RunTile"/> pixels at a time
+        /// (each tap's weights read once for them), then all the sums requantized as one batch (the channels' constants
+        /// prepared once) and stored.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DepthwiseRun<TLanes, TVector, TInput>(byte* origin, int count, int across, int* offsets, int taps, int* weights, int padded, int* bias,
-            sbyte* output, int* pixels, int channels, TVector* sums, sbyte* partial, in Requantizer r)
+        private static void DepthwiseRun<TLanes, TVector, TInput>(byte* origin, int count, int rows, int rowStep, int across, int* offsets, int taps, int* weights,
+            int padded, int* bias, sbyte* output, int* pixels, int channels, TVector* rowSums, sbyte* partial, in Requantizer r)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
         {
             for (int channel = 0; channel < channels; channel += TLanes.Lanes)
             {
                 var start = TLanes.Load(bias + channel);
-                byte* x = origin + channel * TInput.ElementBytes;
-                int i = 0;
-                for (; i + RunTile <= count; i += RunTile, x += RunTile * across)
+                for (int row = 0; row < rows; row++)
+                    SumRow<TLanes, TVector, TInput>(origin + row * rowStep + channel * TInput.ElementBytes, count, across, offsets, taps, weights + channel, padded, start,
+                        rowSums + row * count);
+                StoreTile<TLanes, TVector>(rowSums, pixels, 1, rows * count, output, channel, channels, partial, r);
+            }
+        }
+
+        /// <summary>One row of <see cref="DepthwiseRun"/> for one channel vector, its sums at <paramref name="sums"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void SumRow<TLanes, TVector, TInput>(byte* x, int count, int across, int* offsets, int taps, int* weights, int padded, TVector start, TVector* sums)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
+        {
+            int i = 0;
+            for (; i + RunTile <= count; i += RunTile, x += RunTile * across)
+            {
+                TVector a0 = start, a1 = start, a2 = start, a3 = start;
+                int* w = weights;
+                for (int t = 0; t < taps; t++, w += padded)
                 {
-                    TVector a0 = start, a1 = start, a2 = start, a3 = start;
-                    int* w = weights + channel;
-                    for (int t = 0; t < taps; t++, w += padded)
-                    {
-                        byte* tap = x + offsets[t];
-                        a0 = TInput.MultiplyAdd<TLanes, TVector>(a0, tap, w);
-                        a1 = TInput.MultiplyAdd<TLanes, TVector>(a1, tap + across, w);
-                        a2 = TInput.MultiplyAdd<TLanes, TVector>(a2, tap + 2 * across, w);
-                        a3 = TInput.MultiplyAdd<TLanes, TVector>(a3, tap + 3 * across, w);
-                    }
-                    sums[i] = a0;
-                    sums[i + 1] = a1;
-                    sums[i + 2] = a2;
-                    sums[i + 3] = a3;
+                    byte* tap = x + offsets[t];
+                    a0 = TInput.MultiplyAdd<TLanes, TVector>(a0, tap, w);
+                    a1 = TInput.MultiplyAdd<TLanes, TVector>(a1, tap + across, w);
+                    a2 = TInput.MultiplyAdd<TLanes, TVector>(a2, tap + 2 * across, w);
+                    a3 = TInput.MultiplyAdd<TLanes, TVector>(a3, tap + 3 * across, w);
                 }
-                for (; i < count; i++, x += across)
-                {
-                    var acc = start;
-                    int* w = weights + channel;
-                    for (int t = 0; t < taps; t++, w += padded) acc = TInput.MultiplyAdd<TLanes, TVector>(acc, x + offsets[t], w);
-                    sums[i] = acc;
-                }
-                StoreTile<TLanes, TVector>(sums, pixels, 1, count, output, channel, channels, partial, r);
+                sums[i] = a0;
+                sums[i + 1] = a1;
+                sums[i + 2] = a2;
+                sums[i + 3] = a3;
+            }
+            for (; i < count; i++, x += across)
+            {
+                var acc = start;
+                int* w = weights;
+                for (int t = 0; t < taps; t++, w += padded) acc = TInput.MultiplyAdd<TLanes, TVector>(acc, x + offsets[t], w);
+                sums[i] = acc;
             }
         }
 
