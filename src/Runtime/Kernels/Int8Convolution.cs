@@ -75,13 +75,17 @@ namespace NetQuantGen.Runtime.Kernels
             var rows = g.Patches ? g.AsPatchGemm() : g;
             // The byte kernel's offset bytes are addressed as int16 pairs, so the window's pixel arithmetic serves both kernels.
             int stride = kind == WorkKind.Bytes ? 2 * rows.ChannelQuads : rows.WideStride(depthwise);
-            var source = g.KernelRows ? RowSource.KernelRows : g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels : RowSource.Prepared;
+            var source = g.KernelRows ? RowSource.KernelRows : g.Patches ? RowSource.Patches : !depthwise && IsPointwise(g) ? RowSource.Pixels
+                : depthwise && path != KernelPath.Scalar && g.InChannels % ConvolutionGeometry.BlockChannels == 0 ? RowSource.Input : RowSource.Prepared;
             if (source == RowSource.Prepared)
             {
                 if (kind == WorkKind.Bytes) Offset(x, scratch, g, path != KernelPath.Scalar);
                 else Widen(x, scratch, g, stride, path != KernelPath.Scalar);
             }
             if (source == RowSource.KernelRows) PadInput(x, scratch, g, path != KernelPath.Scalar);
+            // With stride 1, the int8 input padded with z_in in the scratch, where it fits: every window then lies inside it (no
+            // border pixels). A strided layer's input is several times its output, and copying it cost more than its borders (measured).
+            bool padded = source == RowSource.Input && g.StrideHeight == 1 && g.StrideWidth == 1 && PadWithZeroPoint(x, MemoryMarshal.AsBytes(scratch), g, out rows);
             fixed (sbyte* input = x)
             fixed (short* wide = scratch)
             fixed (int* w = weights, b = bias, m = multiplier, ls = leftShift, rs = rightShift)
@@ -90,9 +94,43 @@ namespace NetQuantGen.Runtime.Kernels
             fixed (byte* residualTable = residual == null ? default : residual.Bytes)
             {
                 byte* oneShift = stackalloc byte[Requantizer.OneShiftBytes(g, !scale.IsEmpty)];
-                Dispatch(new Work(input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residualTable),
+                Dispatch(new Work(padded ? (sbyte*)wide : input, wide, w, output, new Requantizer(b, m, ls, rs, scale.IsEmpty ? null : s, g, oneShift, output, skip.IsEmpty ? null : residualSkip, residualTable),
                     g, rows, stride, kind, source, path));
             }
+        }
+
+        /// <summary>
+        /// The int8 input that a depthwise layer's windows read, padded with z_in (x − z_in = 0, as the padding is) to the
+        /// rows and columns from −PadTop, −PadLeft to the last window's bottom-right tap, written to <paramref name="target"/>
+        /// if it fits there; <paramref name="geometry"/> is then the layer over the padded input, with no padding.
+        /// </summary>
+        private static bool PadWithZeroPoint(ReadOnlySpan<sbyte> x, Span<byte> target, in ConvolutionGeometry g, out ConvolutionGeometry geometry)
+        {
+            int height = (g.OutHeight - 1) * g.StrideHeight + (g.KernelHeight - 1) * g.DilationHeight + 1;
+            int width = (g.OutWidth - 1) * g.StrideWidth + (g.KernelWidth - 1) * g.DilationWidth + 1, channels = g.InChannels;
+            if ((long)height * width * channels > target.Length)
+            {
+                geometry = g;
+                return false;
+            }
+            geometry = g with { InHeight = height, InWidth = width, PadTop = 0, PadLeft = 0 };
+            var input = MemoryMarshal.AsBytes(x);
+            byte zero = (byte)(sbyte)g.InputZeroPoint;
+            int left = Math.Min(g.PadLeft, width), count = Math.Max(0, Math.Min(g.InWidth, width - left));
+            for (int row = 0; row < height; row++)
+            {
+                var line = target.Slice(row * width * channels, width * channels);
+                int iy = row - g.PadTop;
+                if ((uint)iy >= (uint)g.InHeight || count == 0)
+                {
+                    line.Fill(zero);
+                    continue;
+                }
+                line.Slice(0, left * channels).Fill(zero);
+                input.Slice(iy * g.InWidth * channels, count * channels).CopyTo(line.Slice(left * channels));
+                line.Slice((left + count) * channels).Fill(zero);
+            }
+            return true;
         }
 
         /// <summary>A fused residual add reads one skip element per output element: an empty skip means none is fused.</summary>
@@ -114,9 +152,10 @@ namespace NetQuantGen.Runtime.Kernels
         /// kernel runs, for windows that read neighbouring pixels; <see cref="KernelRows"/>, the whole input widened into a
         /// zero-padded copy whose kernel rows the windows read; otherwise the rows of a pointwise reduction, built a block
         /// of output pixels at a time just before the kernel reads them: the input pixels themselves (<see cref="Pixels"/>,
-        /// a 1×1 convolution) or their windows (<see cref="Patches"/>, im2col).
+        /// a 1×1 convolution) or their windows (<see cref="Patches"/>, im2col); or, for a depthwise layer whose channels fill
+        /// whole blocks, the int8 input itself (<see cref="Input"/>: no widening pass, the input zero-point folded into the bias).
         /// </summary>
-        private enum RowSource { Prepared, KernelRows, Pixels, Patches }
+        private enum RowSource { Prepared, KernelRows, Pixels, Patches, Input }
 
         /// <summary>Block rows up to about this many bytes: written and read back while they are still in L1.</summary>
         private const int BlockBytes = 16 * 1024;
@@ -168,7 +207,7 @@ namespace NetQuantGen.Runtime.Kernels
             /// </summary>
             public void Run(int first, int end)
             {
-                if (_source is RowSource.Prepared or RowSource.KernelRows)
+                if (_source is RowSource.Prepared or RowSource.KernelRows or RowSource.Input)
                 {
                     Kernel(new Window(_wide, Geometry, _stride), first, end);
                     return;
@@ -197,13 +236,13 @@ namespace NetQuantGen.Runtime.Kernels
                 switch (Path, Kind)
                 {
                     case (KernelPath.Vector512, WorkKind.Dense): Tiled<DenseTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, source, first, end); break;
-                    case (KernelPath.Vector512, WorkKind.Depthwise): Depthwise<Lanes512, Vector512<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector512, WorkKind.Depthwise): Depthwise<Lanes512, Vector512<int>>(_input, _wide, _source == RowSource.Input, _weights, _output, _r, g, _stride, first, end); break;
                     case (KernelPath.Vector512, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes512, Vector512<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector256, WorkKind.Dense): Tiled<DenseTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, source, first, end); break;
-                    case (KernelPath.Vector256, WorkKind.Depthwise): Depthwise<Lanes256, Vector256<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector256, WorkKind.Depthwise): Depthwise<Lanes256, Vector256<int>>(_input, _wide, _source == RowSource.Input, _weights, _output, _r, g, _stride, first, end); break;
                     case (KernelPath.Vector256, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes256, Vector256<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (KernelPath.Vector128, WorkKind.Dense): Tiled<DenseTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, source, first, end); break;
-                    case (KernelPath.Vector128, WorkKind.Depthwise): Depthwise<Lanes128, Vector128<int>>(_wide, _weights, _output, _r, g, _stride, first, end); break;
+                    case (KernelPath.Vector128, WorkKind.Depthwise): Depthwise<Lanes128, Vector128<int>>(_input, _wide, _source == RowSource.Input, _weights, _output, _r, g, _stride, first, end); break;
                     case (KernelPath.Vector128, WorkKind.Bytes): Tiled<ByteTileLoop, Lanes128, Vector128<int>>(window, _weights, _output, _r, g, source, first, end); break;
                     case (_, WorkKind.Depthwise): DepthwiseScalar(_wide, _weights, _output, _r, g, _stride); break;
                     case (_, WorkKind.Bytes): DenseBytesScalar(_wide, (sbyte*)_weights, _output, _r, g, _stride); break;
@@ -998,76 +1037,208 @@ namespace NetQuantGen.Runtime.Kernels
         }
 
         /// <summary>
-        /// Depthwise: channels are the lanes; per output pixel, every vector of channels sums its taps. A pixel whose
-        /// window lies inside the image (most of them) reads its taps at fixed offsets from its top-left input pixel,
-        /// with no per-tap padding test; only the border pixels look each tap up through the window.
+        /// Depthwise: channels are the lanes. Each output row is walked once: the pixels whose window reaches into the
+        /// padding (the border) one at a time, every tap looked up; the run between them, whose windows lie inside the image,
+        /// by <see cref="DepthwiseRun"/>, a channel vector at a time across its pixels. The taps read the widened input
+        /// (x − z_in, padding taps skipped), or with <paramref name="raw"/> the int8 input itself (no widening pass): then the
+        /// bias starts at bias − z_in·Σw and a padding tap adds z_in·w back (exact: int32 sums wrap alike in any order).
         /// </summary>
-        private static void Depthwise<TLanes, TVector>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
+        private static void Depthwise<TLanes, TVector>(sbyte* input, short* wide, bool raw, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g,
+            int stride, int first, int end)
             where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged
         {
-            if (r.HasResidual) DepthwiseVector<TLanes, TVector, WithResidual>(wide, weights, output, r, g, stride, first, end);
-            else DepthwiseVector<TLanes, TVector, NoResidual>(wide, weights, output, r, g, stride, first, end);
+            if (raw) DepthwiseRows<TLanes, TVector, RawInput>((byte*)input, g.InChannels, weights, output, r, g, first, end);
+            else DepthwiseRows<TLanes, TVector, WidenedInput>((byte*)wide, stride * sizeof(short), weights, output, r, g, first, end);
         }
 
-        /// <summary>Whether a kernel instantiation stores through a fused residual add: a type, so the loop without one carries none of its code.</summary>
-        private interface IResidualStore
+        /// <summary>What the depthwise kernel reads: a type, so that each kind gets its own loops.</summary>
+        private interface IDepthwiseInput
         {
-            static abstract bool Fused { get; }
+            static abstract int ElementBytes { get; }
+
+            /// <summary>Whether z_in is folded into the sums (the int8 input), rather than subtracted from the input (x − z_in, padding 0).</summary>
+            static abstract bool FoldsZeroPoint { get; }
+
+            static abstract TVector MultiplyAdd<TLanes, TVector>(TVector acc, byte* x, int* w) where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged;
         }
 
-        private readonly struct NoResidual : IResidualStore
+        /// <summary>The widened input: x − z_in as int16, a block of channels per pixel.</summary>
+        private readonly struct WidenedInput : IDepthwiseInput
         {
-            public static bool Fused => false;
+            public static int ElementBytes => sizeof(short);
+
+            public static bool FoldsZeroPoint => false;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TVector MultiplyAdd<TLanes, TVector>(TVector acc, byte* x, int* w) where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged =>
+                TLanes.MultiplyAddWidened(acc, (short*)x, w);
         }
 
-        private readonly struct WithResidual : IResidualStore
+        /// <summary>The int8 input as it is, when its channels fill whole blocks (so that no vector reads past a pixel).</summary>
+        private readonly struct RawInput : IDepthwiseInput
         {
-            public static bool Fused => true;
+            public static int ElementBytes => sizeof(sbyte);
+
+            public static bool FoldsZeroPoint => true;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TVector MultiplyAdd<TLanes, TVector>(TVector acc, byte* x, int* w) where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged =>
+                TLanes.MultiplyAddSignedBytes(acc, (sbyte*)x, w);
         }
 
-        /// <remarks>The residual add is a type parameter here (measured: the run-time test in this tight loop cost 3–6%).</remarks>
+        /// <param name="pixelBytes">Bytes from one input pixel to the next.</param>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void DepthwiseVector<TLanes, TVector, TResidual>(short* wide, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g, int stride, int first, int end)
-            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TResidual : struct, IResidualStore
+        private static void DepthwiseRows<TLanes, TVector, TInput>(byte* input, int pixelBytes, int* weights, sbyte* output, in Requantizer r, in ConvolutionGeometry g,
+            int first, int end)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
         {
-            int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels;
-            var window = new Window(wide, g, stride);
-            short** rows = stackalloc short*[taps];
+            int taps = g.Taps, padded = g.ChannelBlocks * ConvolutionGeometry.BlockChannels, channels = g.OutChannels, outWidth = g.OutWidth;
+            byte** rows = stackalloc byte*[taps];
             int* dy = stackalloc int[taps];
             int* dx = stackalloc int[taps];
             int* offsets = stackalloc int[taps];
             Window.Taps(g, dy, dx);
-            for (int t = 0; t < taps; t++) offsets[t] = (dy[t] * g.InWidth + dx[t]) * stride;
-            // The window's bottom-right tap, relative to its top-left one.
-            int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (g.KernelWidth - 1) * g.DilationWidth;
-            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
-            for (int p = first; p < end; p++)
+            for (int t = 0; t < taps; t++) offsets[t] = (dy[t] * g.InWidth + dx[t]) * pixelBytes;
+            // z_in, then −z_in, in int16 lanes: the multiply-adds that fold it into the sums read them.
+            short* zeroPoint = stackalloc short[2 * ConvolutionGeometry.BlockChannels];
+            for (int c = 0; c < ConvolutionGeometry.BlockChannels; c++)
             {
-                window.Origin(p, out int iy, out int ix);
-                sbyte* pixel = output + p * channels;
-                if (iy >= 0 && ix >= 0 && iy + spanY < g.InHeight && ix + spanX < g.InWidth)
-                {
-                    short* origin = wide + (iy * g.InWidth + ix) * stride;
-                    for (int channel = 0; channel < channels; channel += TLanes.Lanes)
-                    {
-                        var acc = TLanes.Load(r.Bias + channel);
-                        short* x = origin + channel;
-                        int* w = weights + channel;
-                        for (int t = 0; t < taps; t++, w += padded) acc = TLanes.MultiplyAddWidened(acc, x + offsets[t], w);
-                        if (TResidual.Fused) StoreWithResidual<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
-                        else StorePlain<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
-                    }
-                    continue;
-                }
-                for (int t = 0; t < taps; t++) rows[t] = window.Pixel(iy + dy[t], ix + dx[t]);
-                for (int channel = 0; channel < channels; channel += TLanes.Lanes)
+                zeroPoint[c] = (short)g.InputZeroPoint;
+                zeroPoint[ConvolutionGeometry.BlockChannels + c] = (short)-g.InputZeroPoint;
+            }
+            int* bias = r.Bias;
+            if (TInput.FoldsZeroPoint)
+            {
+                int* folded = stackalloc int[padded];
+                for (int channel = 0; channel < padded; channel += TLanes.Lanes)
                 {
                     var acc = TLanes.Load(r.Bias + channel);
-                    for (int t = 0; t < taps; t++)
-                        if (rows[t] != window.Zero) acc = TLanes.MultiplyAddWidened(acc, rows[t] + channel, weights + t * padded + channel);
-                    if (TResidual.Fused) StoreWithResidual<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
-                    else StorePlain<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
+                    for (int t = 0; t < taps; t++) acc = TLanes.MultiplyAddWidened(acc, zeroPoint + ConvolutionGeometry.BlockChannels, weights + t * padded + channel);
+                    *(TVector*)(folded + channel) = acc;
                 }
+                bias = folded;
+            }
+            // The window's bottom-right tap, relative to its top-left one.
+            int spanY = (g.KernelHeight - 1) * g.DilationHeight, spanX = (g.KernelWidth - 1) * g.DilationWidth;
+            // Output columns whose window lies inside the image across: ix = ox·strideW − padLeft in [0, InWidth − 1 − spanX].
+            int insideFirst = (g.PadLeft + g.StrideWidth - 1) / g.StrideWidth, lastInside = g.InWidth - 1 - spanX + g.PadLeft;
+            int insideEnd = lastInside < 0 ? 0 : Math.Min(outWidth, lastInside / g.StrideWidth + 1);
+            TVector* sums = stackalloc TVector[RunPixels];
+            int* pixels = stackalloc int[RunPixels];
+            sbyte* partial = stackalloc sbyte[ConvolutionGeometry.BlockChannels];
+            for (int p = first; p < end;)
+            {
+                int oy = p / outWidth, rowStart = oy * outWidth, from = p - rowStart, to = Math.Min(end - rowStart, outWidth);
+                int iy = oy * g.StrideHeight - g.PadTop;
+                bool insideDown = iy >= 0 && iy + spanY < g.InHeight;
+                int runFirst = insideDown ? Math.Max(from, insideFirst) : to, runEnd = insideDown ? Math.Min(to, insideEnd) : to;
+                // Whole rows inside the image (a padded input's, say) that fit in one run: taken together.
+                int wholeRows = 0;
+                if (insideDown && runFirst == 0 && runEnd == outWidth)
+                    while (wholeRows < RunPixels / outWidth && p + (wholeRows + 1) * outWidth <= end && iy + wholeRows * g.StrideHeight + spanY < g.InHeight) wholeRows++;
+                if (wholeRows > 1)
+                {
+                    for (int i = 0; i < wholeRows * outWidth; i++) pixels[i] = p + i;
+                    DepthwiseRun<TLanes, TVector, TInput>(input + (iy * g.InWidth - g.PadLeft) * pixelBytes, outWidth, wholeRows, g.StrideHeight * g.InWidth * pixelBytes,
+                        g.StrideWidth * pixelBytes, offsets, taps, weights, padded, bias, output, pixels, channels, sums, partial, r);
+                    p += wholeRows * outWidth;
+                    continue;
+                }
+                for (int ox = from; ox < to; ox++)
+                {
+                    int ix = ox * g.StrideWidth - g.PadLeft;
+                    if (ox == runFirst && runFirst < runEnd)
+                    {
+                        byte* origin = input + (iy * g.InWidth + ix) * pixelBytes;
+                        for (int chunk = runFirst; chunk < runEnd; chunk += RunPixels)
+                        {
+                            int count = Math.Min(RunPixels, runEnd - chunk);
+                            for (int i = 0; i < count; i++) pixels[i] = rowStart + chunk + i;
+                            DepthwiseRun<TLanes, TVector, TInput>(origin + (chunk - runFirst) * g.StrideWidth * pixelBytes, count, 1, 0, g.StrideWidth * pixelBytes,
+                                offsets, taps, weights, padded, bias, output, pixels, channels, sums, partial, r);
+                        }
+                        ox = runEnd - 1;
+                        continue;
+                    }
+                    sbyte* pixel = output + (rowStart + ox) * channels;
+                    for (int t = 0; t < taps; t++)
+                    {
+                        int y = iy + dy[t], x = ix + dx[t];
+                        rows[t] = (uint)y < (uint)g.InHeight && (uint)x < (uint)g.InWidth ? input + (y * g.InWidth + x) * pixelBytes : null;
+                    }
+                    for (int channel = 0; channel < channels; channel += TLanes.Lanes)
+                    {
+                        var acc = TLanes.Load(bias + channel);
+                        for (int t = 0; t < taps; t++)
+                        {
+                            int* w = weights + t * padded + channel;
+                            if (rows[t] != null) acc = TInput.MultiplyAdd<TLanes, TVector>(acc, rows[t] + channel * TInput.ElementBytes, w);
+                            else if (TInput.FoldsZeroPoint) acc = TLanes.MultiplyAddWidened(acc, zeroPoint, w);
+                        }
+                        Store<TLanes, TVector>(pixel, acc, channel, channels, partial, r);
+                    }
+                }
+                p = rowStart + to;
+            }
+        }
+
+        /// <summary>Interior pixels of a row that <see cref="DepthwiseRun"/> takes at once: its sums of one channel vector stay in L1.</summary>
+        private const int RunPixels = 64;
+
+        /// <summary>Pixels that <see cref="DepthwiseRun"/> sums together, one weight load serving them all.</summary>
+        private const int RunTile = 4;
+
+        /// <summary>
+        /// <paramref name="count"/> output pixels in each of <paramref name="rows"/> rows, whose windows lie inside the image,
+        /// the first at <paramref name="origin"/>, each next one <paramref name="across"/> bytes on and each next row
+        /// <paramref name="rowStep"/> bytes on: per channel vector, the taps summed <see cref="RunTile"/> pixels at a time
+        /// (each tap's weights read once for them), then all the sums requantized as one batch (the channels' constants
+        /// prepared once) and stored.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void DepthwiseRun<TLanes, TVector, TInput>(byte* origin, int count, int rows, int rowStep, int across, int* offsets, int taps, int* weights,
+            int padded, int* bias, sbyte* output, int* pixels, int channels, TVector* rowSums, sbyte* partial, in Requantizer r)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
+        {
+            for (int channel = 0; channel < channels; channel += TLanes.Lanes)
+            {
+                var start = TLanes.Load(bias + channel);
+                for (int row = 0; row < rows; row++)
+                    SumRow<TLanes, TVector, TInput>(origin + row * rowStep + channel * TInput.ElementBytes, count, across, offsets, taps, weights + channel, padded, start,
+                        rowSums + row * count);
+                StoreTile<TLanes, TVector>(rowSums, pixels, 1, rows * count, output, channel, channels, partial, r);
+            }
+        }
+
+        /// <summary>One row of <see cref="DepthwiseRun"/> for one channel vector, its sums at <paramref name="sums"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void SumRow<TLanes, TVector, TInput>(byte* x, int count, int across, int* offsets, int taps, int* weights, int padded, TVector start, TVector* sums)
+            where TLanes : struct, IVectorLanes<TVector> where TVector : unmanaged where TInput : struct, IDepthwiseInput
+        {
+            int i = 0;
+            for (; i + RunTile <= count; i += RunTile, x += RunTile * across)
+            {
+                TVector a0 = start, a1 = start, a2 = start, a3 = start;
+                int* w = weights;
+                for (int t = 0; t < taps; t++, w += padded)
+                {
+                    byte* tap = x + offsets[t];
+                    a0 = TInput.MultiplyAdd<TLanes, TVector>(a0, tap, w);
+                    a1 = TInput.MultiplyAdd<TLanes, TVector>(a1, tap + across, w);
+                    a2 = TInput.MultiplyAdd<TLanes, TVector>(a2, tap + 2 * across, w);
+                    a3 = TInput.MultiplyAdd<TLanes, TVector>(a3, tap + 3 * across, w);
+                }
+                sums[i] = a0;
+                sums[i + 1] = a1;
+                sums[i + 2] = a2;
+                sums[i + 3] = a3;
+            }
+            for (; i < count; i++, x += across)
+            {
+                var acc = start;
+                int* w = weights;
+                for (int t = 0; t < taps; t++, w += padded) acc = TInput.MultiplyAdd<TLanes, TVector>(acc, x + offsets[t], w);
+                sums[i] = acc;
             }
         }
 

@@ -40,6 +40,9 @@ namespace NetQuantGen.Runtime.Kernels
         /// <summary>acc + (int)x[i]·w[i] per lane: the depthwise step, int16 inputs widened to int32.</summary>
         static abstract TVector MultiplyAddWidened(TVector acc, short* x, int* w);
 
+        /// <summary>acc + (int)x[i]·w[i] per lane: the depthwise step on the int8 input itself (Lanes bytes read).</summary>
+        static abstract TVector MultiplyAddSignedBytes(TVector acc, sbyte* x, int* w);
+
         /// <summary>Requantizes the lanes for channels [channel, channel + Lanes), clamps, and stores them as int8.</summary>
         static abstract void Store(sbyte* destination, TVector acc, int channel, in Requantizer r);
 
@@ -95,6 +98,10 @@ namespace NetQuantGen.Runtime.Kernels
             Avx512F.Add(acc, Avx512F.MultiplyLow(Avx512F.ConvertToVector512Int32(Avx.LoadVector256(x)), Avx512F.LoadVector512(w)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<int> MultiplyAddSignedBytes(Vector512<int> acc, sbyte* x, int* w) =>
+            Avx512F.Add(acc, Avx512F.MultiplyLow(Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(x)), Avx512F.LoadVector512(w)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Store(sbyte* destination, Vector512<int> acc, int channel, in Requantizer r) => StoreFinished(destination, r.Finish(acc, channel));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -143,6 +150,10 @@ namespace NetQuantGen.Runtime.Kernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> MultiplyAddWidened(Vector256<int> acc, short* x, int* w) =>
+            Avx2.Add(acc, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(x), Avx.LoadVector256(w)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> MultiplyAddSignedBytes(Vector256<int> acc, sbyte* x, int* w) =>
             Avx2.Add(acc, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(x), Avx.LoadVector256(w)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -231,6 +242,10 @@ namespace NetQuantGen.Runtime.Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<int> MultiplyAddWidened(Vector128<int> acc, short* x, int* w) =>
             acc + Vector128.WidenLower(Vector128.Load(x)) * Vector128.Load(w);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<int> MultiplyAddSignedBytes(Vector128<int> acc, sbyte* x, int* w) =>
+            acc + Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalar(*(int*)x).AsSByte())) * Vector128.Load(w);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Store(sbyte* destination, Vector128<int> acc, int channel, in Requantizer r)
