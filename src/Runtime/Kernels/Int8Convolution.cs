@@ -62,6 +62,7 @@ namespace NetQuantGen.Runtime.Kernels
             Run(x, y, scratch, weights, bias, default, default, default, scale, g, depthwise: true, default, default);
 
         /// <summary>Fixed-point requantization when <paramref name="scale"/> is empty, float otherwise; a residual add fused when <paramref name="skip"/> is not empty.</summary>
+        [SkipLocalsInit] // the requantization constants' buffer is written whole before it is read: no zeroing per call
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: straight to optimized code, no tier-0 or OSR versions
         private static void Run(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,

@@ -113,6 +113,7 @@ namespace NetQuantGen.Runtime.Kernels
             else Run<TwoByTwo>(x, y, scratch, weights, bias, default, default, default, scale, g, default, default, pooled);
         }
 
+        [SkipLocalsInit] // the requantization constants' buffer is written whole before it is read: no zeroing per call
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Run<TTile>(ReadOnlySpan<sbyte> x, Span<sbyte> y, Span<short> scratch, ReadOnlySpan<int> weights,
             ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> leftShift, ReadOnlySpan<int> rightShift,
