@@ -82,6 +82,7 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly Vector512<int> _multiplier, _oddMultiplier, _zeroPoint;
         private readonly Vector512<long> _evenAddend, _oddAddend, _evenNegativeAddend, _oddNegativeAddend;
         private readonly Vector512<ulong> _evenShift, _oddShift;
+        private readonly bool _negatives;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public OneShift512(int* multiplier, OneShiftRequantization* b, bool negatives)
@@ -95,16 +96,17 @@ namespace NetQuantGen.Runtime.Kernels
             _oddNegativeAddend = negatives ? Avx512F.LoadVector512(b->NegativeAddend + 8) : _oddAddend;
             _evenShift = Avx512F.LoadVector512(b->Shift).AsUInt64();
             _oddShift = Avx512F.LoadVector512(b->Shift + 8).AsUInt64();
+            _negatives = negatives;
         }
 
         /// <summary>Sixteen channels' z_out + MultiplyByQuantizedMultiplier, unclamped.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<int> Apply(Vector512<int> acc, bool negatives)
+        public Vector512<int> Apply(Vector512<int> acc)
         {
             var even = Avx512F.Multiply(acc, _multiplier);
             var odd = Avx512F.Multiply(Avx512F.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), _oddMultiplier);
-            var evenAddend = negatives ? Vector512.ConditionalSelect(Vector512.LessThan(even, Vector512<long>.Zero), _evenNegativeAddend, _evenAddend) : _evenAddend;
-            var oddAddend = negatives ? Vector512.ConditionalSelect(Vector512.LessThan(odd, Vector512<long>.Zero), _oddNegativeAddend, _oddAddend) : _oddAddend;
+            var evenAddend = _negatives ? Vector512.ConditionalSelect(Vector512.LessThan(even, Vector512<long>.Zero), _evenNegativeAddend, _evenAddend) : _evenAddend;
+            var oddAddend = _negatives ? Vector512.ConditionalSelect(Vector512.LessThan(odd, Vector512<long>.Zero), _oddNegativeAddend, _oddAddend) : _oddAddend;
             var evenResult = Avx512F.ShiftRightLogicalVariable(Avx512F.Add(even, evenAddend).AsUInt64(), _evenShift);
             var oddResult = Avx512F.ShiftRightLogicalVariable(Avx512F.Add(odd, oddAddend).AsUInt64(), _oddShift);
             // The low halves of both, interleaved back into channel order.
@@ -119,6 +121,7 @@ namespace NetQuantGen.Runtime.Kernels
         private readonly Vector256<int> _multiplier, _oddMultiplier, _zeroPoint;
         private readonly Vector256<long> _evenAddend, _oddAddend, _evenNegativeAddend, _oddNegativeAddend;
         private readonly Vector256<ulong> _evenShift, _oddShift;
+        private readonly bool _negatives;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public OneShift256(int* multiplier, OneShiftRequantization* b, int half, bool negatives)
@@ -133,17 +136,18 @@ namespace NetQuantGen.Runtime.Kernels
             _oddNegativeAddend = negatives ? Avx.LoadVector256(b->NegativeAddend + oddLane) : _oddAddend;
             _evenShift = Avx.LoadVector256(b->Shift + evenLane).AsUInt64();
             _oddShift = Avx.LoadVector256(b->Shift + oddLane).AsUInt64();
+            _negatives = negatives;
         }
 
         /// <summary>Eight channels' z_out + MultiplyByQuantizedMultiplier, unclamped.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<int> Apply(Vector256<int> acc, bool negatives)
+        public Vector256<int> Apply(Vector256<int> acc)
         {
             var even = Avx2.Multiply(acc, _multiplier);
             var odd = Avx2.Multiply(Avx2.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), _oddMultiplier);
             // vblendvpd selects by the sign bit of the product itself.
-            var evenAddend = negatives ? Avx.BlendVariable(_evenAddend.AsDouble(), _evenNegativeAddend.AsDouble(), even.AsDouble()).AsInt64() : _evenAddend;
-            var oddAddend = negatives ? Avx.BlendVariable(_oddAddend.AsDouble(), _oddNegativeAddend.AsDouble(), odd.AsDouble()).AsInt64() : _oddAddend;
+            var evenAddend = _negatives ? Avx.BlendVariable(_evenAddend.AsDouble(), _evenNegativeAddend.AsDouble(), even.AsDouble()).AsInt64() : _evenAddend;
+            var oddAddend = _negatives ? Avx.BlendVariable(_oddAddend.AsDouble(), _oddNegativeAddend.AsDouble(), odd.AsDouble()).AsInt64() : _oddAddend;
             var evenResult = Avx2.ShiftRightLogicalVariable(Avx2.Add(even, evenAddend).AsUInt64(), _evenShift);
             var oddResult = Avx2.ShiftRightLogicalVariable(Avx2.Add(odd, oddAddend).AsUInt64(), _oddShift);
             var interleaved = Avx2.Blend(evenResult.AsInt32(), Avx2.ShiftLeftLogical(oddResult, 32).AsInt32(), 0b1010_1010);

@@ -114,7 +114,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Vector256<int> FinishFixed(Vector256<int> acc, in OneShift256 m) =>
-            Avx2.Min(Avx2.Max(m.Apply(acc, _negativesMatter), Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
+            Avx2.Min(Avx2.Max(m.Apply(acc), Vector256.Create(_clampMin)), Vector256.Create(_clampMax));
 
         /// <summary>
         /// <see cref="FloatRequantization.Requantize"/> on eight lanes, the same float32 steps: vcvtdq2ps and vmulps
@@ -155,7 +155,7 @@ namespace NetQuantGen.Runtime.Kernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Vector512<int> FinishFixed(Vector512<int> acc, in OneShift512 m) =>
-            Avx512F.Min(Avx512F.Max(m.Apply(acc, _negativesMatter), Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
+            Avx512F.Min(Avx512F.Max(m.Apply(acc), Vector512.Create(_clampMin)), Vector512.Create(_clampMax));
 
         /// <summary><see cref="FinishFloat(Vector256{int}, Vector256{float})"/> on sixteen lanes (AVX-512), the same float32 steps.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
